@@ -1,0 +1,35 @@
+using YoutuServer.Native;
+
+namespace YoutuServer.Engine;
+
+/// <summary>Everything the engine needs to load a model and size its scheduler. Defaults suit a 2-core CPU box.</summary>
+public sealed record EngineOptions
+{
+    public required string ModelPath { get; init; }
+    public NativeOptions Native { get; init; } = new();
+
+    /// <summary>Concurrent KV sequences (slots). A request with n choices takes n slots.</summary>
+    public int Parallel { get; init; } = 4;
+    /// <summary>Total KV cells shared by all sequences (unified cache).</summary>
+    public int CtxSize { get; init; } = 8192;
+    /// <summary>Requests waiting for a slot before new ones are refused (HTTP 429).</summary>
+    public int QueueSize { get; init; } = 64;
+    /// <summary>Logical batch: most tokens one llama_decode call may carry.</summary>
+    public int BatchSize { get; init; } = 512;
+    /// <summary>Prompt tokens per step while other sequences are generating, so their streams keep pace.</summary>
+    public int PromptChunkWhileGenerating { get; init; } = 128;
+    /// <summary>Threads for decode; 0 = number of cores.</summary>
+    public int Threads { get; init; }
+    /// <summary>Threads for prompt batches; 0 = same as Threads.</summary>
+    public int ThreadsBatch { get; init; }
+    /// <summary>Layers to offload to a GPU; -1 = all when a GPU backend is present, else 0.</summary>
+    public int GpuLayers { get; init; } = -1;
+    /// <summary>Weight-repacking buffer types; null = off on AMX CPUs (llama.cpp aborts there), on elsewhere.</summary>
+    public bool? UseExtraBufts { get; init; }
+    /// <summary>-1 auto, 0 off, 1 on.</summary>
+    public int FlashAttention { get; init; } = LlamaConstants.FlashAttnAuto;
+    /// <summary>Keep finished sequences' KV cells for prefix reuse by later requests.</summary>
+    public bool PrefixCache { get; init; } = true;
+    /// <summary>Skip the managed GGUF validation (only for files already validated).</summary>
+    public bool SkipValidation { get; init; }
+}

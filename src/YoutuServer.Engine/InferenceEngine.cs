@@ -1,0 +1,106 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using YoutuServer.Engine.Model;
+using YoutuServer.Engine.Scheduling;
+
+namespace YoutuServer.Engine;
+
+/// <summary>
+/// The engine's public surface: a loaded model plus its scheduler. Submit token ids with sampling settings,
+/// read back token events; tokenize and detokenize; read stats. Nothing here knows about HTTP.
+/// </summary>
+public sealed class InferenceEngine : IAsyncDisposable
+{
+    private InferenceEngine(LlamaModel model, InferenceScheduler scheduler, EngineOptions options)
+    {
+        Model = model;
+        Scheduler = scheduler;
+        Options = options;
+    }
+
+    public LlamaModel Model { get; }
+    public InferenceScheduler Scheduler { get; }
+    public EngineOptions Options { get; }
+    public EngineStats Stats => Scheduler.Stats;
+
+    /// <summary>Validates and loads the model, creates the context and starts the inference loop.</summary>
+    public static async Task<InferenceEngine> StartAsync(EngineOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        var log = loggerFactory?.CreateLogger("YoutuServer.Engine");
+        if (log is not null)
+        {
+            Native.LlamaNativeLibrary.SetLogger(loggerFactory!.CreateLogger("llama.cpp"));
+        }
+
+        var model = LlamaModel.Load(options, log);
+        var scheduler = new InferenceScheduler(model, options, loggerFactory?.CreateLogger<InferenceScheduler>());
+        try
+        {
+            await scheduler.StartAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await scheduler.DisposeAsync().ConfigureAwait(false);
+            model.Dispose();
+            throw;
+        }
+
+        return new InferenceEngine(model, scheduler, options);
+    }
+
+    public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true) => Model.Tokenize(text, addSpecial, parseSpecial);
+
+    public string Detokenize(ReadOnlySpan<int> tokens, bool renderSpecial = false) => Model.Detokenize(tokens, renderSpecial);
+
+    public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)
+        => Scheduler.Submit(request, cancellationToken);
+
+    /// <summary>Runs a request to the end and collects its text (CLI, tests, non-streaming callers).</summary>
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        var handle = Submit(request, cancellationToken);
+        var texts = new StringBuilder[request.N];
+        var tokens = new List<int>[request.N];
+        var choices = new GenerationChoice[request.N];
+        for (var i = 0; i < request.N; i++)
+        {
+            texts[i] = new StringBuilder();
+            tokens[i] = [];
+        }
+
+        GenerationUsage? usage = null;
+        var cached = 0;
+        await foreach (var e in handle.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            switch (e)
+            {
+                case AdmittedEvent a:
+                    cached = a.CachedTokens;
+                    break;
+                case TokenEvent t:
+                    texts[t.Choice].Append(t.Text);
+                    tokens[t.Choice].Add(t.Token);
+                    break;
+                case ChoiceFinishedEvent f:
+                    texts[f.Choice].Append(f.Text);
+                    choices[f.Choice] = new GenerationChoice(f.Choice, texts[f.Choice].ToString(), tokens[f.Choice], f.Reason, f.CompletionTokens, f.Error);
+                    break;
+                case RequestCompletedEvent c:
+                    usage = c.Usage;
+                    break;
+            }
+        }
+
+        return new GenerationResult(choices, usage ?? new GenerationUsage(request.Prompt.Count, cached, 0, 0, 0, 0));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Scheduler.DisposeAsync().ConfigureAwait(false);
+        Model.Dispose();
+    }
+}
+
+public sealed record GenerationChoice(int Index, string Text, IReadOnlyList<int> Tokens, FinishReason FinishReason, int CompletionTokens, string? Error);
+
+public sealed record GenerationResult(IReadOnlyList<GenerationChoice> Choices, GenerationUsage Usage);

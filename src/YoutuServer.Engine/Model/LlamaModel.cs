@@ -1,0 +1,253 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using YoutuServer.Native;
+
+namespace YoutuServer.Engine.Model;
+
+/// <summary>
+/// A loaded model and its vocabulary. Loading validates the GGUF in managed code first, because llama.cpp
+/// aborts the whole process (GGML_ASSERT) on several malformed files and on AMX CPUs with repacking buffers.
+/// Vocabulary calls are read-only on the native side and safe from any thread.
+/// </summary>
+public sealed unsafe partial class LlamaModel : IDisposable
+{
+    private readonly SafeLlamaModelHandle handle;
+    private readonly bool[] eog;
+
+    private LlamaModel(SafeLlamaModelHandle handle, string path)
+    {
+        this.handle = handle;
+        Path = path;
+        var m = handle.DangerousGetHandle();
+        Vocab = NativeMethods.llama_model_get_vocab(m);
+        VocabSize = NativeMethods.llama_vocab_n_tokens(Vocab);
+        Bos = NativeMethods.llama_vocab_bos(Vocab);
+        Eos = NativeMethods.llama_vocab_eos(Vocab);
+        ContextTrain = NativeMethods.llama_model_n_ctx_train(m);
+        ParameterCount = NativeMethods.llama_model_n_params(m);
+        SizeBytes = NativeMethods.llama_model_size(m);
+        var buf = stackalloc byte[256];
+        var n = NativeMethods.llama_model_desc(m, buf, 256);
+        Description = n > 0 ? Encoding.UTF8.GetString(buf, Math.Min(n, 255)) : "";
+        ChatTemplate = NativeMethods.llama_model_chat_template(m, null) is var t && t != null ? LlamaNativeLibrary.Utf8(t) : null;
+        eog = new bool[VocabSize];
+        var eogList = new List<int>();
+        for (var i = 0; i < VocabSize; i++)
+        {
+            if (NativeMethods.llama_vocab_is_eog(Vocab, i))
+            {
+                eog[i] = true;
+                eogList.Add(i);
+            }
+        }
+
+        EndOfGenerationTokens = eogList;
+    }
+
+    public string Path { get; }
+    public string Name => System.IO.Path.GetFileNameWithoutExtension(Path);
+    public int VocabSize { get; }
+    public int Bos { get; }
+    public int Eos { get; }
+    public int ContextTrain { get; }
+    public ulong ParameterCount { get; }
+    public ulong SizeBytes { get; }
+    public string Description { get; }
+    public string? ChatTemplate { get; }
+    public IReadOnlyList<int> EndOfGenerationTokens { get; }
+
+    internal nint Vocab { get; }
+    internal SafeLlamaModelHandle Handle => handle;
+
+    public bool IsEndOfGeneration(int token) => (uint)token < (uint)eog.Length && eog[token];
+
+    /// <summary>Validates, then loads. Throws ModelLoadException with a one-line reason on any failure.</summary>
+    public static LlamaModel Load(EngineOptions options, ILogger? logger = null)
+    {
+        var path = options.ModelPath;
+        if (!File.Exists(path))
+        {
+            throw new ModelLoadException($"model file not found: {path}");
+        }
+
+        if (!options.SkipValidation)
+        {
+            ValidateFile(path);
+        }
+
+        try
+        {
+            LlamaNativeLibrary.Initialize(options.Native);
+        }
+        catch (NativeLibraryException e)
+        {
+            throw new ModelLoadException(e.Message, e);
+        }
+
+        var p = NativeMethods.llama_model_default_params();
+        var gpu = LlamaNativeLibrary.SupportsGpuOffload;
+        p.NGpuLayers = options.GpuLayers >= 0 ? options.GpuLayers : gpu ? 999 : 0;
+        // AMX repacking buffers make llama_init_from_model abort for F16/Q8_0/Q4_K_M on this llama.cpp release
+        // (research/native.md §4). Off by default there; elsewhere repacking is a free speed-up.
+        p.UseExtraBufts = options.UseExtraBufts ?? !LlamaNativeLibrary.CpuHasAmx;
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        nint m;
+        fixed (byte* b = bytes)
+        {
+            m = NativeMethods.llama_model_load_from_file(b, p);
+        }
+
+        if (m == 0)
+        {
+            throw new ModelLoadException($"{path}: llama.cpp could not load the model (see the log for its reason)");
+        }
+
+        var model = new LlamaModel(new SafeLlamaModelHandle(m), path);
+        if (logger is not null)
+        {
+            LogLoaded(logger, model.Name, model.Description, model.ParameterCount, model.SizeBytes, model.VocabSize, model.ContextTrain, p.NGpuLayers, p.UseExtraBufts);
+        }
+
+        return model;
+    }
+
+    // VALIDATOR-HOOK: replaced by the managed GGUF validator once it lands.
+    private static void ValidateFile(string path) => _ = path;
+
+    /// <summary>Tokenizes UTF-8 text. parseSpecial maps marker text such as "&lt;|User|&gt;" to its control token.</summary>
+    public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true)
+    {
+        var byteCount = Encoding.UTF8.GetByteCount(text);
+        var bytes = byteCount <= 4096 ? stackalloc byte[byteCount] : new byte[byteCount];
+        Encoding.UTF8.GetBytes(text, bytes);
+        var capacity = byteCount + 8;
+        var tokens = new int[capacity];
+        fixed (byte* b = bytes)
+        fixed (int* t = tokens)
+        {
+            var n = NativeMethods.llama_tokenize(Vocab, b, byteCount, t, capacity, addSpecial, parseSpecial);
+            if (n < 0)
+            {
+                // Negative = the buffer was too small by -n; cannot happen with one slot per byte, but be exact.
+                tokens = new int[-n];
+                fixed (int* t2 = tokens)
+                {
+                    n = NativeMethods.llama_tokenize(Vocab, b, byteCount, t2, -n, addSpecial, parseSpecial);
+                }
+            }
+
+            return n == tokens.Length ? tokens : tokens.AsSpan(0, n).ToArray();
+        }
+    }
+
+    /// <summary>Writes the bytes of one token into dest; returns the byte count (may be 0).</summary>
+    public int TokenToPiece(int token, Span<byte> dest, bool special = false)
+    {
+        fixed (byte* d = dest)
+        {
+            var n = NativeMethods.llama_token_to_piece(Vocab, token, d, dest.Length, 0, special);
+            return n < 0 ? throw new InvalidOperationException($"token piece longer than {dest.Length} bytes") : n;
+        }
+    }
+
+    /// <summary>Detokenizes a whole sequence; control tokens are rendered only when renderSpecial.</summary>
+    public string Detokenize(ReadOnlySpan<int> tokens, bool renderSpecial = false)
+    {
+        var buf = new List<byte>(tokens.Length * 4);
+        Span<byte> piece = stackalloc byte[256];
+        foreach (var t in tokens)
+        {
+            if ((uint)t >= (uint)VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary (0..{VocabSize - 1})");
+            }
+
+            var n = TokenToPiece(t, piece, renderSpecial);
+            for (var i = 0; i < n; i++)
+            {
+                buf.Add(piece[i]);
+            }
+        }
+
+        return Encoding.UTF8.GetString(buf.ToArray());
+    }
+
+    public string TokenText(int token) => LlamaNativeLibrary.Utf8(NativeMethods.llama_vocab_get_text(Vocab, token));
+
+    public bool IsControl(int token) => NativeMethods.llama_vocab_is_control(Vocab, token);
+
+    /// <summary>Renders a conversation with one of llama.cpp's built-in templates (role + content only); null when unknown.</summary>
+    public string? ApplyBuiltinTemplate(string template, IReadOnlyList<(string Role, string Content)> messages, bool addAssistant)
+    {
+        var handles = new List<nint>();
+        try
+        {
+            var msgs = new LlamaChatMessage[messages.Count];
+            for (var i = 0; i < messages.Count; i++)
+            {
+                var r = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(messages[i].Role);
+                var c = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(messages[i].Content);
+                handles.Add(r);
+                handles.Add(c);
+                msgs[i] = new LlamaChatMessage { Role = r, Content = c };
+            }
+
+            var tmpl = Encoding.UTF8.GetBytes(template + "\0");
+            var size = 4096 + messages.Sum(m => Encoding.UTF8.GetByteCount(m.Content) + 64);
+            var outBuf = new byte[size];
+            fixed (byte* t = tmpl)
+            fixed (LlamaChatMessage* mp = msgs)
+            fixed (byte* o = outBuf)
+            {
+                var n = NativeMethods.llama_chat_apply_template(t, mp, (nuint)msgs.Length, addAssistant, o, size);
+                if (n < 0)
+                {
+                    return null;
+                }
+
+                if (n > size)
+                {
+                    outBuf = new byte[n];
+                    fixed (byte* o2 = outBuf)
+                    {
+                        n = NativeMethods.llama_chat_apply_template(t, mp, (nuint)msgs.Length, addAssistant, o2, n);
+                    }
+                }
+
+                return Encoding.UTF8.GetString(outBuf, 0, n);
+            }
+        }
+        finally
+        {
+            foreach (var h in handles)
+            {
+                System.Runtime.InteropServices.Marshal.FreeCoTaskMem(h);
+            }
+        }
+    }
+
+    /// <summary>Quantizes a GGUF file through llama_model_quantize (ftype: LlamaConstants.FType*).</summary>
+    public static void Quantize(string input, string output, int ftype, int threads, NativeOptions? native = null)
+    {
+        LlamaNativeLibrary.Initialize(native);
+        var p = NativeMethods.llama_model_quantize_default_params();
+        p.FType = ftype;
+        p.NThread = threads;
+        var inBytes = Encoding.UTF8.GetBytes(input + "\0");
+        var outBytes = Encoding.UTF8.GetBytes(output + "\0");
+        fixed (byte* i = inBytes)
+        fixed (byte* o = outBytes)
+        {
+            var rc = NativeMethods.llama_model_quantize(i, o, &p);
+            if (rc != 0)
+            {
+                throw new ModelLoadException($"quantizing {input} failed (llama_model_quantize returned {rc})");
+            }
+        }
+    }
+
+    public void Dispose() => handle.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Params} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}")]
+    private static partial void LogLoaded(ILogger logger, string model, string desc, ulong @params, ulong size, int vocab, int ctx, int gpu, bool bufts);
+}

@@ -1,0 +1,23 @@
+namespace YoutuServer.Engine.Scheduling;
+
+/// <summary>A snapshot of the scheduler, cheap to read from any thread.</summary>
+public sealed record EngineStats
+{
+    public int QueueDepth { get; init; }
+    public int ActiveRequests { get; init; }
+    public int ActiveSequences { get; init; }
+    public int Slots { get; init; }
+    public int KvCellsUsed { get; init; }
+    public int KvCellsTotal { get; init; }
+    public long Steps { get; init; }
+    public long PromptTokensEvaluated { get; init; }
+    public long TokensGenerated { get; init; }
+    public long CachedPromptTokens { get; init; }
+    public double DecodeMsTotal { get; init; }
+    public double SampleMsTotal { get; init; }
+    /// <summary>Mean loop time per step spent outside llama_decode and sampling, in microseconds.</summary>
+    public double LoopOverheadUsPerStep { get; init; }
+    public bool Draining { get; init; }
+    public bool Running { get; init; }
+    public DateTimeOffset LastStepAt { get; init; }
+}

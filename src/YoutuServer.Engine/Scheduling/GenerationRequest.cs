@@ -1,0 +1,56 @@
+using YoutuServer.Engine.Sampling;
+
+namespace YoutuServer.Engine.Scheduling;
+
+/// <summary>When thinking passes the budget, the engine writes the close tokens itself and the model goes on with the answer.</summary>
+public sealed record ReasoningBudget(int MaxTokens, IReadOnlyList<int> CloseTokens, string OpenTag = "<think>", string CloseTag = "</think>", bool StartsInReasoning = false);
+
+/// <summary>One generation job: token ids in, one or more completions out.</summary>
+public sealed record GenerationRequest
+{
+    public required IReadOnlyList<int> Prompt { get; init; }
+    public int MaxTokens { get; init; } = 256;
+    /// <summary>End-of-generation tokens are masked until this many tokens were produced.</summary>
+    public int MinTokens { get; init; }
+    /// <summary>Never stop on end-of-generation tokens (benchmarks with random models).</summary>
+    public bool IgnoreEos { get; init; }
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>Number of independent completions; the prompt is evaluated once and copied.</summary>
+    public int N { get; init; } = 1;
+    public SamplingParams Sampling { get; init; } = new();
+    /// <summary>-1: no logprobs; 0: the chosen token's logprob only; k: plus the k most likely alternatives.</summary>
+    public int TopLogprobs { get; init; } = -1;
+    public ReasoningBudget? ReasoningBudget { get; init; }
+    /// <summary>Used in logs and traces only.</summary>
+    public string? Id { get; init; }
+}
+
+public enum FinishReason
+{
+    /// <summary>End-of-generation token or a stop string.</summary>
+    Stop,
+    /// <summary>max tokens, the context limit, or ended by a drain.</summary>
+    Length,
+    Cancelled,
+    Error,
+}
+
+/// <summary>A candidate token and its log-probability.</summary>
+public readonly record struct TokenLogprob(int Token, float Logprob);
+
+/// <summary>What the engine streams back for one request.</summary>
+public abstract record GenerationEvent;
+
+/// <summary>The request got its slots: prompt evaluation begins (queue time ends here).</summary>
+public sealed record AdmittedEvent(int PromptTokens, int CachedTokens) : GenerationEvent;
+
+/// <summary>One sampled token of one choice. Text is UTF-8-complete and never contains a stop string.</summary>
+public sealed record TokenEvent(int Choice, int Token, string Text, float Logprob, TokenLogprob[]? TopLogprobs) : GenerationEvent;
+
+/// <summary>A choice ended. Text may carry held-back characters released at the end.</summary>
+public sealed record ChoiceFinishedEvent(int Choice, FinishReason Reason, int CompletionTokens, string Text, string? Error = null) : GenerationEvent;
+
+/// <summary>The whole request ended (always the last event).</summary>
+public sealed record RequestCompletedEvent(GenerationUsage Usage) : GenerationEvent;
+
+public sealed record GenerationUsage(int PromptTokens, int CachedTokens, int CompletionTokens, double QueueMs, double PromptEvalMs, double TotalMs);

@@ -1,0 +1,155 @@
+using System.Text;
+using YoutuServer.Engine.Model;
+using YoutuServer.Engine.Sampling;
+using YoutuServer.Engine.Text;
+
+namespace YoutuServer.Engine.Scheduling;
+
+/// <summary>
+/// One KV sequence. While a job runs on it, it holds that choice's sampler and text state; when idle, its
+/// <see cref="Tokens"/> still describe the cells left in the cache, which later prompts can reuse.
+/// Touched only by the inference thread.
+/// </summary>
+internal sealed class Slot
+{
+    private readonly byte[] piece = new byte[256];
+    private readonly StringBuilder reasoningTail = new();
+    private ReasoningState reasoning;
+    private int reasoningTokens;
+
+    public Slot(int seqId) => SeqId = seqId;
+
+    public int SeqId { get; }
+    /// <summary>Exactly the tokens whose cells the KV cache holds for this sequence, in position order.</summary>
+    public List<int> Tokens { get; } = [];
+    public long LastUsed { get; set; }
+    public Job? Job { get; set; }
+    public int Choice { get; private set; }
+    public bool Finished { get; set; }
+    /// <summary>Sampled but not yet decoded (goes into the next batch).</summary>
+    public int PendingToken { get; set; } = -1;
+    /// <summary>Row of the current batch whose logits this sequence samples from; -1 when none.</summary>
+    public int LogitRow { get; set; } = -1;
+    public int Generated { get; set; }
+    public SamplerChain? Sampler { get; private set; }
+    public Utf8TokenDecoder Decoder { get; } = new();
+    public StopStringMatcher? Stop { get; private set; }
+    /// <summary>Tokens the engine writes instead of sampling (closing an over-budget think block).</summary>
+    public Queue<int> Forced { get; } = new();
+
+    public int CommonPrefix(IReadOnlyList<int> prompt)
+    {
+        var n = Math.Min(prompt.Count, Tokens.Count);
+        var i = 0;
+        while (i < n && Tokens[i] == prompt[i])
+        {
+            i++;
+        }
+
+        return i;
+    }
+
+    public void Begin(Job job, int choice, LlamaModel model, int reused)
+    {
+        var r = job.Request;
+        var sampling = r.Sampling;
+        if (choice > 0)
+        {
+            // Independent completions: each choice gets its own seed stream.
+            sampling = sampling with { Seed = unchecked(sampling.Seed + (uint)choice * 7919u) };
+        }
+
+        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling);
+        Job = job;
+        Choice = choice;
+        Finished = false;
+        PendingToken = -1;
+        LogitRow = -1;
+        Generated = 0;
+        Decoder.Reset();
+        Stop = new StopStringMatcher(r.Stop);
+        Forced.Clear();
+        reasoningTail.Clear();
+        reasoningTokens = 0;
+        reasoning = r.ReasoningBudget is null ? ReasoningState.Off
+            : r.ReasoningBudget.StartsInReasoning ? ReasoningState.Inside : ReasoningState.Unknown;
+        _ = reused;
+    }
+
+    public string Decode(LlamaModel model, int token)
+    {
+        var n = model.TokenToPiece(token, piece);
+        return Decoder.Push(piece.AsSpan(0, n));
+    }
+
+    /// <summary>Counts thinking tokens and, past the budget, queues the close tokens.</summary>
+    public void TrackReasoning(string text)
+    {
+        if (reasoning is ReasoningState.Off or ReasoningState.Done)
+        {
+            return;
+        }
+
+        var budget = Job!.Request.ReasoningBudget!;
+        reasoningTail.Append(text);
+        if (reasoning == ReasoningState.Unknown)
+        {
+            var t = reasoningTail.ToString().TrimStart();
+            if (t.Length == 0)
+            {
+                return;
+            }
+
+            if (t.StartsWith(budget.OpenTag, StringComparison.Ordinal))
+            {
+                reasoning = ReasoningState.Inside;
+            }
+            else if (!budget.OpenTag.StartsWith(t, StringComparison.Ordinal))
+            {
+                reasoning = ReasoningState.Done;
+                return;
+            }
+            else
+            {
+                return;
+            }
+        }
+
+        reasoningTokens++;
+        if (reasoningTail.ToString().Contains(budget.CloseTag, StringComparison.Ordinal))
+        {
+            reasoning = ReasoningState.Done;
+            return;
+        }
+
+        // Keep only enough text to see a close tag split across tokens.
+        if (reasoningTail.Length > 64)
+        {
+            reasoningTail.Remove(0, reasoningTail.Length - 32);
+        }
+
+        if (reasoningTokens >= budget.MaxTokens && Forced.Count == 0)
+        {
+            foreach (var t in budget.CloseTokens)
+            {
+                Forced.Enqueue(t);
+            }
+
+            reasoning = ReasoningState.Done;
+        }
+    }
+
+    public void ReleaseSampler()
+    {
+        Sampler?.Dispose();
+        Sampler = null;
+    }
+
+    private enum ReasoningState
+    {
+        Off,
+        Unknown,
+        Inside,
+        Done,
+    }
+}
