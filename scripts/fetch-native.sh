@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the pinned llama.cpp build (0.5.0-dev, as shipped in node-llama-cpp 3.22.1) with `npm pack`,
-# checks each tarball against native/SHA256SUMS, and unpacks into native/<flavour>/ (git-ignored).
+# checks each tarball against its npm sha512 integrity in native/INTEGRITY (all packages) and its sha256 in
+# native/SHA256SUMS (where pinned), and unpacks into native/<flavour>/ (git-ignored).
 #
 #   scripts/fetch-native.sh            CPU build  -> native/linux-x64/        (+ Llama-3 BPE vocab for `synth --preset 2b`)
 #   scripts/fetch-native.sh cuda       CUDA 13    -> native/linux-x64-cuda/
@@ -12,6 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 flavour="${1:-cpu}"
 version=3.22.1
 sums="$root/native/SHA256SUMS"
+integrity="$root/native/INTEGRITY"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -24,10 +26,18 @@ fetch() { # npm package name -> path of the verified tarball
     (cd "$work" && npm pack --silent "$pkg@$version" >/dev/null)
   fi
   local want got
+  # sha512 from npm's `dist.integrity` ("sha512-<base64>"): pinned for every package, so a tarball is never unchecked.
+  want="$(awk -v f="$file" '$2==f {print $1}' "$integrity")"
+  if [ -z "$want" ]; then echo "fetch-native: no pinned integrity for $file in native/INTEGRITY" >&2; exit 1; fi
+  want="$(printf '%s' "${want#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')"
+  got="$(sha512sum "$work/$file" | cut -d' ' -f1)"
+  if [ "$want" != "$got" ]; then echo "fetch-native: sha512 mismatch for $file: expected $want, got $got" >&2; exit 1; fi
+  # sha256 in addition, where native/SHA256SUMS pins the file.
   want="$(awk -v f="$file" '$2==f {print $1}' "$sums")"
-  got="$(sha256sum "$work/$file" | cut -d' ' -f1)"
-  if [ -z "$want" ]; then echo "fetch-native: no pinned sha256 for $file in native/SHA256SUMS" >&2; exit 1; fi
-  if [ "$want" != "$got" ]; then echo "fetch-native: sha256 mismatch for $file: expected $want, got $got" >&2; exit 1; fi
+  if [ -n "$want" ]; then
+    got="$(sha256sum "$work/$file" | cut -d' ' -f1)"
+    if [ "$want" != "$got" ]; then echo "fetch-native: sha256 mismatch for $file: expected $want, got $got" >&2; exit 1; fi
+  fi
   echo "$work/$file"
 }
 

@@ -111,8 +111,14 @@ public sealed unsafe partial class LlamaModel : IDisposable
         return model;
     }
 
-    // VALIDATOR-HOOK: replaced by the managed GGUF validator once it lands.
-    private static void ValidateFile(string path) => _ = path;
+    private static void ValidateFile(string path)
+    {
+        var result = Gguf.ModelValidator.Default.Validate(path);
+        if (!result.IsValid)
+        {
+            throw new ModelLoadException(result.Message);
+        }
+    }
 
     /// <summary>Tokenizes UTF-8 text. parseSpecial maps marker text such as "&lt;|User|&gt;" to its control token.</summary>
     public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true)

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using YoutuServer.Engine.Model;
+using YoutuServer.Native;
+
+namespace YoutuServer.Engine.Benchmarks;
+
+/// <summary>Throughput of a plain loop over the binding: the baseline the scheduler is measured against.</summary>
+public sealed record RawDecodeResult(int Sequences, int Steps, double DecodeSeconds, double PromptTokensPerSecond)
+{
+    public double TokensPerSecond => Sequences * Steps / DecodeSeconds;
+}
+
+/// <summary>
+/// llama.cpp driven directly, as its own examples do: one context, prompts decoded in one batch, then steps of one
+/// token per sequence with greedy sampling. No scheduler, no channels, no text handling.
+/// </summary>
+public static unsafe class RawDecodeBenchmark
+{
+    public static RawDecodeResult Run(LlamaModel model, EngineOptions options, int sequences, int promptTokens, int steps)
+    {
+        var p = NativeMethods.llama_context_default_params();
+        var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        var nBatch = Math.Max(options.BatchSize, Math.Max(sequences, promptTokens));
+        p.NCtx = (uint)options.CtxSize;
+        p.NBatch = (uint)nBatch;
+        p.NUbatch = (uint)Math.Min(nBatch, 512);
+        p.NSeqMax = (uint)Math.Max(sequences, options.Parallel);
+        p.NThreads = threads;
+        p.NThreadsBatch = threads;
+        p.FlashAttnType = options.FlashAttention;
+        p.KvUnified = true;
+        var ctx = NativeMethods.llama_init_from_model(model.Handle.DangerousGetHandle(), p);
+        if (ctx == 0)
+        {
+            throw new ModelLoadException("could not create a benchmark context");
+        }
+
+        var batch = NativeMethods.llama_batch_init(nBatch, 0, 1);
+        var cp = NativeMethods.llama_sampler_chain_default_params();
+        var samplers = new nint[sequences];
+        for (var s = 0; s < sequences; s++)
+        {
+            samplers[s] = NativeMethods.llama_sampler_chain_init(cp);
+            NativeMethods.llama_sampler_chain_add(samplers[s], NativeMethods.llama_sampler_init_greedy());
+        }
+
+        try
+        {
+            var rng = new Random(1234);
+            var vocab = model.VocabSize;
+            // Prompt evaluation: each sequence's prompt in its own decode (measures prompt throughput).
+            var ppTimer = Stopwatch.StartNew();
+            var logitRow = new int[sequences];
+            for (var s = 0; s < sequences; s++)
+            {
+                batch.NTokens = promptTokens;
+                for (var i = 0; i < promptTokens; i++)
+                {
+                    batch.Token[i] = rng.Next(vocab);
+                    batch.Pos[i] = i;
+                    batch.NSeqId[i] = 1;
+                    batch.SeqId[i][0] = s;
+                    batch.Logits[i] = (sbyte)(i == promptTokens - 1 ? 1 : 0);
+                }
+
+                Check(NativeMethods.llama_decode(ctx, batch));
+                logitRow[s] = promptTokens - 1;
+                var tok = NativeMethods.llama_sampler_sample(samplers[s], ctx, promptTokens - 1);
+                logitRow[s] = tok; // reuse as "next token"
+            }
+
+            var ppSeconds = ppTimer.Elapsed.TotalSeconds;
+            var next = logitRow;
+            var sw = Stopwatch.StartNew();
+            for (var step = 0; step < steps; step++)
+            {
+                batch.NTokens = sequences;
+                for (var s = 0; s < sequences; s++)
+                {
+                    batch.Token[s] = next[s];
+                    batch.Pos[s] = promptTokens + step;
+                    batch.NSeqId[s] = 1;
+                    batch.SeqId[s][0] = s;
+                    batch.Logits[s] = 1;
+                }
+
+                Check(NativeMethods.llama_decode(ctx, batch));
+                for (var s = 0; s < sequences; s++)
+                {
+                    next[s] = NativeMethods.llama_sampler_sample(samplers[s], ctx, s);
+                }
+            }
+
+            return new RawDecodeResult(sequences, steps, sw.Elapsed.TotalSeconds, sequences * promptTokens / ppSeconds);
+        }
+        finally
+        {
+            foreach (var s in samplers)
+            {
+                NativeMethods.llama_sampler_free(s);
+            }
+
+            NativeMethods.llama_batch_free(batch);
+            NativeMethods.llama_free(ctx);
+        }
+    }
+
+    private static void Check(int rc)
+    {
+        if (rc != 0)
+        {
+            throw new InvalidOperationException($"llama_decode returned {rc}");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text;
+
+namespace YoutuServer.Engine.Gguf;
+
+/// <summary>Category of the first problem <see cref="ModelValidator"/> found.</summary>
+public enum ValidationCode
+{
+    Ok,
+    MissingFile,
+    Unreadable,
+    NotGguf,
+    UnsupportedVersion,
+    Truncated,
+    Malformed,
+    UnsupportedArchitecture,
+    MissingKey,
+    WrongKeyType,
+    InvalidValue,
+    Tokenizer,
+    MissingTensor,
+    UnexpectedTensor,
+    WrongTensorShape,
+    BadTensorType,
+    BadTensorOffset,
+}
+
+/// <summary>Outcome of <see cref="ModelValidator.Validate(string)"/>: ok with a summary, or the problems found.</summary>
+public sealed class ValidationResult
+{
+    internal ValidationResult(string path, IReadOnlyList<(ValidationCode Code, string Message)> problems,
+        IReadOnlyList<string> warnings, ModelSummary? summary)
+    {
+        Path = path;
+        Problems = problems.Select(p => p.Message).ToArray();
+        Code = problems.Count == 0 ? ValidationCode.Ok : problems[0].Code;
+        Warnings = warnings;
+        Summary = summary;
+    }
+
+    public string Path { get; }
+
+    public bool IsValid => Code == ValidationCode.Ok;
+
+    /// <summary>Category of the first problem (<see cref="ValidationCode.Ok"/> when valid).</summary>
+    public ValidationCode Code { get; }
+
+    /// <summary>Every problem found, most fundamental first (later stages are skipped once one fails).</summary>
+    public IReadOnlyList<string> Problems { get; }
+
+    /// <summary>Things llama.cpp tolerates but that degrade behaviour (missing pre-tokenizer, chat template...).</summary>
+    public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Hyper-parameters and counts; present when the file is valid.</summary>
+    public ModelSummary? Summary { get; }
+
+    /// <summary>One line for logs and error responses.</summary>
+    public string Message => IsValid
+        ? $"'{Path}' is a valid {Summary}"
+        : $"'{Path}' cannot be loaded: {Problems[0]}" + (Problems.Count > 1
+            ? string.Create(CultureInfo.InvariantCulture, $" (and {Problems.Count - 1} more problem(s): {string.Join("; ", Problems.Skip(1).Take(5))})")
+            : string.Empty);
+
+    public override string ToString() => Message;
+}
+
+/// <summary>What a valid model looks like, for logging.</summary>
+public sealed record ModelSummary
+{
+    public required string Architecture { get; init; }
+    public string? Name { get; init; }
+    public required uint GgufVersion { get; init; }
+    public required string FileType { get; init; }
+    public required Deepseek2HyperParameters HyperParameters { get; init; }
+    public required long ParameterCount { get; init; }
+    public required int TensorCount { get; init; }
+    public required int KeyValueCount { get; init; }
+    public required long TensorDataBytes { get; init; }
+    public required long FileLength { get; init; }
+    public required bool TiedEmbeddings { get; init; }
+    public string? TokenizerPre { get; init; }
+    public int? BosTokenId { get; init; }
+    public int? EosTokenId { get; init; }
+    public bool? AddBosToken { get; init; }
+    public required bool HasChatTemplate { get; init; }
+
+    /// <summary>Ids of the Youtu chat markers present in the vocabulary (by token text).</summary>
+    public required IReadOnlyDictionary<string, int> MarkerTokenIds { get; init; }
+
+    public override string ToString()
+    {
+        var h = HyperParameters;
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture,
+            $"{Architecture} model{(Name is null ? string.Empty : $" '{Name}'")}: {ParameterCount:N0} params, {FileType}, ");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"n_embd={h.EmbeddingLength} n_layer={h.BlockCount} n_head={h.HeadCount} q_lora={h.QLoraRank} kv_lora={h.KvLoraRank} ");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"nope={h.QkNopeHeadDim} rope={h.QkRopeHeadDim} v={h.VHeadDim} n_ff={h.FeedForwardLength} n_vocab={h.VocabSize} ");
+        sb.Append(CultureInfo.InvariantCulture,
+            $"n_ctx_train={h.ContextLength} rope_base={h.RopeFreqBase} eps={h.RmsNormEpsilon}, {TensorCount} tensors, {KeyValueCount} KV, ");
+        sb.Append(CultureInfo.InvariantCulture, $"GGUF v{GgufVersion}, {FileLength:N0} bytes");
+        return sb.ToString();
+    }
+}

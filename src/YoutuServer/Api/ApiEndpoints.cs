@@ -1,0 +1,329 @@
+using System.Text.Json;
+using YoutuServer.Api.Chat;
+using YoutuServer.Api.Dtos;
+using YoutuServer.Api.Sse;
+using YoutuServer.Engine.Scheduling;
+using YoutuServer.Hosting;
+
+namespace YoutuServer.Api;
+
+/// <summary>The HTTP surface: OpenAI routes, tokenizer utilities, health.</summary>
+public static class ApiEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        // Client mistakes are ApiExceptions: write them here so they never reach the 500 handler or its error log.
+        app.Use(async (http, next) =>
+        {
+            try
+            {
+                await next(http);
+            }
+            catch (ApiException e)
+            {
+                await ErrorWriter.WriteAsync(http, e);
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == 413)
+            {
+                await ErrorWriter.WriteAsync(http, new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"));
+            }
+        });
+
+        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion");
+        app.MapPost("/v1/completions", CompletionsAsync).WithName("CreateCompletion");
+        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Default.ModelList)).WithName("ListModels");
+        app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
+        {
+            ModelResolver.Check(host, id);
+            return Json(ModelsList(host).Data[0], ApiJsonContext.Default.ModelCard);
+        }).WithName("RetrieveModel");
+        app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize");
+        app.MapPost("/detokenize", DetokenizeAsync).WithName("Detokenize");
+        app.MapPost("/apply-template", ApplyTemplateAsync).WithName("ApplyTemplate");
+
+        app.MapGet("/health/live", () => Results.Text("{\"status\":\"ok\"}", "application/json"));
+        app.MapGet("/health/ready", Ready);
+        app.MapGet("/health", Ready);
+
+        app.MapFallback((HttpContext http) => ErrorWriter.Result(new ApiException(404,
+            $"Unknown route {http.Request.Method} {http.Request.Path}.", "invalid_request_error", null, "not_found")));
+    }
+
+    private static IResult Ready(EngineHost host)
+    {
+        if (!host.IsReady)
+        {
+            return Results.Text("{\"status\":\"loading\"}", "application/json", statusCode: 503);
+        }
+
+        var stats = host.Engine.Stats;
+        return stats.Draining || !stats.Running
+            ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: 503)
+            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Default.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences}}}", "application/json");
+    }
+
+    internal static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        => Results.Text(JsonSerializer.Serialize(value, type), "application/json");
+
+    private static ModelList ModelsList(EngineHost host)
+    {
+        var created = new DateTimeOffset(File.GetLastWriteTimeUtc(host.Engine.Model.Path)).ToUnixTimeSeconds();
+        return new ModelList
+        {
+            Data =
+            [
+                new ModelCard
+                {
+                    Id = host.ServedModelId,
+                    Created = created,
+                    ContextLength = host.Engine.Options.CtxSize,
+                    Description = host.IsDemoModel ? "synthesized demo model (random weights)" : host.CatalogEntry?.Description,
+                },
+            ],
+        };
+    }
+
+    private static async Task<IResult> TokenizeAsync(HttpContext http, EngineHost host)
+    {
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.TokenizeRequest);
+        ModelResolver.Check(host, r.Model);
+        var text = r.Content ?? r.Prompt ?? throw ApiException.BadRequest("'content' is required.", "content");
+        var tokens = host.Engine.Tokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true);
+        return Json(new TokenizeResponse
+        {
+            Tokens = tokens,
+            Count = tokens.Length,
+            Pieces = r.WithPieces == true ? tokens.Select(t => host.Engine.Detokenize([t], renderSpecial: true)).ToList() : null,
+        }, ApiJsonContext.Default.TokenizeResponse);
+    }
+
+    private static async Task<IResult> DetokenizeAsync(HttpContext http, EngineHost host)
+    {
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.DetokenizeRequest);
+        ModelResolver.Check(host, r.Model);
+        var tokens = r.Tokens ?? throw ApiException.BadRequest("'tokens' is required.", "tokens");
+        var vocab = host.Engine.Model.VocabSize;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if ((uint)tokens[i] >= (uint)vocab)
+            {
+                throw ApiException.BadRequest($"tokens[{i}] = {tokens[i]} is outside the vocabulary (0..{vocab - 1}).", $"tokens[{i}]");
+            }
+        }
+
+        return Json(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Default.DetokenizeResponse);
+    }
+
+    private static async Task<IResult> ApplyTemplateAsync(HttpContext http, ChatRequestPlanner planner)
+    {
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.ChatCompletionRequest);
+        var plan = planner.Plan(r);
+        return Json(new ApplyTemplateResponse { Prompt = plan.Prompt }, ApiJsonContext.Default.ApplyTemplateResponse);
+    }
+
+    // ------------------------------------------------------------------ legacy completions
+
+    private static async Task CompletionsAsync(HttpContext http, EngineHost host, ChatRequestPlanner planner, RequestTelemetry telemetry)
+    {
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.CompletionRequest);
+        ModelResolver.Check(host, r.Model);
+        var engine = host.Engine;
+        var prompt = CompletionPrompt(r.Prompt, engine.Model.VocabSize, engine);
+        var n = r.N ?? 1;
+        if (n < 1 || n > engine.Options.Parallel)
+        {
+            throw ApiException.BadRequest($"'n' must be between 1 and {engine.Options.Parallel} on this server, got {n}.", "n");
+        }
+
+        if (r.Logprobs is { } lp && (lp < 0 || lp > 5))
+        {
+            throw ApiException.BadRequest("'logprobs' must be between 0 and 5 for completions.", "logprobs");
+        }
+
+        var sampling = planner.BuildSampling(r.Temperature, r.TopP, r.TopK, r.MinP, r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.Seed, r.LogitBias, thinking: false);
+        var maxTokens = planner.ResolveMaxTokens(null, r.MaxTokens ?? 16, prompt.Length, "max_tokens");
+        ChatRequestPlanner.ValidateMinTokens(r.MinTokens, maxTokens);
+        var generation = new GenerationRequest
+        {
+            Prompt = prompt,
+            MaxTokens = maxTokens,
+            MinTokens = r.MinTokens ?? 0,
+            IgnoreEos = r.IgnoreEos ?? false,
+            Stop = ChatRequestPlanner.ParseStop(r.Stop),
+            N = n,
+            Sampling = sampling,
+        };
+        telemetry.Begin(http, host.ServedModelId, prompt.Length, r.Stream ?? false);
+        var handle = EngineErrors.Submit(engine, generation, http.RequestAborted);
+        var id = Ids.Completion();
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var echo = r.Echo == true ? engine.Detokenize(prompt, renderSpecial: true) : null;
+        var ct = http.RequestAborted;
+        var texts = Enumerable.Range(0, n).Select(_ => new System.Text.StringBuilder(echo ?? "")).ToArray();
+        var finish = new string?[n];
+        var completionTokens = 0;
+        GenerationUsage? usage = null;
+        string? error = null;
+
+        if (r.Stream == true)
+        {
+            var sse = new SseWriter(http.Response);
+            var chunk = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint };
+            var choice = new CompletionChoice();
+            chunk.Choices.Add(choice);
+            try
+            {
+                if (echo is not null)
+                {
+                    for (var i = 0; i < n; i++)
+                    {
+                        choice.Index = i;
+                        choice.Text = echo;
+                        await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: false, ct);
+                    }
+                }
+
+                await foreach (var e in handle.ReadAllAsync(ct))
+                {
+                    switch (e)
+                    {
+                        case TokenEvent t when t.Text.Length > 0:
+                            telemetry.Token();
+                            choice.Index = t.Choice;
+                            choice.Text = t.Text;
+                            choice.FinishReason = null;
+                            await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: handle.Events.Count == 0, ct);
+                            break;
+                        case ChoiceFinishedEvent f:
+                            error ??= f.Error;
+                            completionTokens += f.CompletionTokens;
+                            choice.Index = f.Choice;
+                            choice.Text = f.Text;
+                            choice.FinishReason = f.Reason == FinishReason.Length ? "length" : "stop";
+                            if (f.Error is null)
+                            {
+                                await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: true, ct);
+                            }
+
+                            break;
+                        case RequestCompletedEvent c:
+                            usage = c.Usage;
+                            break;
+                    }
+                }
+
+                if (error is not null)
+                {
+                    await sse.WriteAsync(new ErrorResponse { Error = new ErrorBody { Message = "Generation failed: " + error, Type = "server_error", Code = "generation_failed" } }, ApiJsonContext.Default.ErrorResponse, false, ct);
+                }
+                else if (r.StreamOptions?.IncludeUsage == true)
+                {
+                    var u = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage, completionTokens) };
+                    await sse.WriteAsync(u, ApiJsonContext.Default.CompletionResponse, false, ct);
+                }
+
+                await sse.WriteDoneAsync(ct);
+                telemetry.End(http, 200, Usage(usage, completionTokens));
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                handle.Cancel();
+                telemetry.End(http, 499, Usage(usage, completionTokens));
+            }
+
+            return;
+        }
+
+        await foreach (var e in handle.ReadAllAsync(ct))
+        {
+            switch (e)
+            {
+                case TokenEvent t:
+                    telemetry.Token();
+                    texts[t.Choice].Append(t.Text);
+                    break;
+                case ChoiceFinishedEvent f:
+                    texts[f.Choice].Append(f.Text);
+                    finish[f.Choice] = f.Reason == FinishReason.Length ? "length" : "stop";
+                    completionTokens += f.CompletionTokens;
+                    error ??= f.Error;
+                    break;
+                case RequestCompletedEvent c:
+                    usage = c.Usage;
+                    break;
+            }
+        }
+
+        if (error is not null)
+        {
+            throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+        }
+
+        var response = new CompletionResponse
+        {
+            Id = id,
+            Created = created,
+            Model = host.ServedModelId,
+            SystemFingerprint = Ids.Fingerprint,
+            Choices = Enumerable.Range(0, n).Select(i => new CompletionChoice { Index = i, Text = texts[i].ToString(), FinishReason = finish[i] }).ToList(),
+            Usage = Usage(usage, completionTokens),
+        };
+        telemetry.End(http, 200, response.Usage);
+        http.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Default.CompletionResponse, ct);
+    }
+
+    private static UsageDto Usage(GenerationUsage? usage, int completion) => new()
+    {
+        PromptTokens = usage?.PromptTokens ?? 0,
+        CompletionTokens = completion,
+        TotalTokens = (usage?.PromptTokens ?? 0) + completion,
+        PromptTokensDetails = new PromptTokensDetails { CachedTokens = usage?.CachedTokens ?? 0 },
+    };
+
+    /// <summary>Prompt as a string, a one-element string array, or token ids (flat or one nested array).</summary>
+    private static int[] CompletionPrompt(JsonElement? prompt, int vocab, Engine.InferenceEngine engine)
+    {
+        if (prompt is not { } p || p.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            throw ApiException.BadRequest("'prompt' is required.", "prompt");
+        }
+
+        if (p.ValueKind == JsonValueKind.String)
+        {
+            var s = p.GetString()!;
+            return s.Length == 0 ? throw ApiException.BadRequest("'prompt' must not be empty.", "prompt") : engine.Tokenize(s, addSpecial: true, parseSpecial: true);
+        }
+
+        if (p.ValueKind != JsonValueKind.Array || p.GetArrayLength() == 0)
+        {
+            throw ApiException.BadRequest("'prompt' must be a string, an array of strings, or an array of token ids.", "prompt");
+        }
+
+        var first = p[0];
+        if (first.ValueKind == JsonValueKind.String || first.ValueKind == JsonValueKind.Array)
+        {
+            if (p.GetArrayLength() > 1)
+            {
+                throw ApiException.BadRequest("Batched prompts are not supported: send one prompt per request (use 'n' for several completions).", "prompt");
+            }
+
+            return CompletionPrompt(first, vocab, engine);
+        }
+
+        var tokens = new List<int>();
+        var i = 0;
+        foreach (var e in p.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out var t) || t < 0 || t >= vocab)
+            {
+                throw ApiException.BadRequest($"prompt[{i}] must be a token id in [0, {vocab - 1}].", $"prompt[{i}]");
+            }
+
+            tokens.Add(t);
+            i++;
+        }
+
+        return [.. tokens];
+    }
+}

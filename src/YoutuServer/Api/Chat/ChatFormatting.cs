@@ -1,0 +1,112 @@
+using YoutuServer.Chat.Messages;
+using YoutuServer.Chat.Templates;
+using YoutuServer.Hosting;
+
+namespace YoutuServer.Api.Chat;
+
+/// <summary>
+/// Picks the prompt formatter once, from the model's tokenizer.chat_template: Youtu's template selects the C#
+/// implementation; a template llama.cpp recognises falls back to llama_chat_apply_template (role + content only);
+/// anything else is refused at start-up unless --chat-format forces a formatter.
+/// </summary>
+public sealed class ChatFormatting
+{
+    private readonly EngineHost host;
+    private readonly ServerOptions options;
+    private IChatFormatter? formatter;
+
+    public ChatFormatting(EngineHost host, ServerOptions options)
+    {
+        this.host = host;
+        this.options = options;
+    }
+
+    public IChatFormatter Formatter => formatter ??= Select();
+
+    public string Render(IReadOnlyList<ChatMessage> messages, ChatRenderOptions renderOptions)
+    {
+        try
+        {
+            return Formatter.Render(messages, renderOptions);
+        }
+        catch (ChatTemplateException e)
+        {
+            throw ApiException.BadRequest($"The conversation cannot be rendered with the model's chat template: {e.Message}", "messages");
+        }
+    }
+
+    /// <summary>Called at start-up so a bad template fails fast with a clear message.</summary>
+    public IChatFormatter Select()
+    {
+        var forced = options.ChatFormat?.Trim().ToLowerInvariant();
+        var template = host.Engine.Model.ChatTemplate;
+        if (forced is "youtu")
+        {
+            return YoutuChatFormatter.Instance;
+        }
+
+        if (forced is { Length: > 0 } && forced != "auto")
+        {
+            return new BuiltinTemplateFormatter(host, forced);
+        }
+
+        if (YoutuChatFormatter.Matches(template))
+        {
+            return YoutuChatFormatter.Instance;
+        }
+
+        if (template is not null && host.Engine.Model.ApplyBuiltinTemplate(template, [("user", "x")], true) is not null)
+        {
+            return new BuiltinTemplateFormatter(host, template);
+        }
+
+        if (template is null)
+        {
+            // No template at all: a Youtu-shaped deepseek2 GGUF without metadata; Youtu's format is the right guess.
+            return YoutuChatFormatter.Instance;
+        }
+
+        throw new InvalidOperationException(
+            "The model's tokenizer.chat_template is neither Youtu's template nor one llama.cpp knows. " +
+            "Start with --chat-format youtu (or a llama.cpp template name such as chatml) to choose one.");
+    }
+
+    /// <summary>llama.cpp's built-in templates: role and content only, so tools are refused.</summary>
+    private sealed class BuiltinTemplateFormatter(EngineHost host, string template) : IChatFormatter
+    {
+        public string Name => "llama.cpp:" + (template.Length > 24 ? "custom" : template);
+
+        public string Render(IReadOnlyList<ChatMessage> messages, ChatRenderOptions options)
+        {
+            if (options.Tools is { Count: > 0 })
+            {
+                throw new ChatTemplateException("this model's chat template (a llama.cpp built-in) cannot render tools");
+            }
+
+            var msgs = messages.Select(m => (m.Role == "developer" ? "system" : m.Role, m.Content ?? "")).ToList();
+            return host.Engine.Model.ApplyBuiltinTemplate(template, msgs, options.AddGenerationPrompt)
+                ?? throw new ChatTemplateException($"llama.cpp does not know the template '{template}'");
+        }
+    }
+}
+
+internal static class ModelResolver
+{
+    /// <summary>404 model_not_found unless the name is the served model or one of its aliases (empty = served model).</summary>
+    public static void Check(EngineHost host, string? model)
+    {
+        if (string.IsNullOrEmpty(model))
+        {
+            return;
+        }
+
+        if (string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
+            || host.ServedAliases.Any(a => string.Equals(a, model, StringComparison.OrdinalIgnoreCase)))
+        {
+            return;
+        }
+
+        throw new ApiException(404, $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'.",
+            "invalid_request_error", "model", "model_not_found");
+    }
+}

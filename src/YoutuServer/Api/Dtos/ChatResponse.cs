@@ -1,0 +1,179 @@
+using System.Text.Json.Serialization;
+
+namespace YoutuServer.Api.Dtos;
+
+public sealed class ChatCompletionResponse
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("object")] public string Object { get; set; } = "chat.completion";
+    [JsonPropertyName("created")] public long Created { get; set; }
+    [JsonPropertyName("model")] public string Model { get; set; } = "";
+    [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; set; }
+    [JsonPropertyName("choices")] public List<ChatChoice> Choices { get; set; } = [];
+    [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+}
+
+public sealed class ChatChoice
+{
+    [JsonPropertyName("index")] public int Index { get; set; }
+    [JsonPropertyName("message")] public ResponseMessage Message { get; set; } = new();
+    [JsonPropertyName("logprobs"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public LogprobsDto? Logprobs { get; set; }
+    [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
+}
+
+public sealed class ResponseMessage
+{
+    [JsonPropertyName("role")] public string Role { get; set; } = "assistant";
+    [JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Content { get; set; }
+    [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; set; }
+    [JsonPropertyName("reasoning")] public string? Reasoning { get; set; }
+    [JsonPropertyName("tool_calls")] public List<ToolCallOut>? ToolCalls { get; set; }
+    [JsonPropertyName("refusal"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Refusal { get; set; }
+}
+
+public sealed class ToolCallOut
+{
+    [JsonPropertyName("index")] public int? Index { get; set; }
+    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("function")] public FunctionOut Function { get; set; } = new();
+}
+
+public sealed class FunctionOut
+{
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("arguments")] public string? Arguments { get; set; }
+}
+
+public sealed class UsageDto
+{
+    [JsonPropertyName("prompt_tokens")] public int PromptTokens { get; set; }
+    [JsonPropertyName("completion_tokens")] public int CompletionTokens { get; set; }
+    [JsonPropertyName("total_tokens")] public int TotalTokens { get; set; }
+    [JsonPropertyName("prompt_tokens_details")] public PromptTokensDetails? PromptTokensDetails { get; set; }
+    [JsonPropertyName("completion_tokens_details")] public CompletionTokensDetails? CompletionTokensDetails { get; set; }
+}
+
+public sealed class PromptTokensDetails
+{
+    [JsonPropertyName("cached_tokens")] public int CachedTokens { get; set; }
+}
+
+public sealed class CompletionTokensDetails
+{
+    [JsonPropertyName("reasoning_tokens")] public int ReasoningTokens { get; set; }
+}
+
+public sealed class LogprobsDto
+{
+    [JsonPropertyName("content")] public List<TokenLogprobDto>? Content { get; set; }
+}
+
+public sealed class TokenLogprobDto
+{
+    [JsonPropertyName("token")] public string Token { get; set; } = "";
+    [JsonPropertyName("logprob")] public float Logprob { get; set; }
+    [JsonPropertyName("bytes")] public List<int>? Bytes { get; set; }
+    [JsonPropertyName("top_logprobs")] public List<TopLogprobDto> TopLogprobs { get; set; } = [];
+}
+
+public sealed class TopLogprobDto
+{
+    [JsonPropertyName("token")] public string Token { get; set; } = "";
+    [JsonPropertyName("logprob")] public float Logprob { get; set; }
+    [JsonPropertyName("bytes")] public List<int>? Bytes { get; set; }
+}
+
+public sealed class ChatCompletionChunk
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("object")] public string Object { get; set; } = "chat.completion.chunk";
+    [JsonPropertyName("created")] public long Created { get; set; }
+    [JsonPropertyName("model")] public string Model { get; set; } = "";
+    [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; set; }
+    [JsonPropertyName("choices")] public List<ChunkChoice> Choices { get; set; } = [];
+    [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+}
+
+public sealed class ChunkChoice
+{
+    [JsonPropertyName("index")] public int Index { get; set; }
+    [JsonPropertyName("delta")] public ChunkDelta Delta { get; set; } = new();
+    [JsonPropertyName("logprobs"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public LogprobsDto? Logprobs { get; set; }
+    [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
+}
+
+public sealed class ChunkDelta
+{
+    [JsonPropertyName("role")] public string? Role { get; set; }
+    [JsonPropertyName("content")] public string? Content { get; set; }
+    [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; set; }
+    [JsonPropertyName("reasoning")] public string? Reasoning { get; set; }
+    [JsonPropertyName("tool_calls")] public List<ToolCallOut>? ToolCalls { get; set; }
+}
+
+/// <summary>Legacy text completion.</summary>
+public sealed class CompletionResponse
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("object")] public string Object { get; set; } = "text_completion";
+    [JsonPropertyName("created")] public long Created { get; set; }
+    [JsonPropertyName("model")] public string Model { get; set; } = "";
+    [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; set; }
+    [JsonPropertyName("choices")] public List<CompletionChoice> Choices { get; set; } = [];
+    [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+}
+
+public sealed class CompletionChoice
+{
+    [JsonPropertyName("index")] public int Index { get; set; }
+    [JsonPropertyName("text")] public string Text { get; set; } = "";
+    [JsonPropertyName("logprobs"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public object? Logprobs { get; set; }
+    [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
+}
+
+public sealed class ModelList
+{
+    [JsonPropertyName("object")] public string Object { get; set; } = "list";
+    [JsonPropertyName("data")] public List<ModelCard> Data { get; set; } = [];
+}
+
+public sealed class ModelCard
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    [JsonPropertyName("object")] public string Object { get; set; } = "model";
+    [JsonPropertyName("created")] public long Created { get; set; }
+    [JsonPropertyName("owned_by")] public string OwnedBy { get; set; } = "youtu-server";
+    [JsonPropertyName("context_length")] public int? ContextLength { get; set; }
+    [JsonPropertyName("description")] public string? Description { get; set; }
+}
+
+public sealed class TokenizeResponse
+{
+    [JsonPropertyName("tokens")] public int[] Tokens { get; set; } = [];
+    [JsonPropertyName("count")] public int Count { get; set; }
+    [JsonPropertyName("pieces")] public List<string>? Pieces { get; set; }
+}
+
+public sealed class DetokenizeResponse
+{
+    [JsonPropertyName("content")] public string Content { get; set; } = "";
+}
+
+public sealed class ApplyTemplateResponse
+{
+    [JsonPropertyName("prompt")] public string Prompt { get; set; } = "";
+}
+
+public sealed class ErrorResponse
+{
+    [JsonPropertyName("error")] public ErrorBody Error { get; set; } = new();
+}
+
+public sealed class ErrorBody
+{
+    [JsonPropertyName("message")] public string Message { get; set; } = "";
+    [JsonPropertyName("type")] public string Type { get; set; } = "invalid_request_error";
+    [JsonPropertyName("param"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Param { get; set; }
+    [JsonPropertyName("code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Code { get; set; }
+}

@@ -1,0 +1,88 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace YoutuServer.Api.Sse;
+
+/// <summary>
+/// Writes OpenAI-style server-sent events straight into the response pipe: <c>data: {json}\n\n</c>, comment
+/// keep-alives and the closing <c>data: [DONE]</c>. JSON goes through a reused Utf8JsonWriter into the pipe's own
+/// buffers, so a token costs no intermediate string. (System.Net.ServerSentEvents' SseFormatter writes data events
+/// only; OpenAI streams also need comment keep-alives while a request waits in the queue, hence this writer.)
+/// </summary>
+#pragma warning disable CA1001 // the Utf8JsonWriter writes into the response pipe, which the server owns; nothing to release
+public sealed class SseWriter
+#pragma warning restore CA1001
+{
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+    private static readonly byte[] KeepAlive = ": keep-alive\n\n"u8.ToArray();
+
+    private readonly HttpResponse response;
+    private readonly PipeWriter pipe;
+    private readonly Utf8JsonWriter json;
+    private bool started;
+
+    public SseWriter(HttpResponse response)
+    {
+        this.response = response;
+        pipe = response.BodyWriter;
+        json = new Utf8JsonWriter(pipe, new JsonWriterOptions { SkipValidation = true });
+    }
+
+    public bool Started => started;
+
+    private void Start()
+    {
+        if (started)
+        {
+            return;
+        }
+
+        started = true;
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        response.Headers.Connection = "keep-alive";
+        // Streams must not be buffered or compressed by middleware.
+        response.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    /// <summary>Writes one event; flushes only when asked, so a burst of ready events leaves in one write.</summary>
+    public ValueTask WriteAsync<T>(T value, JsonTypeInfo<T> typeInfo, bool flush, CancellationToken cancellationToken)
+    {
+        Start();
+        pipe.Write(DataPrefix);
+        json.Reset(pipe);
+        JsonSerializer.Serialize(json, value, typeInfo);
+        json.Flush();
+        pipe.Write(EventEnd);
+        return flush ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteKeepAliveAsync(CancellationToken cancellationToken)
+    {
+        Start();
+        pipe.Write(KeepAlive);
+        return FlushAsync(cancellationToken);
+    }
+
+    public ValueTask WriteDoneAsync(CancellationToken cancellationToken)
+    {
+        Start();
+        pipe.Write(Done);
+        return FlushAsync(cancellationToken);
+    }
+
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        var r = await pipe.FlushAsync(cancellationToken);
+        if (r.IsCanceled || r.IsCompleted)
+        {
+            throw new OperationCanceledException("the client went away");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+namespace YoutuServer.Cli;
+
+/// <summary>`youtu-server bench engine|serve`.</summary>
+internal static class BenchCommand
+{
+    public static Task<int> RunAsync(string[] args)
+    {
+        var what = args.Length > 0 ? args[0] : "";
+        return what switch
+        {
+            "engine" => EngineBench.RunAsync(args[1..]),
+            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N]"),
+        };
+    }
+}

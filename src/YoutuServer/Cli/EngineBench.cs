@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using YoutuServer.Engine;
+using YoutuServer.Engine.Benchmarks;
+using YoutuServer.Engine.Model;
+using YoutuServer.Engine.Sampling;
+using YoutuServer.Engine.Scheduling;
+
+namespace YoutuServer.Cli;
+
+/// <summary>
+/// `youtu-server bench engine --model FILE [--parallel 1,4,8] [--tokens N] [--prompt N]`: raw llama.cpp loops and
+/// the scheduler on the same model file and threads, side by side, with their ratios and the loop's own overhead.
+/// </summary>
+internal static class EngineBench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var cli = new CliArgs(args);
+        var modelPath = cli.Require("model");
+        var parallel = (cli.Get("parallel") ?? "1,4,8").Split(',').Select(int.Parse).ToArray();
+        var steps = cli.GetInt("tokens", 32);
+        var prompt = cli.GetInt("prompt", 64);
+        var threads = cli.GetInt("threads", 0);
+        var ctxSize = cli.GetInt("ctx-size", 4096);
+        cli.RejectUnknown();
+
+        var maxN = parallel.Max();
+        var options = new EngineOptions { ModelPath = modelPath, Parallel = maxN, CtxSize = ctxSize, Threads = threads, PrefixCache = false };
+        using var model = LlamaModel.Load(options);
+        Console.Error.WriteLine($"bench: {model.Name}: {model.Description}, {model.ParameterCount:N0} params; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; prompt {prompt}, {steps} tokens per sequence");
+
+        var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs)>();
+        foreach (var n in parallel)
+        {
+            Console.Error.Write($"bench: raw llama.cpp, {n} sequence(s)... ");
+            var raw = RawDecodeBenchmark.Run(model, options, n, prompt, steps);
+            Console.Error.WriteLine($"{raw.TokensPerSecond:F2} tok/s");
+            Console.Error.Write($"bench: scheduler, {n} concurrent request(s)... ");
+            var (sched, overhead) = await SchedulerRunAsync(model, options, n, prompt, steps);
+            Console.Error.WriteLine($"{sched:F2} tok/s");
+            rows.Add((n, raw, sched, overhead));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"| sequences | raw decode tok/s | scheduler tok/s | scheduler/raw | raw prompt tok/s | loop overhead µs/step |");
+        Console.WriteLine($"|---|---|---|---|---|---|");
+        foreach (var (n, raw, sched, overhead) in rows)
+        {
+            Console.WriteLine($"| {n} | {raw.TokensPerSecond:F2} | {sched:F2} | {sched / raw.TokensPerSecond:F3} | {raw.PromptTokensPerSecond:F1} | {overhead:F1} |");
+        }
+
+        if (rows.Count > 1 && rows[0].N == 1)
+        {
+            var best = rows[^1];
+            Console.WriteLine($"\naggregate with {best.N} concurrent requests / single request: {best.Sched / rows[0].Sched:F2}x");
+        }
+
+        Console.WriteLine($"peak RSS: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+        return 0;
+    }
+
+    /// <summary>n concurrent requests with fixed lengths; rate measured over the decode phase (after every prompt is in).</summary>
+    private static async Task<(double TokPerSec, double OverheadUs)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)
+    {
+        await using var scheduler = new InferenceScheduler(model, options);
+        await scheduler.StartAsync();
+        var rng = new Random(1234);
+        var handles = new List<GenerationHandle>();
+        for (var i = 0; i < n; i++)
+        {
+            var tokens = Enumerable.Range(0, prompt).Select(_ => rng.Next(model.VocabSize)).ToArray();
+            handles.Add(scheduler.Submit(new GenerationRequest
+            {
+                Prompt = tokens,
+                MaxTokens = steps + 1,
+                IgnoreEos = true,
+                Sampling = new SamplingParams { Temperature = 0 },
+            }));
+        }
+
+        // Start the clock when every sequence has its first token (prompts done), stop at the last token.
+        var firstTokens = new TaskCompletionSource();
+        var seen = 0;
+        long start = 0;
+        var readers = handles.Select(async h =>
+        {
+            var first = true;
+            await foreach (var e in h.ReadAllAsync())
+            {
+                if (e is TokenEvent && first)
+                {
+                    first = false;
+                    if (Interlocked.Increment(ref seen) == n)
+                    {
+                        start = Stopwatch.GetTimestamp();
+                        firstTokens.TrySetResult();
+                    }
+                }
+            }
+        }).ToArray();
+        var steps0 = 0L;
+        var overhead0 = 0.0;
+        await firstTokens.Task;
+        var s0 = scheduler.Stats;
+        steps0 = s0.Steps;
+        overhead0 = s0.LoopOverheadUsPerStep * s0.Steps;
+        await Task.WhenAll(readers);
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var s1 = scheduler.Stats;
+        var stepCount = Math.Max(1, s1.Steps - steps0);
+        var overheadPerStep = (s1.LoopOverheadUsPerStep * s1.Steps - overhead0) / stepCount;
+        return (n * steps / elapsed, overheadPerStep);
+    }
+}

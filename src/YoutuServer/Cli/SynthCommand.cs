@@ -1,0 +1,68 @@
+using YoutuServer.Engine.Model;
+using YoutuServer.Engine.Synthesis;
+using YoutuServer.Native;
+
+namespace YoutuServer.Cli;
+
+/// <summary>`youtu-server synth --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]`.</summary>
+internal static class SynthCommand
+{
+    public static Task<int> RunAsync(string[] args)
+    {
+        var cli = new CliArgs(args);
+        var preset = cli.Get("preset") ?? "tiny";
+        var output = cli.Require("out");
+        var quant = (cli.Get("quant") ?? (preset == "tiny" ? "f32" : "f16")).ToLowerInvariant();
+        var seed = (ulong)cli.GetInt("seed", 42);
+        var threads = cli.GetInt("threads", Environment.ProcessorCount);
+        var vocab = cli.Get("vocab");
+        cli.RejectUnknown();
+
+        var p = preset switch
+        {
+            "tiny" => SynthPreset.Tiny,
+            "2b" => SynthPreset.TwoB,
+            _ => throw new CliException($"--preset must be tiny or 2b, got '{preset}'"),
+        };
+        var ftype = quant switch
+        {
+            "f32" or "f16" => -1,
+            "q8_0" => LlamaConstants.FTypeMostlyQ8_0,
+            "q4_k_m" => LlamaConstants.FTypeMostlyQ4_K_M,
+            _ => throw new CliException($"--quant must be f32, f16, q8_0 or q4_k_m, got '{quant}'"),
+        };
+
+        var dir = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        Directory.CreateDirectory(dir);
+        var raw = ftype < 0 ? output : output + ".f16.tmp";
+        var progress = new Progress<double>(f => Console.Error.Write($"\rsynth: writing {f * 100,5:F1}%"));
+        var result = YoutuSynthesizer.Synthesize(new SynthOptions
+        {
+            Preset = p,
+            OutPath = raw,
+            Seed = seed,
+            DType = quant == "f32" ? SynthDType.F32 : SynthDType.F16,
+            VocabPath = vocab,
+        }, progress);
+        Console.Error.WriteLine();
+        Console.Error.WriteLine($"synth: {result.ParameterCount:N0} parameters, {result.TensorCount} tensors, {result.FileLength:N0} bytes in {result.Elapsed.TotalSeconds:F1}s");
+        if (ftype >= 0)
+        {
+            Console.Error.WriteLine($"synth: quantizing to {quant} with {threads} threads (llama_model_quantize)...");
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                LlamaModel.Quantize(raw, output, ftype, threads);
+            }
+            finally
+            {
+                File.Delete(raw);
+            }
+
+            Console.Error.WriteLine($"synth: {new FileInfo(output).Length:N0} bytes in {sw.Elapsed.TotalSeconds:F1}s");
+        }
+
+        Console.WriteLine(Path.GetFullPath(output));
+        return Task.FromResult(0);
+    }
+}

@@ -1,0 +1,39 @@
+using YoutuServer.Engine.Synthesis;
+
+namespace YoutuServer.Hosting;
+
+/// <summary>The embedded default when no real weights are present: a tiny Youtu-shaped model with random weights.</summary>
+public static class DemoModel
+{
+    public const string FileName = "youtu-demo-tiny.gguf";
+
+    public static string CacheDirectory(string? modelsDir)
+    {
+        if (!string.IsNullOrEmpty(modelsDir))
+        {
+            return modelsDir;
+        }
+
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, ".cache");
+        return Path.Combine(root, "youtu-server");
+    }
+
+    /// <summary>Synthesizes the demo model once (atomically) and returns its path.</summary>
+    public static string EnsureSynthesized(string? modelsDir)
+    {
+        var dir = CacheDirectory(modelsDir);
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, FileName);
+        if (File.Exists(path))
+        {
+            return path;
+        }
+
+        var tmp = path + "." + Environment.ProcessId + ".tmp";
+        YoutuSynthesizer.Synthesize(new SynthOptions { Preset = SynthPreset.Tiny, OutPath = tmp, Seed = 42 });
+        File.Move(tmp, path, overwrite: true);
+        return path;
+    }
+}

@@ -1,0 +1,183 @@
+using Microsoft.AspNetCore.Diagnostics;
+using YoutuServer.Api;
+using YoutuServer.Api.Chat;
+using YoutuServer.Cli;
+
+namespace YoutuServer.Hosting;
+
+/// <summary>Builds and runs the HTTP server (`youtu-server serve`).</summary>
+public static class ServerApp
+{
+    /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["model"] = "Model",
+        ["model-alias"] = "ModelAlias",
+        ["alias"] = "ModelAlias",
+        ["models-file"] = "ModelsFile",
+        ["models-dir"] = "ModelsDir",
+        ["host"] = "Host",
+        ["port"] = "Port",
+        ["parallel"] = "Parallel",
+        ["ctx-size"] = "CtxSize",
+        ["queue-size"] = "QueueSize",
+        ["batch-size"] = "BatchSize",
+        ["threads"] = "Threads",
+        ["gpu-layers"] = "GpuLayers",
+        ["flash-attn"] = "FlashAttention",
+        ["native-dir"] = "NativeDir",
+        ["native"] = "NativeFlavour",
+        ["cpu-variant"] = "CpuVariant",
+        ["thinking"] = "Thinking",
+        ["reasoning-format"] = "ReasoningFormat",
+        ["reasoning-budget"] = "ReasoningBudget",
+        ["chat-format"] = "ChatFormat",
+        ["default-max-tokens"] = "DefaultMaxTokens",
+        ["api-keys-file"] = "ApiKeysFile",
+        ["metrics-require-key"] = "MetricsRequireKey",
+        ["max-body-bytes"] = "MaxRequestBodyBytes",
+        ["rate-limit"] = "RateLimitPerMinute",
+        ["drain-timeout"] = "DrainTimeoutSeconds",
+        ["log-json"] = "LogJson",
+        ["log-prompts"] = "LogPrompts",
+        ["otlp-endpoint"] = "OtlpEndpoint",
+        ["prefix-cache"] = "PrefixCache",
+    };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+        }
+        catch (CliException)
+        {
+            throw;
+        }
+
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception e) when (e is Engine.ModelLoadException or FileNotFoundException or InvalidDataException or InvalidOperationException or Native.NativeLibraryException)
+        {
+            await Console.Error.WriteLineAsync($"youtu-server: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Translates `--key value` options into configuration keys; unknown options are refused.</summary>
+    internal static Dictionary<string, string?> ParseServeArgs(string[] args)
+    {
+        var cli = new CliArgs(args, new HashSet<string> { "log-json", "log-prompts", "metrics-require-key" });
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var key in cli.Keys.ToList())
+        {
+            if (key is "api-key")
+            {
+                var keys = cli.GetAll(key);
+                for (var i = 0; i < keys.Count; i++)
+                {
+                    values[$"{ServerOptions.Section}:ApiKeys:{i}"] = keys[i];
+                }
+
+                continue;
+            }
+
+            if (key is "cors-origin")
+            {
+                var origins = cli.GetAll(key);
+                for (var i = 0; i < origins.Count; i++)
+                {
+                    values[$"{ServerOptions.Section}:CorsOrigins:{i}"] = origins[i];
+                }
+
+                continue;
+            }
+
+            if (Switches.TryGetValue(key, out var name))
+            {
+                var v = cli.Get(key);
+                values[$"{ServerOptions.Section}:{name}"] = v is "on" ? "true" : v is "off" ? "false" : v;
+            }
+        }
+
+        if (cli.Positionals.Count > 0)
+        {
+            throw new CliException($"unexpected argument '{cli.Positionals[0]}'");
+        }
+
+        cli.RejectUnknown();
+        return values;
+    }
+
+    public static WebApplication Build(string[] args)
+    {
+        var serveArgs = ParseServeArgs(args);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.AddEnvironmentVariables("YOUTU_");
+        builder.Configuration.AddInMemoryCollection(serveArgs);
+
+        var options = new ServerOptions();
+        builder.Configuration.GetSection(ServerOptions.Section).Bind(options);
+        builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerOptions>>().Value);
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // Long streams must not be cut because a client reads slowly between tokens.
+            k.Limits.MinResponseDataRate = null;
+        });
+        if (builder.Configuration["urls"] is null && builder.Configuration["ASPNETCORE_URLS"] is null)
+        {
+            builder.WebHost.UseUrls($"http://{(options.Host == "0.0.0.0" ? "*" : options.Host)}:{options.Port}");
+        }
+
+        builder.Services.AddSingleton<EngineHost>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
+        builder.Services.AddSingleton<ChatFormatting>();
+        builder.Services.AddSingleton<ChatRequestPlanner>();
+        builder.Services.AddScoped<RequestTelemetry>();
+        Operations.Observability.Configure(builder, options);
+
+        var app = builder.Build();
+        app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
+        Operations.Observability.Use(app, options);
+        ApiEndpoints.Map(app);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            // Fail fast on an unusable chat template rather than on the first request.
+            var formatting = app.Services.GetRequiredService<ChatFormatting>();
+            try
+            {
+                _ = formatting.Formatter;
+            }
+            catch (InvalidOperationException e)
+            {
+                app.Logger.LogCritical(e, "chat template unusable");
+                app.Lifetime.StopApplication();
+            }
+        });
+        return app;
+    }
+
+    private static async Task WriteUnhandledAsync(HttpContext http)
+    {
+        var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var api = error switch
+        {
+            ApiException a => a,
+            BadHttpRequestException b when b.StatusCode == 413 => new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"),
+            BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
+            OperationCanceledException => null,
+            _ => new ApiException(500, "The server had an error while processing your request.", "server_error", null, "internal_error"),
+        };
+        if (api is not null)
+        {
+            await ErrorWriter.WriteAsync(http, api);
+        }
+    }
+}

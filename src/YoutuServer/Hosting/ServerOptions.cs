@@ -1,0 +1,58 @@
+namespace YoutuServer.Hosting;
+
+/// <summary>
+/// Server settings, bound from the "Youtu" configuration section: appsettings.json, environment variables
+/// (YOUTU__PORT, YOUTU__MODEL, ...) and command-line options (--port, --model, ...), later sources winning.
+/// </summary>
+public sealed class ServerOptions
+{
+    public const string Section = "Youtu";
+
+    /// <summary>A GGUF path or a models.json id/alias; empty = the catalog's default model.</summary>
+    public string? Model { get; set; }
+    /// <summary>Name the API reports for the served model; default: the catalog id or the file name.</summary>
+    public string? ModelAlias { get; set; }
+    public string? ModelsFile { get; set; }
+    /// <summary>Where downloaded and synthesized models live.</summary>
+    public string? ModelsDir { get; set; }
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 8080;
+
+    public int Parallel { get; set; } = 4;
+    public int CtxSize { get; set; } = 8192;
+    public int QueueSize { get; set; } = 64;
+    public int BatchSize { get; set; } = 512;
+    public int Threads { get; set; }
+    public int GpuLayers { get; set; } = -1;
+    public int FlashAttention { get; set; } = -1;
+    public bool? UseExtraBufts { get; set; }
+    public bool PrefixCache { get; set; } = true;
+    public string? NativeDir { get; set; }
+    /// <summary>auto | cpu | cuda.</summary>
+    public string NativeFlavour { get; set; } = "auto";
+    public string? CpuVariant { get; set; }
+
+    /// <summary>Thinking on by default (Youtu's default), unless a request says otherwise.</summary>
+    public bool Thinking { get; set; } = true;
+    /// <summary>parsed: reasoning_content; raw: think tags stay in content.</summary>
+    public string ReasoningFormat { get; set; } = "parsed";
+    /// <summary>Server-wide thinking budget in tokens; -1 = unlimited.</summary>
+    public int ReasoningBudget { get; set; } = -1;
+    /// <summary>auto | youtu | a llama.cpp built-in template name (chatml, llama3, ...).</summary>
+    public string ChatFormat { get; set; } = "auto";
+    /// <summary>Default max tokens when a request sets none; -1 = up to the context.</summary>
+    public int DefaultMaxTokens { get; set; } = -1;
+
+    public List<string> ApiKeys { get; set; } = [];
+    public string? ApiKeysFile { get; set; }
+    public bool MetricsRequireKey { get; set; }
+    public List<string> CorsOrigins { get; set; } = [];
+    public long MaxRequestBodyBytes { get; set; } = 8 * 1024 * 1024;
+    /// <summary>Requests per minute per API key (or client address); 0 = unlimited.</summary>
+    public int RateLimitPerMinute { get; set; }
+    public int DrainTimeoutSeconds { get; set; } = 30;
+
+    public bool LogJson { get; set; }
+    public bool LogPrompts { get; set; }
+    public string? OtlpEndpoint { get; set; }
+}

@@ -1,0 +1,51 @@
+using YoutuServer.Cli;
+using YoutuServer.Hosting;
+
+// youtu-server: one executable, several commands. `serve` is the default.
+var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+try
+{
+    return command switch
+    {
+        "serve" => await ServerApp.RunAsync(rest),
+        "synth" => await SynthCommand.RunAsync(rest),
+        "generate" => await GenerateCommand.RunAsync(rest),
+        "bench" => await BenchCommand.RunAsync(rest),
+        "pull" => await PullCommand.RunAsync(rest),
+        "help" or "--help" or "-h" => Usage(0),
+        _ => Usage(2, $"unknown command '{command}'"),
+    };
+}
+catch (CliException e)
+{
+    await Console.Error.WriteLineAsync($"youtu-server {command}: {e.Message}");
+    return 2;
+}
+
+static int Usage(int code, string? error = null)
+{
+    if (error is not null)
+    {
+        Console.Error.WriteLine($"youtu-server: {error}");
+    }
+
+    Console.WriteLine("""
+        usage: youtu-server [command] [options]
+
+          serve     (default) OpenAI-compatible HTTP server
+                    --model FILE|ID --host H --port P --parallel N --ctx-size N --queue-size N --threads N
+                    --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
+                    --api-key KEY (repeatable) --api-keys-file FILE --drain-timeout S --log-json
+          synth     write a Youtu-shaped test model:  --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]
+          generate  one completion from the command line:  --model FILE --prompt TEXT [--max-tokens N] [--seed N]
+                    [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]
+          bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N]
+                    serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
+          pull      download a model of models.json:  youtu-server pull ID [--models-dir DIR]
+        """);
+    return code;
+}
+
+/// <summary>Entry type, public so WebApplicationFactory can host the server in tests.</summary>
+public partial class Program;

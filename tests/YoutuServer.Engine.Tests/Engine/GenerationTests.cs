@@ -1,0 +1,163 @@
+using YoutuServer.Engine.Model;
+using YoutuServer.Engine.Sampling;
+using YoutuServer.Engine.Scheduling;
+using YoutuServer.Native;
+
+namespace YoutuServer.Engine.Tests.Engine;
+
+public sealed class NativeLayoutTests
+{
+    [Fact]
+    public unsafe void Struct_sizes_match_the_pinned_header()
+    {
+        Assert.Equal(80, sizeof(LlamaModelParams));
+        Assert.Equal(160, sizeof(LlamaContextParams));
+        Assert.Equal(56, sizeof(LlamaBatch));
+        Assert.Equal(1, sizeof(LlamaSamplerChainParams));
+        Assert.Equal(16, sizeof(LlamaChatMessage));
+        Assert.Equal(32, sizeof(LlamaTokenDataArray));
+        Assert.Equal(64, sizeof(LlamaModelQuantizeParams));
+        Assert.Equal(48, sizeof(LlamaPerfContextData));
+    }
+
+    [Fact]
+    public unsafe void Defaults_read_through_the_binding_match_the_release()
+    {
+        LlamaNativeLibrary.Initialize();
+        var m = NativeMethods.llama_model_default_params();
+        Assert.Equal(-1, m.NGpuLayers);
+        Assert.True(m.UseExtraBufts);
+        var c = NativeMethods.llama_context_default_params();
+        Assert.Equal(512u, c.NCtx);
+        Assert.Equal(2048u, c.NBatch);
+        Assert.Equal(-1, c.FlashAttnType);
+        Assert.True(c.OffloadKqv);
+        Assert.Equal(LlamaNativeLibrary.PinnedVersion, LlamaNativeLibrary.Utf8(NativeMethods.llama_version()));
+        Assert.NotEmpty(LlamaNativeLibrary.Backends);
+    }
+}
+
+[Collection("engine")]
+public sealed class GenerationTests
+{
+    private static async Task<InferenceEngine> Start(int parallel = 4) => await InferenceEngine.StartAsync(TinyModel.Options(parallel));
+
+    [Theory]
+    [InlineData("Hello, world! The quick brown fox.")]
+    [InlineData("你好，世界。今天天气很好。")]
+    [InlineData("emoji: 😀🚀 and ünïcödé")]
+    [InlineData("<|User|>Hi<|Assistant|><think>\n\n</think>\n\n")]
+    public async Task Tokenization_round_trips(string text)
+    {
+        await using var engine = await Start();
+        var tokens = engine.Tokenize(text, addSpecial: false, parseSpecial: true);
+        Assert.NotEmpty(tokens);
+        Assert.Equal(text, engine.Detokenize(tokens, renderSpecial: true));
+    }
+
+    [Fact]
+    public async Task Youtu_markers_are_single_tokens()
+    {
+        await using var engine = await Start();
+        foreach (var marker in new[] { "<|begin_of_text|>", "<|end_of_text|>", "<|User|>", "<|Assistant|>", "<think>", "</think>", "<tool_call>", "</tool_call>" })
+        {
+            Assert.Single(engine.Tokenize(marker));
+        }
+
+        // Think tags are user-defined tokens: they render as text even without special rendering.
+        var think = engine.Tokenize("<think>")[0];
+        Assert.Equal("<think>", engine.Detokenize([think], renderSpecial: false));
+        Assert.True(engine.Model.IsEndOfGeneration(engine.Tokenize("<|end_of_text|>")[0]));
+    }
+
+    private static GenerationRequest Request(InferenceEngine e, string prompt, int max, uint seed, float temp = 1.0f, IReadOnlyList<string>? stop = null, bool ignoreEos = true) => new()
+    {
+        Prompt = e.Tokenize(prompt),
+        MaxTokens = max,
+        IgnoreEos = ignoreEos,
+        Stop = stop ?? [],
+        Sampling = new SamplingParams { Temperature = temp, Seed = seed },
+    };
+
+    [Fact]
+    public async Task Same_seed_gives_the_same_output_and_another_seed_differs()
+    {
+        await using var engine = await Start();
+        var a = await engine.GenerateAsync(Request(engine, "<|User|>tell me a story<|Assistant|>", 24, 7));
+        var b = await engine.GenerateAsync(Request(engine, "<|User|>tell me a story<|Assistant|>", 24, 7));
+        var c = await engine.GenerateAsync(Request(engine, "<|User|>tell me a story<|Assistant|>", 24, 8));
+        Assert.Equal(a.Choices[0].Tokens, b.Choices[0].Tokens);
+        Assert.NotEqual(a.Choices[0].Tokens, c.Choices[0].Tokens);
+        Assert.Equal(24, a.Choices[0].Tokens.Count);
+    }
+
+    [Fact]
+    public async Task Max_tokens_stops_with_length()
+    {
+        await using var engine = await Start();
+        var r = await engine.GenerateAsync(Request(engine, "abc", 5, 1));
+        Assert.Equal(FinishReason.Length, r.Choices[0].FinishReason);
+        Assert.Equal(5, r.Choices[0].CompletionTokens);
+    }
+
+    [Fact]
+    public async Task End_of_generation_token_stops_with_stop()
+    {
+        await using var engine = await Start();
+        var eos = engine.Tokenize("<|end_of_text|>")[0];
+        // +100 on the EOS logit makes the random model end at once.
+        var req = Request(engine, "abc", 20, 1, ignoreEos: false) with
+        {
+            Sampling = new SamplingParams { Temperature = 1, Seed = 1, LogitBias = new Dictionary<int, float> { [eos] = 100f } },
+        };
+        var r = await engine.GenerateAsync(req);
+        Assert.Equal(FinishReason.Stop, r.Choices[0].FinishReason);
+        Assert.Equal("", r.Choices[0].Text);
+    }
+
+    [Fact]
+    public async Task Stop_string_ends_generation_without_leaking()
+    {
+        await using var engine = await Start();
+        var free = await engine.GenerateAsync(Request(engine, "<|User|>hello<|Assistant|>", 40, 3));
+        var text = free.Choices[0].Text;
+        Assert.True(text.Length >= 6, "the greedy output should be long enough to pick a stop string from");
+        var stop = text.Substring(text.Length / 2, 3);
+        var cut = text.IndexOf(stop, StringComparison.Ordinal);
+        var stopped = await engine.GenerateAsync(Request(engine, "<|User|>hello<|Assistant|>", 40, 3, stop: [stop]));
+        Assert.Equal(FinishReason.Stop, stopped.Choices[0].FinishReason);
+        Assert.Equal(text[..cut], stopped.Choices[0].Text);
+        Assert.DoesNotContain(stop, stopped.Choices[0].Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cancellation_ends_the_request_and_frees_its_sequence()
+    {
+        await using var engine = await Start(parallel: 1);
+        using var cts = new CancellationTokenSource();
+        var handle = engine.Submit(Request(engine, "abc", 2000, 1), cts.Token);
+        var tokens = 0;
+        FinishReason? reason = null;
+        await foreach (var e in handle.ReadAllAsync())
+        {
+            if (e is TokenEvent && ++tokens == 3)
+            {
+                await cts.CancelAsync();
+            }
+
+            if (e is ChoiceFinishedEvent f)
+            {
+                reason = f.Reason;
+            }
+        }
+
+        Assert.Equal(FinishReason.Cancelled, reason);
+        Assert.True(tokens < 100);
+        var (min, max) = engine.Scheduler.NativeSequenceRange(0);
+        Assert.Equal(-1, max); // KV cells of the cancelled sequence are gone
+        _ = min;
+        // The freed slot serves the next request.
+        var next = await engine.GenerateAsync(Request(engine, "abc", 4, 1));
+        Assert.Equal(4, next.Choices[0].CompletionTokens);
+    }
+}
