@@ -412,6 +412,7 @@ internal sealed class SchemaConverter
         var siblings = SchemaMerger.Without(s, key);
         var merge = HasConstraining(siblings, key);
         var alternatives = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         var i = 0;
         foreach (var branch in branches.EnumerateArray())
         {
@@ -434,7 +435,7 @@ internal sealed class SchemaConverter
             }
 
             var rule = VisitRule(schema, branchPath, branchHint, depth + 1);
-            if (!alternatives.Contains(rule))
+            if (seen.Add(rule))
             {
                 alternatives.Add(rule);
             }
@@ -453,6 +454,8 @@ internal sealed class SchemaConverter
         // Only 'type' filters the listed values; other sibling keywords are not checked against them.
         var types = s.TryGetProperty("type", out _) ? TypeSet(s, path) : JsonTypes.None;
         var alternatives = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var chars = 0L;
         foreach (var v in values)
         {
             if (types != JsonTypes.None && !HasType(types, v))
@@ -461,9 +464,14 @@ internal sealed class SchemaConverter
             }
 
             var expr = ConstExpr(v, path);
-            if (!alternatives.Contains(expr))
+            if (seen.Add(expr))
             {
                 alternatives.Add(expr);
+                chars += expr.Length + 3;
+                if (chars > _options.MaxGrammarChars)
+                {
+                    throw _b.TooComplex(path, $"the grammar would exceed {_options.MaxGrammarChars} characters");
+                }
             }
         }
 

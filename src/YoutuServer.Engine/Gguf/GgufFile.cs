@@ -14,7 +14,7 @@ public sealed class GgufTensorInfo
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(dimensions);
         Name = name;
-        Dimensions = dimensions;
+        Dimensions = dimensions.ToArray();
         Type = type;
         Offset = offset;
         ByteSize = byteSize;

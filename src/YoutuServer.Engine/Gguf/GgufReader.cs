@@ -220,6 +220,11 @@ public static class GgufReader
             var start = _pos;
             _context = $"tensor table entry #{index}";
             var name = ReadString();
+            if (name.Length == 0)
+            {
+                throw Malformed(start, $"tensor #{index} has an empty name");
+            }
+
             var nameBytes = Encoding.UTF8.GetByteCount(name);
             if (nameBytes > MaxTensorNameBytes)
             {

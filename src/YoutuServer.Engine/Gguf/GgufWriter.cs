@@ -144,7 +144,7 @@ public sealed class GgufWriter
                 Mode = FileMode.Create,
                 Access = FileAccess.Write,
                 Share = FileShare.None,
-                BufferSize = 1 << 20,
+                BufferSize = 0, // WriteTo(Stream) buffers small writes itself
                 PreallocationSize = FileLength,
             }))
             {
@@ -165,8 +165,11 @@ public sealed class GgufWriter
         ArgumentNullException.ThrowIfNull(output);
         WriteHeader(output);
 
+        // Small writes (padding, callers writing element by element) are batched; the large slices the
+        // synthesizer writes are bigger than the buffer and go straight through without an extra copy.
+        var buffered = new BufferedStream(output, 1 << 16);
         var total = Math.Max(1, FileLength);
-        var counting = new CountingStream(output, progress, total, HeaderLength);
+        var counting = new CountingStream(buffered, progress, total, HeaderLength);
         foreach (var t in _tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();

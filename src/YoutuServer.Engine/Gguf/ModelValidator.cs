@@ -604,7 +604,11 @@ public sealed class ModelValidator
             {
                 if (f.FindTensor(e.Name) is null)
                 {
-                    Problem(ValidationCode.MissingTensor, $"missing tensor '{e.Name}' (expected shape {GgufTensorInfo.FormatShape(e.Shape)})");
+                    var legacy = e.Name.EndsWith(".attn_k_b.weight", StringComparison.Ordinal) &&
+                        f.FindTensor(e.Name.Replace(".attn_k_b.", ".attn_kv_b.", StringComparison.Ordinal)) is not null
+                        ? "; the file has the legacy unsplit attn_kv_b instead, which needs head_count_kv = n_head (reconvert with a current llama.cpp)"
+                        : string.Empty;
+                    Problem(ValidationCode.MissingTensor, $"missing tensor '{e.Name}' (expected shape {GgufTensorInfo.FormatShape(e.Shape)}{legacy})");
                 }
             }
 
@@ -686,6 +690,10 @@ public sealed class ModelValidator
                     var code = t.Offset == packed ? ValidationCode.Truncated : ValidationCode.BadTensorOffset;
                     Problem(code, string.Create(CultureInfo.InvariantCulture,
                         $"{(code == ValidationCode.Truncated ? "file is truncated: " : string.Empty)}tensor '{t.Name}' data (offset {t.Offset}, {size} bytes) runs past the end of the file ({f.FileLength} bytes, data section {dataLength} bytes)"));
+                    if (code == ValidationCode.Truncated)
+                    {
+                        return; // every later tensor is missing too; one message says it
+                    }
                 }
 
                 packed += Pad(size);

@@ -101,6 +101,8 @@ internal static class PullCommand
         var printer = new DownloadProgressPrinter(stderr, interactive);
         try
         {
+            using var fileLock = await DownloadLock.AcquireAsync(
+                destination, () => stderr.WriteLine($"pull: another pull of {Path.GetFileName(destination)} is running; waiting for it"), ct: ct).ConfigureAwait(false);
             if (File.Exists(destination) && !force)
             {
                 return await CheckExistingAsync(entry, destination, sha, printer, stdout, stderr, ct).ConfigureAwait(false);

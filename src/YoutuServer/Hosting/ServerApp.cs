@@ -97,6 +97,13 @@ public static class ServerApp
                 continue;
             }
 
+            if (key is "urls" or "environment" or "contentRoot" or "applicationName" || key.Contains(':', StringComparison.Ordinal) || key == ServerOptions.Section)
+            {
+                // Host-level settings (also what WebApplicationFactory passes in tests).
+                values[key] = cli.Get(key);
+                continue;
+            }
+
             if (Switches.TryGetValue(key, out var name))
             {
                 var v = cli.Get(key);

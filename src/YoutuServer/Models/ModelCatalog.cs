@@ -151,7 +151,8 @@ public sealed partial class ModelCatalog
                 errors.Add($"{where}: field 'aliases' must not contain empty names");
             }
 
-            foreach (var n in m.Aliases.Prepend(m.Id).Where(n => !string.IsNullOrWhiteSpace(n)))
+            // Names match case-insensitively, so an alias that only differs from its own id in case is no clash.
+            foreach (var n in m.Aliases.Prepend(m.Id).Where(n => !string.IsNullOrWhiteSpace(n)).Distinct(StringComparer.OrdinalIgnoreCase))
             {
                 if (!names.Add(n))
                 {

@@ -10,7 +10,7 @@ public sealed class GbnfGrammarTests
         Assert.True(g.Accepts("a12!"));
         Assert.True(g.Accepts("a123xyzq!!"));
         Assert.False(g.Accepts("a1!"));
-        Assert.False(g.Accepts("a1234!"));
+        Assert.False(g.Accepts("a12345!"));
         Assert.False(g.Accepts("a12\n!"));
         Assert.False(g.Accepts("a12"));
     }

@@ -34,7 +34,7 @@ internal static class GrammarAssert
         var grammar = Parse(gbnf);
         foreach (var input in inputs)
         {
-            Dump(gbnf, input, expected: true, lazy: null);
+            Dump(gbnf, input, expected: true, lazyPatterns: null);
             Assert.True(grammar.Accepts(input), $"Expected the grammar to accept:\n{input}\n\nGrammar:\n{GbnfGrammar.Describe(gbnf)}");
         }
     }
@@ -44,7 +44,7 @@ internal static class GrammarAssert
         var grammar = Parse(gbnf);
         foreach (var input in inputs)
         {
-            Dump(gbnf, input, expected: false, lazy: null);
+            Dump(gbnf, input, expected: false, lazyPatterns: null);
             Assert.False(grammar.Accepts(input), $"Expected the grammar to reject:\n{input}\n\nGrammar:\n{GbnfGrammar.Describe(gbnf)}");
         }
     }
@@ -87,13 +87,15 @@ internal static class GrammarAssert
     /// </summary>
     public static int LazyStart(IReadOnlyList<string> patterns, string output)
     {
+        var regexes = patterns
+            .Select(p => (Regex: new System.Text.RegularExpressions.Regex(p, System.Text.RegularExpressions.RegexOptions.ECMAScript),
+                          Anchored: p.StartsWith('^') && p.EndsWith('$')))
+            .ToList();
         for (var end = 1; end <= output.Length; end++)
         {
             var buffer = output[..end];
-            foreach (var pattern in patterns)
+            foreach (var (regex, anchored) in regexes)
             {
-                var anchored = pattern.StartsWith('^') && pattern.EndsWith('$');
-                var regex = new System.Text.RegularExpressions.Regex(pattern, System.Text.RegularExpressions.RegexOptions.ECMAScript);
                 var m = regex.Match(buffer);
                 if (!m.Success || (anchored && (m.Index != 0 || m.Length != buffer.Length)))
                 {

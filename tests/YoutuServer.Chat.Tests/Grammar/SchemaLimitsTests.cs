@@ -81,32 +81,33 @@ public sealed class SchemaLimitsTests
     [Fact]
     public void Many_any_of_branches_are_refused()
     {
-        var branches = string.Join(", ", Enumerable.Range(0, 20000).Select(i => $$"""{"type": "object", "properties": {"k{{i}}": {"const": {{i}}}}, "required": ["k{{i}}"]}"""));
-        var e = QuickRefusal($$"""{"anyOf": [{{branches}}]}""");
+        var branches = string.Join(", ", Enumerable.Range(0, 20000).Select(i => "{\"type\": \"object\", \"properties\": {\"k" + i + "\": {\"const\": " + i + "}}, \"required\": [\"k" + i + "\"]}"));
+        var e = QuickRefusal("{\"anyOf\": [" + branches + "]}");
         Assert.Contains("too complex", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Many_properties_are_refused()
     {
-        var props = string.Join(", ", Enumerable.Range(0, 6000).Select(i => $$""""p{{i}}": {"type": "object", "properties": {"x": {"type": "integer"}}}"""));
-        QuickRefusal($$"""{"type": "object", "properties": {{{props}}}}""");
+        var props = string.Join(", ", Enumerable.Range(0, 6000).Select(i => "\"p" + i + "\": {\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"integer\"}}}"));
+        QuickRefusal("{\"type\": \"object\", \"properties\": {" + props + "}}");
     }
 
     [Fact]
     public void Huge_enums_are_refused_by_grammar_size()
     {
         var values = string.Join(", ", Enumerable.Range(0, 200000).Select(i => $"\"value-{i}\""));
-        var e = QuickRefusal($$"""{"enum": [{{values}}]}""");
+        var e = QuickRefusal("{\"enum\": [" + values + "]}");
         Assert.Contains("characters", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Shared_refs_are_converted_once_so_doubling_refs_stay_linear()
     {
-        var defs = string.Join(", ", Enumerable.Range(0, 40).Select(i =>
-            $$""""d{{i}}": {"type": "array", "prefixItems": [{"$ref": "#/$defs/d{{i + 1}}"}, {"$ref": "#/$defs/d{{i + 1}}"}], "items": false}"""));
-        var g = Quick(() => Gbnf($$"""{"$defs": {{{defs}}, "d40": {"type": "integer"}}, "$ref": "#/$defs/d0"}"""));
+        // 2^25 paths if references were expanded instead of shared.
+        var defs = string.Join(", ", Enumerable.Range(0, 25).Select(i =>
+            "\"d" + i + "\": {\"type\": \"array\", \"prefixItems\": [{\"$ref\": \"#/$defs/d" + (i + 1) + "\"}, {\"$ref\": \"#/$defs/d" + (i + 1) + "\"}], \"items\": false}"));
+        var g = Quick(() => Gbnf("{\"$defs\": {" + defs + ", \"d25\": {\"type\": \"integer\"}}, \"$ref\": \"#/$defs/d0\"}"));
         Assert.True(g.Split('\n').Length < 400, $"{g.Split('\n').Length} rules");
         GrammarAssert.Accepts(g, "[]");
     }
@@ -115,8 +116,8 @@ public sealed class SchemaLimitsTests
     public void All_of_ref_doubling_is_refused()
     {
         var defs = string.Join(", ", Enumerable.Range(0, 40).Select(i =>
-            $$""""d{{i}}": {"allOf": [{"$ref": "#/$defs/d{{i + 1}}"}, {"$ref": "#/$defs/d{{i + 1}}"}]}"""));
-        var e = QuickRefusal($$"""{"$defs": {{{defs}}, "d40": {"type": "integer"}}, "$ref": "#/$defs/d0"}""");
+            "\"d" + i + "\": {\"allOf\": [{\"$ref\": \"#/$defs/d" + (i + 1) + "\"}, {\"$ref\": \"#/$defs/d" + (i + 1) + "\"}]}"));
+        var e = QuickRefusal("{\"$defs\": {" + defs + ", \"d40\": {\"type\": \"integer\"}}, \"$ref\": \"#/$defs/d0\"}");
         Assert.Contains("too complex", e.Message, StringComparison.Ordinal);
     }
 

@@ -292,7 +292,7 @@ internal static class BrokenGgufCorpus
         {
             var i = r.TensorIndex("blk.0.attn_k_b.weight");
             r.Tensors[i] = r.Tensors[i] with { Name = "blk.0.attn_kv_b.weight", Dims = [16, 128] };
-        }, "missing tensor 'blk.0.attn_k_b.weight'", ValidationCode.MissingTensor);
+        }, "missing tensor 'blk.0.attn_k_b.weight' (expected shape {16, 16, 4}; the file has the legacy unsplit attn_kv_b", ValidationCode.MissingTensor);
 
         foreach (var extra in new[] { "blk.2.attn_norm.weight", "blk.0.ffn_gate_inp.weight", "rope_freqs.weight" })
         {
@@ -349,7 +349,7 @@ internal static class BrokenGgufCorpus
         Add("tensor count 1,000,000", r => r.TensorCountOverride = 1_000_000, "truncated or corrupt", ValidationCode.Truncated);
         Add("kv count 2^40", r => r.KvCountOverride = 1UL << 40, "metadata key/value count 1099511627776 exceeds the limit", ValidationCode.Malformed);
         Add("kv count 1,000,000", r => r.KvCountOverride = 1_000_000, "truncated or corrupt", ValidationCode.Truncated);
-        Add("tensor count +1", r => r.TensorCountOverride = (ulong)r.Tensors.Count + 1, null, null);
+        Add("tensor count +1", r => r.TensorCountOverride = (ulong)r.Tensors.Count + 1, "has an empty name", ValidationCode.Malformed);
         Add("kv count +1", r => r.KvCountOverride = (ulong)r.Kvs.Count + 1, null, null);
         Add("kv count -1", r => r.KvCountOverride = (ulong)r.Kvs.Count - 1, null, null);
         Add("tensor count 0", r => r.TensorCountOverride = 0, "missing tensor", ValidationCode.MissingTensor);

@@ -105,7 +105,7 @@ public sealed class GgufReaderWriterTests
         w.AddString("general.architecture", "test");
         var a = w.AddTensor("a", [3], GgmlType.F32, s => s.Write(new byte[12]));
         var b = w.AddTensor("b", [4, 2], GgmlType.F16, s => s.Write(Enumerable.Range(0, 16).Select(i => (byte)i).ToArray()));
-        var c = w.AddTensor("c", [64, 2], GgmlType.Q8_0, s => s.Write(new byte[2 * 34]));
+        var c = w.AddTensor("c", [64, 2], GgmlType.Q8_0, s => s.Write(new byte[4 * 34]));
         Assert.Equal(0ul, a.Offset);
         Assert.Equal(32ul, b.Offset);
         Assert.Equal(64ul, c.Offset);
@@ -119,11 +119,11 @@ public sealed class GgufReaderWriterTests
         Assert.Equal([4L, 2L], f.Tensors[1].Dimensions);
         Assert.Equal(GgmlType.F16, f.Tensors[1].Type);
         Assert.Equal(16, f.Tensors[1].ByteSize);
-        Assert.Equal(68, f.Tensors[2].ByteSize);
+        Assert.Equal(136, f.Tensors[2].ByteSize);
         Assert.Equal(139, f.ParameterCount);
         var data = ms.ToArray();
         Assert.Equal(5, data[f.DataOffset + 32 + 5]); // tensor b's bytes sit at its offset
-        Assert.Equal(f.DataOffset + 64 + 96, data.Length); // last tensor padded to the alignment
+        Assert.Equal(f.DataOffset + 64 + 160, data.Length); // last tensor padded to the alignment
     }
 
     [Fact]
@@ -234,6 +234,8 @@ public sealed class GgufReaderWriterTests
         b.AddRange(BitConverter.GetBytes(1UL));
         b.AddRange(BitConverter.GetBytes(2UL));
         b.AddRange(new byte[] { 0xC3, 0x28 });
+        b.AddRange(BitConverter.GetBytes((uint)GgufValueType.UInt32));
+        b.AddRange(BitConverter.GetBytes(1u));
         var e = Assert.Throws<GgufFormatException>(() => GgufReader.Read(new MemoryStream(b.ToArray())));
         Assert.Contains("not valid UTF-8", e.Message, StringComparison.Ordinal);
 

@@ -132,10 +132,14 @@ public sealed class YoutuSynthesizerTests : IDisposable
         }
 
         // Common English words are whole tokens, so ASCII text becomes multi-byte tokens.
-        foreach (var w in new[] { "Ġthe", "Ġand", "Ġof", "Ġto", "Ġyou", "Ġthat", "Ġwith", "Ġhello", "Ġmodel", "The" })
+        foreach (var w in new[] { "Ġthe", "Ġand", "Ġof", "Ġto", "Ġyou", "Ġthat", "Ġwith", "The" })
         {
             Assert.Contains(w, ids.Keys);
         }
+
+        const string sentence = "The quick brown fox jumps over the lazy dog, and then you write some code for the model.";
+        var count = BpeTokenCount(sentence, ids, v.Merges);
+        Assert.True(count * 2 < sentence.Length, $"{count} tokens for {sentence.Length} bytes");
 
         foreach (var s in YoutuSpecialTokens.Control)
         {
@@ -255,6 +259,49 @@ public sealed class YoutuSynthesizerTests : IDisposable
     public void Synthesize_requires_an_output_path()
     {
         Assert.Throws<ArgumentException>(() => YoutuSynthesizer.Synthesize(new SynthOptions()));
+    }
+
+    /// <summary>Reference byte-level BPE (whole-piece lookup first, like ignore_merges), to count tokens.</summary>
+    private static int BpeTokenCount(string text, Dictionary<string, int> vocab, IReadOnlyList<string> merges)
+    {
+        var ranks = merges.Select((m, i) => (m, i)).ToDictionary(x => x.m, x => x.i);
+        var total = 0;
+        foreach (System.Text.RegularExpressions.Match piece in System.Text.RegularExpressions.Regex.Matches(text, @" ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+|\s+"))
+        {
+            var encoded = Gpt2ByteEncoding.Encode(piece.Value);
+            if (vocab.ContainsKey(encoded))
+            {
+                total++;
+                continue;
+            }
+
+            var symbols = encoded.Select(c => c.ToString()).ToList();
+            while (true)
+            {
+                var best = -1;
+                var bestRank = int.MaxValue;
+                for (var i = 0; i + 1 < symbols.Count; i++)
+                {
+                    if (ranks.TryGetValue(symbols[i] + " " + symbols[i + 1], out var r) && r < bestRank)
+                    {
+                        (best, bestRank) = (i, r);
+                    }
+                }
+
+                if (best < 0)
+                {
+                    break;
+                }
+
+                symbols[best] += symbols[best + 1];
+                symbols.RemoveAt(best + 1);
+            }
+
+            Assert.All(symbols, s => Assert.True(vocab.ContainsKey(s)));
+            total += symbols.Count;
+        }
+
+        return total;
     }
 
     /// <summary>Progress&lt;T&gt; posts to the thread pool; tests want the calls inline.</summary>

@@ -549,7 +549,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
         {
             if (tools.Count > 0 && mode is ToolMode.Required or ToolMode.Named)
             {
-                var spec = ToolCallGrammar.Build(tools, mode == ToolMode.Named ? ToolCallMode.Named : ToolCallMode.Required, named, parallel, allowThinking);
+                var spec = ToolCallGrammar.Build(tools, mode == ToolMode.Named ? ToolChoiceMode.Named : ToolChoiceMode.Required, parallel, allowThinking, named);
                 return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
             }
 
@@ -562,8 +562,12 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
                         break;
                     case "json_object":
                     case "json_schema":
-                        var spec = ResponseFormatGrammar.Build(rf, allowThinking);
-                        return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
+                        if (ResponseFormatGrammar.Build(rf, allowThinking) is { } spec)
+                        {
+                            return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
+                        }
+
+                        break;
                     default:
                         throw ApiException.BadRequest($"response_format.type must be text, json_object or json_schema; got '{type}'.", "response_format.type");
                 }
@@ -575,7 +579,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
 
             if (tools.Count > 0 && mode == ToolMode.Auto)
             {
-                var spec = ToolCallGrammar.BuildLazy(tools, parallel);
+                var spec = ToolCallGrammar.Build(tools, ToolChoiceMode.Auto, parallel, allowThinking);
                 return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
             }
         }

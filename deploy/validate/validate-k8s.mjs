@@ -7,7 +7,7 @@ import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "k8s");
 const modules = {
   "v1": "kubernetes-models/v1",
   "apps/v1": "kubernetes-models/apps/v1",
@@ -20,7 +20,7 @@ const noSchema = new Set(["kustomize.config.k8s.io/v1beta1/Kustomization"]);
 function* yamlFiles(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (name === "node_modules" || name === "validate") continue;
+    if (name === "node_modules") continue;
     if (statSync(path).isDirectory()) yield* yamlFiles(path);
     else if (/\.ya?ml$/.test(name)) yield path;
   }
