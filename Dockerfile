@@ -67,9 +67,10 @@ FROM ${CUDA13_IMAGE} AS cuda-13
 
 # ---------------------------------------------------------------------------------------------------------------------
 FROM cuda-${CUDA_MAJOR} AS runtime
-# Runtime dependencies of .NET (ICU is not needed: the app runs with invariant globalization) and curl for HEALTHCHECK.
+# curl for HEALTHCHECK; it also brings libssl, which .NET loads for HTTPS (`pull`). ICU is not needed: the app runs
+# with invariant globalization. Package names valid on Ubuntu 22.04 and 24.04 alike (for other CUDA base tags).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl libssl3t64 zlib1g tzdata \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=aspnet /usr/share/dotnet /usr/share/dotnet
 RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet

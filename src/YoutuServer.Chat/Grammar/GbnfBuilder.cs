@@ -34,6 +34,9 @@ internal sealed class GbnfBuilder
         ["uuid-string"] = ("\"\\\"\" uuid \"\\\"\"", ["uuid"]),
     };
 
+    /// <summary>The largest bound ever written, whatever <see cref="JsonGrammarOptions.MaxRepetition"/> says.</summary>
+    public const int HardRepetitionCap = 1000;
+
     private readonly JsonGrammarOptions _options;
     private readonly List<string> _order = [];
     private readonly Dictionary<string, string?> _rules = new(StringComparer.Ordinal);
@@ -323,13 +326,15 @@ internal sealed class GbnfBuilder
     /// </summary>
     public string Repeat(string item, int min, int max, string keyword, string path)
     {
-        if (min > _options.MaxRepetition)
+        // llama.cpp refuses more than 2000 and counts a repetition's rules against any group around it.
+        var cap = Math.Min(_options.MaxRepetition, HardRepetitionCap);
+        if (min > cap)
         {
             throw new UnsupportedSchemaException(keyword, path,
-                $"schema too complex: a minimum repetition of {min} exceeds the limit of {_options.MaxRepetition}");
+                $"schema too complex: a minimum repetition of {min} exceeds the limit of {cap}");
         }
 
-        if (max > _options.MaxRepetition)
+        if (max > cap)
         {
             max = -1;
         }

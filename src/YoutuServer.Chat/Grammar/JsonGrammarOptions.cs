@@ -18,7 +18,7 @@ public sealed record JsonGrammarOptions
     /// <summary>
     /// Largest repetition bound written as GBNF <c>{m,n}</c>. llama.cpp expands <c>x{m,n}</c> into n rules and
     /// refuses bounds above 2000, so a larger <c>maxItems</c>/<c>maxLength</c> is dropped (treated as unbounded)
-    /// and a larger <c>minItems</c>/<c>minLength</c> is refused.
+    /// and a larger <c>minItems</c>/<c>minLength</c> is refused. Values above 1000 act as 1000.
     /// </summary>
     public int MaxRepetition { get; init; } = 1000;
 

@@ -43,13 +43,14 @@ public static class JsonSchemaToGbnf
     /// <param name="options">Limits and policy; <see cref="JsonGrammarOptions.Default"/> when null.</param>
     /// <param name="basePath">JSON pointer of the schema in the request, for error messages.</param>
     /// <exception cref="UnsupportedSchemaException">The schema uses something outside the supported subset.</exception>
-    public static string Convert(JsonElement schema, JsonGrammarOptions? options = null, string basePath = "")
-    {
-        var builder = new GbnfBuilder(options ?? JsonGrammarOptions.Default);
-        var body = new SchemaConverter(builder, schema, basePath).ConvertDocument("schema");
-        builder.Define("root", body, basePath);
-        return builder.Build();
-    }
+    public static string Convert(JsonElement schema, JsonGrammarOptions? options = null, string basePath = "") =>
+        SchemaGuard.Run(basePath, () =>
+        {
+            var builder = new GbnfBuilder(options ?? JsonGrammarOptions.Default);
+            var body = new SchemaConverter(builder, schema, basePath).ConvertDocument("schema");
+            builder.Define("root", body, basePath);
+            return builder.Build();
+        });
 
     /// <summary>The grammar for any JSON object (<c>response_format: {"type": "json_object"}</c>).</summary>
     public static string AnyJsonObject(JsonGrammarOptions? options = null)

@@ -253,10 +253,27 @@ internal sealed class RegexToGbnf
             case '*' or '+' or '?':
                 throw Fail("nothing to repeat");
             default:
-                var cp = char.ConvertToUtf32(_pattern, _pos);
-                _pos += cp > 0xFFFF ? 2 : 1;
-                return new CharNode(cp);
+                return new CharNode(ReadCodePoint());
         }
+    }
+
+    private int ReadCodePoint()
+    {
+        var c = _pattern[_pos];
+        if (!char.IsSurrogate(c))
+        {
+            _pos++;
+            return c;
+        }
+
+        if (_pos + 1 < _pattern.Length && char.IsSurrogatePair(c, _pattern[_pos + 1]))
+        {
+            var cp = char.ConvertToUtf32(c, _pattern[_pos + 1]);
+            _pos += 2;
+            return cp;
+        }
+
+        throw Fail("invalid UTF-16 (lone surrogate)");
     }
 
     private Node ParseGroup()
@@ -357,9 +374,7 @@ internal sealed class RegexToGbnf
     {
         if (Peek != '\\')
         {
-            var cp = char.ConvertToUtf32(_pattern, _pos);
-            _pos += cp > 0xFFFF ? 2 : 1;
-            return cp;
+            return ReadCodePoint();
         }
 
         var node = ParseEscape(inClass: true);
@@ -547,8 +562,9 @@ internal sealed class RegexToGbnf
         {
             symbol = inner;
         }
-        else if ((rep.Min, rep.Max) is (0, 1) or (0, -1) or (1, -1))
+        else if (((rep.Min, rep.Max) is (0, 1) or (0, -1) or (1, -1)) && !inner.Contains('{', StringComparison.Ordinal))
         {
+            // Inline only when the group holds no {m,n}: llama.cpp counts a group's inner rules towards its limit.
             symbol = "( " + inner + " )";
         }
         else

@@ -17,9 +17,13 @@ public static class ResponseFormatGrammar
     /// <param name="options">Schema conversion limits and policy.</param>
     /// <exception cref="UnsupportedSchemaException">Unknown type, malformed object, or unsupported schema
     /// (the path is <c>/response_format/json_schema/schema/...</c>).</exception>
-    public static GrammarSpec? Build(JsonElement responseFormat, bool allowThinking, JsonGrammarOptions? options = null)
+    public static GrammarSpec? Build(JsonElement responseFormat, bool allowThinking, JsonGrammarOptions? options = null) =>
+        SchemaGuard.Run(Path, () => BuildCore(responseFormat, allowThinking, options));
+
+    private const string Path = "/response_format";
+
+    private static GrammarSpec? BuildCore(JsonElement responseFormat, bool allowThinking, JsonGrammarOptions? options)
     {
-        const string Path = "/response_format";
         if (responseFormat.ValueKind != JsonValueKind.Object ||
             !responseFormat.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
         {

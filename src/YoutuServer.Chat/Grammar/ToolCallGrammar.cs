@@ -62,7 +62,11 @@ public static class ToolCallGrammar
         bool parallel,
         bool allowThinking,
         string? toolName = null,
-        JsonGrammarOptions? options = null)
+        JsonGrammarOptions? options = null) =>
+        SchemaGuard.Run("/tools", () => BuildCore(tools, mode, parallel, allowThinking, toolName, options));
+
+    private static GrammarSpec BuildCore(
+        IReadOnlyList<JsonElement> tools, ToolChoiceMode mode, bool parallel, bool allowThinking, string? toolName, JsonGrammarOptions? options)
     {
         var builder = new GbnfBuilder(options ?? JsonGrammarOptions.Default);
         var functions = ReadTools(tools);

@@ -30,3 +30,19 @@ public sealed class UnsupportedSchemaException : Exception
         return $"Unsupported JSON schema: '{keyword}' at '{where}': {detail}";
     }
 }
+
+/// <summary>Maps System.Text.Json's complaints about the request's strings (lone UTF-16 surrogates) to a 400.</summary>
+internal static class SchemaGuard
+{
+    public static T Run<T>(string path, Func<T> build)
+    {
+        try
+        {
+            return build();
+        }
+        catch (InvalidOperationException e) when (e.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
+        {
+            throw new UnsupportedSchemaException("schema", path, "a string is not valid UTF-16: " + e.Message);
+        }
+    }
+}

@@ -29,6 +29,11 @@ public static class RequestBody
                 : $"The request body is not valid JSON ({Short(e.Message)}).";
             throw new ApiException(400, what, "invalid_request_error", param, param is null ? "invalid_json" : "invalid_type");
         }
+        catch (Exception e) when (e is InvalidOperationException or System.Text.DecoderFallbackException or ArgumentException)
+        {
+            // System.Text.Json reports invalid UTF-8 inside strings this way.
+            throw new ApiException(400, "The request body is not valid UTF-8 JSON.", "invalid_request_error", null, "invalid_json");
+        }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large");

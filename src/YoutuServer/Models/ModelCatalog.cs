@@ -104,11 +104,13 @@ public sealed partial class ModelCatalog
             CheckUnknownFields(raw.RootElement, errors);
             try
             {
-                doc = raw.RootElement.Deserialize(CatalogJsonContext.Default.ModelCatalogDocument);
+                // From the text, not the element, so that line numbers refer to the file.
+                doc = JsonSerializer.Deserialize(json, CatalogJsonContext.Default.ModelCatalogDocument);
             }
             catch (JsonException e)
             {
-                errors.Add($"{DescribePath(e.Path, raw.RootElement)} has a value of the wrong type (line {e.LineNumber + 1})");
+                var line = e.LineNumber is { } l ? $" (line {l + 1})" : "";
+                errors.Add($"{DescribePath(e.Path, raw.RootElement)} has a value of the wrong type{line}");
             }
         }
 

@@ -49,6 +49,13 @@ internal static class GrammarAssert
         }
     }
 
+    /// <summary>Asserts one case against an already parsed grammar (and dumps it like the others).</summary>
+    public static void Expect(string gbnf, GbnfGrammar grammar, string input, bool expected, string because)
+    {
+        Dump(gbnf, input, expected, lazyPatterns: null);
+        Assert.True(expected == grammar.Accepts(input), because);
+    }
+
     public static void Accepts(GrammarSpec spec, params string[] inputs) => Check(spec, true, inputs);
 
     public static void Rejects(GrammarSpec spec, params string[] inputs) => Check(spec, false, inputs);

@@ -45,4 +45,21 @@ public sealed class RegexPatternTests
             GrammarAssert.Rejects(g, Str(value));
         }
     }
+
+    [Fact]
+    public void Groups_holding_large_repetitions_stay_within_llama_cpp_limits()
+    {
+        var g = Pattern("^(a{0,1000}b{0,1000})?(c{2,900}|d)*$");
+        GrammarAssert.Accepts(g, Str(""), Str("aab"), Str(new string('a', 1000) + "b" + "cc" + "d"));
+        GrammarAssert.Rejects(g, Str("ba"), Str("c"));
+    }
+
+    [Fact]
+    public void Repetition_cap_never_exceeds_what_llama_cpp_accepts()
+    {
+        var g = Gbnf("""{"type": "string", "maxLength": 1800, "minLength": 900}""", new YoutuServer.Chat.Grammar.JsonGrammarOptions { MaxRepetition = 5000 });
+        Assert.Contains("{900,}", g, StringComparison.Ordinal);
+        var e = Refused("""{"type": "string", "minLength": 1800}""", new YoutuServer.Chat.Grammar.JsonGrammarOptions { MaxRepetition = 5000 });
+        Assert.Equal("minLength", e.Keyword);
+    }
 }

@@ -194,7 +194,7 @@ public sealed class ToolCallGrammarTests
 
             var body = sb.ToString();
             var expected = !body.Contains("</think>", StringComparison.Ordinal);
-            Assert.True(expected == grammar.Accepts("<think>" + body + "</think>" + Time), $"think body: {body}");
+            GrammarAssert.Expect(spec.Gbnf, grammar, "<think>" + body + "</think>" + Time, expected, $"think body: {body}");
         }
     }
 }

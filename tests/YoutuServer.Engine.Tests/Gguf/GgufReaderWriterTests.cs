@@ -86,6 +86,25 @@ public sealed class GgufReaderWriterTests
     }
 
     [Fact]
+    public void Large_strings_and_arrays_cross_buffer_boundaries()
+    {
+        var big = string.Concat(Enumerable.Range(0, 20_000).Select(i => $"tok{i} ü "));
+        var many = Enumerable.Range(0, 100_000).Select(i => $"Ġt{i}").ToArray();
+        var ints = Enumerable.Range(0, 70_000).ToArray();
+        var w = new GgufWriter();
+        w.AddString("big", big);
+        w.AddStringArray("many", many);
+        w.AddInt32Array("ints", ints);
+        w.AddString("after", "end");
+        var f = RoundTrip(w);
+        Assert.True(big.Length > 100_000);
+        Assert.Equal(big, f.GetString("big"));
+        Assert.Equal(many, f.GetArray("many").Strings);
+        Assert.Equal(ints, f.GetArray("ints").Int32s.ToArray());
+        Assert.Equal("end", f.GetString("after"));
+    }
+
+    [Fact]
     public void Typed_accessors_report_missing_and_mistyped_keys_as_format_errors()
     {
         var w = new GgufWriter();

@@ -97,7 +97,7 @@ public sealed class ChatCompletionsTests(ServerFixture server)
     {
         using var client = server.CreateClient();
         const string body = """
-            {"messages":[{"role":"user","content":"Weather?"}],"max_tokens":60,"seed":3,"enable_thinking":false,
+            {"messages":[{"role":"user","content":"Weather?"}],"max_tokens":400,"seed":3,"enable_thinking":false,
              "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object",
                "properties":{"city":{"type":"string","enum":["Paris","Lyon"]},"unit":{"type":"string","enum":["c","f"]}},
                "required":["city","unit"],"additionalProperties":false}}}],
@@ -122,7 +122,7 @@ public sealed class ChatCompletionsTests(ServerFixture server)
     {
         using var client = server.CreateClient();
         const string body = """
-            {"messages":[{"role":"user","content":"Answer"}],"max_tokens":60,"seed":5,"enable_thinking":false,
+            {"messages":[{"role":"user","content":"Answer"}],"max_tokens":400,"seed":5,"enable_thinking":false,
              "response_format":{"type":"json_schema","json_schema":{"name":"a","strict":true,"schema":{"type":"object",
                "properties":{"ok":{"type":"boolean"},"n":{"type":"integer","minimum":0,"maximum":9}},"required":["ok","n"],"additionalProperties":false}}}}
             """;

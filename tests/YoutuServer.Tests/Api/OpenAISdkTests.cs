@@ -66,7 +66,7 @@ public sealed class OpenAISdkTests(ServerFixture server)
     {
         var tool = ChatTool.CreateFunctionTool("pick", "pick a color",
             BinaryData.FromString("""{"type":"object","properties":{"color":{"type":"string","enum":["red","green"]}},"required":["color"],"additionalProperties":false}"""));
-        var options = new ChatCompletionOptions { MaxOutputTokenCount = 40, Seed = 9, ToolChoice = ChatToolChoice.CreateFunctionChoice("pick") };
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 400, Seed = 9, ToolChoice = ChatToolChoice.CreateFunctionChoice("pick") };
         options.Tools.Add(tool);
         var args = new Dictionary<int, System.Text.StringBuilder>();
         var names = new Dictionary<int, string>();

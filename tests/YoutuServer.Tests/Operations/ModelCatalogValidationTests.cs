@@ -129,9 +129,15 @@ public sealed class ModelCatalogValidationTests
             Broken(d => Entry(d, 1)["sampling"]!["normal"]!["temprature"] = 0.5).Message, StringComparison.Ordinal);
 
     [Fact]
-    public void A_value_of_the_wrong_type_names_the_entry_and_the_field() =>
-        Assert.Contains("model 'youtu-llm-2b-f16': field 'context_length' has a value of the wrong type",
-            Broken(d => Entry(d, 1)["context_length"] = "big").Message, StringComparison.Ordinal);
+    public void A_value_of_the_wrong_type_names_the_entry_the_field_and_the_line()
+    {
+        var json = Shipped.Replace("\"context_length\": 131072", "\"context_length\": \"big\"", StringComparison.Ordinal);
+        var line = json[..json.IndexOf("\"big\"", StringComparison.Ordinal)].Count(c => c == '\n') + 1;
+
+        var e = Assert.Throws<InvalidDataException>(() => ModelCatalog.Parse(json, RepoFiles.Root, "models.json"));
+
+        Assert.Contains($"model 'youtu-llm-2b': field 'context_length' has a value of the wrong type (line {line})", e.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void A_default_that_names_no_model_is_rejected() =>

@@ -33,6 +33,19 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
 
     public ChatPlan Plan(ChatCompletionRequest r)
     {
+        try
+        {
+            return PlanCore(r);
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("UTF-8", StringComparison.Ordinal))
+        {
+            // JsonElement strings are transcoded lazily; invalid UTF-8 inside them surfaces here.
+            throw new ApiException(400, "The request body is not valid UTF-8 JSON.", "invalid_request_error", null, "invalid_json");
+        }
+    }
+
+    private ChatPlan PlanCore(ChatCompletionRequest r)
+    {
         var engine = host.Engine;
         ModelResolver.Check(host, r.Model);
         var messages = MapMessages(r.Messages);
