@@ -114,16 +114,29 @@ internal static class SchemaMerger
         });
     }
 
+    /// <summary>
+    /// Deeper than System.Text.Json's default of 64: a merged schema holds the (already parsed) request schema plus a
+    /// few levels of allOf wrapping. The converter's own depth and work limits keep the real nesting far below this.
+    /// </summary>
+    private const int MaxJsonDepth = 4096;
+
     public static JsonElement Write(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        try
         {
-            write(writer);
-        }
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { MaxDepth = MaxJsonDepth }))
+            {
+                write(writer);
+            }
 
-        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
-        return doc.RootElement.Clone();
+            using var doc = JsonDocument.Parse(buffer.WrittenMemory, new JsonDocumentOptions { MaxDepth = MaxJsonDepth });
+            return doc.RootElement.Clone();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException { Source: "System.Text.Json" })
+        {
+            throw new UnsupportedSchemaException("allOf", "", "schema too complex: merged schemas nest too deeply");
+        }
     }
 
     private static Action<Utf8JsonWriter>? MergeKeyword(
