@@ -2,7 +2,7 @@
 #
 # YoutuServer on an NVIDIA GPU box.
 #
-#   docker build -t youtu-server:latest .                          # CUDA 12 (driver >= 525), the default
+#   docker build -t youtu-server:latest .                          # CUDA 12, the default (driver: deploy/README.md §1)
 #   docker build -t youtu-server:cuda13 --build-arg CUDA_MAJOR=13 .  # CUDA 13 (driver >= 580)
 #
 # The llama.cpp build is the pinned release of native/ (node-llama-cpp 3.22.1 = llama.cpp 0.5.0-dev), fetched by

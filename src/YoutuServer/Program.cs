@@ -42,7 +42,7 @@ static int Usage(int code, string? error = null)
                     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]
           bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
-          pull      download a model of models.json:  youtu-server pull ID [--models-dir DIR]
+          pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]
         """);
     return code;
 }

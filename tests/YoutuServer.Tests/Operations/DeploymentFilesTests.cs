@@ -59,6 +59,31 @@ public sealed class DeploymentFilesTests
     }
 
     [Fact]
+    public void The_restore_layer_copies_every_project_the_server_references()
+    {
+        var projects = new SortedSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>(["src/YoutuServer/YoutuServer.csproj"]);
+        while (pending.TryPop(out var project))
+        {
+            if (!projects.Add(project))
+            {
+                continue;
+            }
+
+            var folder = Path.GetDirectoryName(project)!;
+            foreach (var reference in System.Xml.Linq.XDocument.Load(RepoFiles.PathOf(project)).Descendants("ProjectReference"))
+            {
+                var path = Path.GetFullPath(Path.Combine(RepoFiles.PathOf(folder), (string)reference.Attribute("Include")!));
+                pending.Push(Path.GetRelativePath(RepoFiles.Root, path).Replace(Path.DirectorySeparatorChar, '/'));
+            }
+        }
+
+        var copies = All("COPY").Select(c => c.Args).ToHashSet(StringComparer.Ordinal);
+        Assert.All(projects, p => Assert.Contains($"{p} {Path.GetDirectoryName(p)!.Replace(Path.DirectorySeparatorChar, '/')}/", copies));
+        Assert.Equal(4, projects.Count);
+    }
+
+    [Fact]
     public void The_image_publishes_the_cuda_set_into_the_folder_the_loader_reads()
     {
         var folder = NativeOutputFolder();
