@@ -9,7 +9,8 @@ internal static class BenchCommand
         return what switch
         {
             "engine" => EngineBench.RunAsync(args[1..]),
-            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N]"),
+            "serve" => ServeBench.RunAsync(args[1..]),
+            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] | bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]"),
         };
     }
 }

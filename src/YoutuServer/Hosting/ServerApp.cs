@@ -153,6 +153,7 @@ public static class ServerApp
         var app = builder.Build();
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
+        Web.WebUi.Map(app);
         ApiEndpoints.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
