@@ -16,10 +16,14 @@ internal sealed unsafe class SamplerChain : IDisposable
     private readonly int vocabSize;
     private LlamaTokenData* candidates;
 
-    private SamplerChain(SafeLlamaSamplerHandle chain, int vocabSize)
+    // Plain greedy (no bias, penalties or grammar): the chain would only pick the arg-max, so do that directly.
+    private readonly bool plainGreedy;
+
+    private SamplerChain(SafeLlamaSamplerHandle chain, int vocabSize, bool plainGreedy)
     {
         this.chain = chain;
         this.vocabSize = vocabSize;
+        this.plainGreedy = plainGreedy;
         candidates = (LlamaTokenData*)NativeMemory.Alloc((nuint)vocabSize, (nuint)sizeof(LlamaTokenData));
     }
 
@@ -76,7 +80,9 @@ internal sealed unsafe class SamplerChain : IDisposable
                 Add(c, NativeMethods.llama_sampler_init_dist(p.Seed), "dist");
             }
 
-            return new SamplerChain(handle, vocabSize);
+            var plain = p.IsGreedy && p.LogitBias is not { Count: > 0 } && p.Grammar is null
+                && p.RepetitionPenalty == 1f && p.PresencePenalty == 0f && p.FrequencyPenalty == 0f;
+            return new SamplerChain(handle, vocabSize, plain);
         }
         catch
         {
@@ -139,6 +145,23 @@ internal sealed unsafe class SamplerChain : IDisposable
     /// <summary>Samples from the logits row and accepts the token into the chain; -1 when no token is allowed.</summary>
     public int Sample(float* logits)
     {
+        if (plainGreedy)
+        {
+            var span = new ReadOnlySpan<float>(logits, vocabSize);
+            var best = 0;
+            var max = float.NegativeInfinity;
+            for (var i = 0; i < span.Length; i++)
+            {
+                if (span[i] > max)
+                {
+                    max = span[i];
+                    best = i;
+                }
+            }
+
+            return float.IsNegativeInfinity(max) ? -1 : best;
+        }
+
         for (var i = 0; i < vocabSize; i++)
         {
             candidates[i] = new LlamaTokenData { Id = i, Logit = logits[i], P = 0f };

@@ -354,8 +354,9 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             node = next;
         }
 
-        foreach (var j in running.ToList())
+        for (var i = running.Count - 1; i >= 0; i--)
         {
+            var j = running[i];
             if (!j.Cancelled)
             {
                 continue;

@@ -29,17 +29,32 @@ public static class ApiEndpoints
             }
         });
 
-        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion");
-        app.MapPost("/v1/completions", CompletionsAsync).WithName("CreateCompletion");
-        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Default.ModelList)).WithName("ListModels");
+        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion")
+            .WithSummary("Chat completion (JSON, or SSE with stream=true)")
+            .WithDescription("Youtu chat template, thinking (reasoning_content), Hermes tool calls (tool_calls), grammar-enforced tool_choice and response_format.")
+            .Accepts<ChatCompletionRequest>("application/json")
+            .Produces<ChatCompletionResponse>(200, "application/json")
+            .Produces<ChatCompletionChunk>(200, "text/event-stream")
+            .WithErrors(400, 401, 404, 413, 429, 503);
+        app.MapPost("/v1/completions", CompletionsAsync).WithName("CreateCompletion")
+            .WithSummary("Legacy text completion (JSON, or SSE with stream=true)")
+            .Accepts<CompletionRequest>("application/json")
+            .Produces<CompletionResponse>(200, "application/json")
+            .Produces<CompletionResponse>(200, "text/event-stream")
+            .WithErrors(400, 401, 404, 413, 429, 503);
+        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Default.ModelList)).WithName("ListModels")
+            .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
         {
             ModelResolver.Check(host, id);
             return Json(ModelsList(host).Data[0], ApiJsonContext.Default.ModelCard);
-        }).WithName("RetrieveModel");
-        app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize");
-        app.MapPost("/detokenize", DetokenizeAsync).WithName("Detokenize");
-        app.MapPost("/apply-template", ApplyTemplateAsync).WithName("ApplyTemplate");
+        }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithErrors(404);
+        app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize").WithSummary("Text to token ids")
+            .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithErrors(400);
+        app.MapPost("/detokenize", DetokenizeAsync).WithName("Detokenize").WithSummary("Token ids to text")
+            .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>(200).WithErrors(400);
+        app.MapPost("/apply-template", ApplyTemplateAsync).WithName("ApplyTemplate").WithSummary("The exact prompt a chat request renders to")
+            .Accepts<ChatCompletionRequest>("application/json").Produces<ApplyTemplateResponse>(200).WithErrors(400);
 
         app.MapGet("/health/live", () => Results.Text("{\"status\":\"ok\"}", "application/json"));
         app.MapGet("/health/ready", Ready);
@@ -47,6 +62,17 @@ public static class ApiEndpoints
 
         app.MapFallback((HttpContext http) => ErrorWriter.Result(new ApiException(404,
             $"Unknown route {http.Request.Method} {http.Request.Path}.", "invalid_request_error", null, "not_found")));
+    }
+
+    /// <summary>Documents OpenAI-shaped error bodies for the given statuses.</summary>
+    private static RouteHandlerBuilder WithErrors(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        foreach (var s in statuses)
+        {
+            builder.Produces<ErrorResponse>(s, "application/json");
+        }
+
+        return builder;
     }
 
     private static IResult Ready(EngineHost host)

@@ -8,7 +8,7 @@ using YoutuServer.Engine.Scheduling;
 namespace YoutuServer.Cli;
 
 /// <summary>
-/// `youtu-server bench engine --model FILE [--parallel 1,4,8] [--tokens N] [--prompt N]`: raw llama.cpp loops and
+/// `youtu-server bench engine --model FILE [--parallel 1,4,8] [--tokens N] [--prompt N] [--repeat R]`: raw llama.cpp loops and
 /// the scheduler on the same model file and threads, side by side, with their ratios and the loop's own overhead.
 /// </summary>
 internal static class EngineBench
@@ -22,6 +22,7 @@ internal static class EngineBench
         var prompt = cli.GetInt("prompt", 64);
         var threads = cli.GetInt("threads", 0);
         var ctxSize = cli.GetInt("ctx-size", 4096);
+        var repeat = Math.Max(1, cli.GetInt("repeat", 1));
         cli.RejectUnknown();
 
         var maxN = parallel.Max();
@@ -32,13 +33,25 @@ internal static class EngineBench
         var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs)>();
         foreach (var n in parallel)
         {
-            Console.Error.Write($"bench: raw llama.cpp, {n} sequence(s)... ");
-            var raw = RawDecodeBenchmark.Run(model, options, n, prompt, steps);
-            Console.Error.WriteLine($"{raw.TokensPerSecond:F2} tok/s");
-            Console.Error.Write($"bench: scheduler, {n} concurrent request(s)... ");
-            var (sched, overhead) = await SchedulerRunAsync(model, options, n, prompt, steps);
-            Console.Error.WriteLine($"{sched:F2} tok/s");
-            rows.Add((n, raw, sched, overhead));
+            // Raw and scheduler runs alternate (A B A B ...) and the medians are reported, so a noisy
+            // neighbour hurts both sides alike instead of whichever happened to run during it.
+            var raws = new List<RawDecodeResult>();
+            var scheds = new List<(double TokPerSec, double OverheadUs)>();
+            for (var r = 0; r < repeat; r++)
+            {
+                Console.Error.Write($"bench: [{r + 1}/{repeat}] raw llama.cpp, {n} sequence(s)... ");
+                var raw = RawDecodeBenchmark.Run(model, options, n, prompt, steps);
+                Console.Error.WriteLine($"{raw.TokensPerSecond:F2} tok/s");
+                raws.Add(raw);
+                Console.Error.Write($"bench: [{r + 1}/{repeat}] scheduler, {n} concurrent request(s)... ");
+                var sched = await SchedulerRunAsync(model, options, n, prompt, steps);
+                Console.Error.WriteLine($"{sched.TokPerSec:F2} tok/s");
+                scheds.Add(sched);
+            }
+
+            var medianRaw = raws.OrderBy(x => x.TokensPerSecond).ElementAt(raws.Count / 2);
+            var medianSched = scheds.OrderBy(x => x.TokPerSec).ElementAt(scheds.Count / 2);
+            rows.Add((n, medianRaw, medianSched.TokPerSec, medianSched.OverheadUs));
         }
 
         Console.WriteLine();

@@ -148,12 +148,24 @@ public static class ServerApp
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<ChatRequestPlanner>();
         builder.Services.AddScoped<RequestTelemetry>();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "YoutuServer";
+            doc.Info.Description = "OpenAI-compatible API for Youtu-LLM-2B (chat completions with reasoning and tool calls, completions, models, tokenizer utilities).";
+            return Task.CompletedTask;
+        }));
         Operations.Observability.Configure(builder, options);
 
         var app = builder.Build();
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.UseSwaggerUI(o =>
+        {
+            o.RoutePrefix = "swagger";
+            o.SwaggerEndpoint("/openapi/v1.json", "YoutuServer v1");
+        });
         ApiEndpoints.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
