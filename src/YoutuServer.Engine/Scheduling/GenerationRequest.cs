@@ -5,6 +5,13 @@ namespace YoutuServer.Engine.Scheduling;
 /// <summary>When thinking passes the budget, the engine writes the close tokens itself and the model goes on with the answer.</summary>
 public sealed record ReasoningBudget(int MaxTokens, IReadOnlyList<int> CloseTokens, string OpenTag = "<think>", string CloseTag = "</think>", bool StartsInReasoning = false);
 
+/// <summary>
+/// A grammar that engages only when <paramref name="TriggerToken"/> is sampled outside a think block (tool_choice
+/// auto: free text stays free, every call is well-formed). Done here rather than with llama.cpp's lazy grammar,
+/// whose trigger cannot tell reasoning from answer and re-scans the whole output with std::regex every token.
+/// </summary>
+public sealed record DeferredGrammar(GrammarConstraint Grammar, int TriggerToken, int ThinkOpenToken = -1, int ThinkCloseToken = -1, bool StartsInReasoning = false);
+
 /// <summary>One generation job: token ids in, one or more completions out.</summary>
 public sealed record GenerationRequest
 {
@@ -21,6 +28,12 @@ public sealed record GenerationRequest
     /// <summary>-1: no logprobs; 0: the chosen token's logprob only; k: plus the k most likely alternatives.</summary>
     public int TopLogprobs { get; init; } = -1;
     public ReasoningBudget? ReasoningBudget { get; init; }
+    public DeferredGrammar? DeferredGrammar { get; init; }
+    /// <summary>
+    /// Tokens the prompt already ends with that the grammar must see as output (e.g. "&lt;think&gt;\n" of forced
+    /// thinking): accepted into every choice's sampler before the first sample.
+    /// </summary>
+    public IReadOnlyList<int> SamplerPrefill { get; init; } = [];
     /// <summary>Used in logs and traces only.</summary>
     public string? Id { get; init; }
 }

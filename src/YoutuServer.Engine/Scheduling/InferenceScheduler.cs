@@ -702,6 +702,16 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
 
             generatedTokens++;
             s.Generated++;
+            try
+            {
+                s.TrackDeferredGrammar(model, token);
+            }
+            catch (EngineRejectedException e)
+            {
+                FinishChoice(s, FinishReason.Error, e.Message);
+                continue;
+            }
+
             if (model.IsEndOfGeneration(token) && !r.IgnoreEos)
             {
                 FinishChoice(s, FinishReason.Stop, null);

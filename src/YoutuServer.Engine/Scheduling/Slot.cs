@@ -60,6 +60,15 @@ internal sealed class Slot
         }
 
         Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling);
+        foreach (var t in r.SamplerPrefill)
+        {
+            Sampler.Accept(t);
+        }
+
+        deferred = r.DeferredGrammar;
+        deferredSampling = sampling;
+        inThink = deferred?.StartsInReasoning ?? false;
+        sawOutput = false;
         Job = job;
         Choice = choice;
         Finished = false;
@@ -137,6 +146,41 @@ internal sealed class Slot
 
             reasoning = ReasoningState.Done;
         }
+    }
+
+    private DeferredGrammar? deferred;
+    private SamplingParams? deferredSampling;
+    private bool inThink;
+    private bool sawOutput;
+
+    /// <summary>Engages the deferred grammar when its trigger token appears outside reasoning.</summary>
+    public void TrackDeferredGrammar(LlamaModel model, int token)
+    {
+        if (deferred is null)
+        {
+            return;
+        }
+
+        if (token == deferred.ThinkOpenToken && !sawOutput)
+        {
+            inThink = true;
+        }
+        else if (token == deferred.ThinkCloseToken)
+        {
+            inThink = false;
+        }
+        else if (token == deferred.TriggerToken && !inThink)
+        {
+            // Same settings plus the grammar; the trigger token is the grammar's first accepted piece.
+            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar });
+            next.Accept(token);
+            Sampler?.Dispose();
+            Sampler = next;
+            deferred = null;
+            return;
+        }
+
+        sawOutput = true;
     }
 
     public void ReleaseSampler()

@@ -21,6 +21,7 @@ public static class ApiEndpoints
             }
             catch (ApiException e)
             {
+                Operations.RequestObserver.Refused(http, e);
                 await ErrorWriter.WriteAsync(http, e);
             }
             catch (BadHttpRequestException e) when (e.StatusCode == 413)
@@ -31,16 +32,15 @@ public static class ApiEndpoints
 
         app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion")
             .WithSummary("Chat completion (JSON, or SSE with stream=true)")
-            .WithDescription("Youtu chat template, thinking (reasoning_content), Hermes tool calls (tool_calls), grammar-enforced tool_choice and response_format.")
+            .WithDescription("Youtu chat template, thinking (reasoning_content), Hermes tool calls (tool_calls), grammar-enforced tool_choice and response_format. " +
+                "With stream=true the response is text/event-stream: `data: {chat.completion.chunk}` events, an optional usage chunk, then `data: [DONE]`.")
             .Accepts<ChatCompletionRequest>("application/json")
-            .Produces<ChatCompletionResponse>(200, "application/json")
-            .Produces<ChatCompletionChunk>(200, "text/event-stream")
+            .Produces<ChatCompletionResponse>(200, "application/json", "text/event-stream")
             .WithErrors(400, 401, 404, 413, 429, 503);
         app.MapPost("/v1/completions", CompletionsAsync).WithName("CreateCompletion")
             .WithSummary("Legacy text completion (JSON, or SSE with stream=true)")
             .Accepts<CompletionRequest>("application/json")
-            .Produces<CompletionResponse>(200, "application/json")
-            .Produces<CompletionResponse>(200, "text/event-stream")
+            .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
             .WithErrors(400, 401, 404, 413, 429, 503);
         app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Default.ModelList)).WithName("ListModels")
             .WithSummary("Models served").Produces<ModelList>(200);

@@ -66,10 +66,31 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
         var tokens = engine.Tokenize(prompt, addSpecial: false, parseSpecial: true);
 
         var sampling = BuildSampling(r.Temperature, r.TopP, r.TopK, r.MinP, r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.Seed, r.LogitBias, thinking);
-        var grammar = BuildGrammar(r.ResponseFormat, tools, toolMode, named, parallelCalls, thinking);
-        if (grammar is not null)
+        var (grammar, deferredUntilCall) = BuildGrammar(r.ResponseFormat, tools, toolMode, named, parallelCalls, thinking);
+        DeferredGrammar? deferred = null;
+        IReadOnlyList<int> prefill = [];
+        if (grammar is not null && deferredUntilCall)
+        {
+            // tool_choice auto: the call grammar engages at the <tool_call> token outside reasoning. Youtu's
+            // vocabulary has it as one token; a vocabulary without that token gets parsing without a grammar.
+            var engine1 = host.Engine;
+            var trigger = engine1.Tokenize("<tool_call>");
+            var open = engine1.Tokenize("<think>");
+            var close = engine1.Tokenize("</think>");
+            if (trigger.Length == 1)
+            {
+                deferred = new DeferredGrammar(grammar, trigger[0], open.Length == 1 ? open[0] : -1, close.Length == 1 ? close[0] : -1,
+                    StartsInReasoning: forced && thinking != false);
+            }
+        }
+        else if (grammar is not null)
         {
             sampling = sampling with { Grammar = grammar };
+            if (forced && thinking != false)
+            {
+                // The prompt already opened the think block; the grammar must see it as output.
+                prefill = engine.Tokenize(YoutuServer.Chat.Templates.YoutuChatFormatter.ForcedThinkingPrefill);
+            }
         }
 
         var n = r.N ?? 1;
@@ -112,6 +133,8 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             Sampling = sampling,
             TopLogprobs = logprobs ? r.TopLogprobs ?? 0 : -1,
             ReasoningBudget = budget,
+            DeferredGrammar = deferred,
+            SamplerPrefill = prefill,
         };
 
         var raw = string.Equals(options.ReasoningFormat, "raw", StringComparison.OrdinalIgnoreCase);
@@ -555,7 +578,8 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
         throw ApiException.BadRequest("tool_choice must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}.", "tool_choice");
     }
 
-    private static GrammarConstraint? BuildGrammar(JsonElement? responseFormat, List<JsonElement> tools, ToolMode mode, string? named, bool parallel, bool? thinking)
+    /// <summary>The grammar for this request, and whether it waits for a tool call to begin (tool_choice auto).</summary>
+    private static (GrammarConstraint? Grammar, bool DeferredUntilCall) BuildGrammar(JsonElement? responseFormat, List<JsonElement> tools, ToolMode mode, string? named, bool parallel, bool? thinking)
     {
         var allowThinking = thinking != false;
         try
@@ -563,7 +587,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             if (tools.Count > 0 && mode is ToolMode.Required or ToolMode.Named)
             {
                 var spec = ToolCallGrammar.Build(tools, mode == ToolMode.Named ? ToolChoiceMode.Named : ToolChoiceMode.Required, parallel, allowThinking, named);
-                return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
+                return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), false);
             }
 
             if (responseFormat is { ValueKind: JsonValueKind.Object } rf)
@@ -577,7 +601,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
                     case "json_schema":
                         if (ResponseFormatGrammar.Build(rf, allowThinking) is { } spec)
                         {
-                            return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
+                            return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), false);
                         }
 
                         break;
@@ -592,8 +616,9 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
 
             if (tools.Count > 0 && mode == ToolMode.Auto)
             {
-                var spec = ToolCallGrammar.Build(tools, ToolChoiceMode.Auto, parallel, allowThinking);
-                return new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy);
+                // The calls themselves, without a think block: the grammar engages after reasoning, at <tool_call>.
+                var spec = ToolCallGrammar.Build(tools, ToolChoiceMode.Required, parallel, allowThinking: false);
+                return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), true);
             }
         }
         catch (UnsupportedSchemaException e)
@@ -606,7 +631,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             throw ApiException.BadRequest(e.Message, "response_format");
         }
 
-        return null;
+        return (null, false);
     }
 }
 
