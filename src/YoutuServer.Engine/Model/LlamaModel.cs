@@ -87,9 +87,10 @@ public sealed unsafe partial class LlamaModel : IDisposable
         var p = NativeMethods.llama_model_default_params();
         var gpu = LlamaNativeLibrary.SupportsGpuOffload;
         p.NGpuLayers = options.GpuLayers >= 0 ? options.GpuLayers : gpu ? 999 : 0;
-        // AMX repacking buffers make llama_init_from_model abort for F16/Q8_0/Q4_K_M on this llama.cpp release
-        // (research/native.md §4). Off by default there; elsewhere repacking is a free speed-up.
-        p.UseExtraBufts = options.UseExtraBufts ?? !LlamaNativeLibrary.CpuHasAmx;
+        // Weight repacking (extra buffer types) is off by default: on AMX CPUs it makes llama_init_from_model abort
+        // for F16/Q8_0/Q4_K_M on this release (research/native.md §4), and everywhere it keeps a second, repacked
+        // copy of the weights beside the mmapped file (about 2x RSS) for a prompt-speed gain only.
+        p.UseExtraBufts = options.UseExtraBufts ?? false;
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         nint m;
         fixed (byte* b = bytes)
