@@ -301,6 +301,14 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         BuildBatch();
         if (entries.Count == 0)
         {
+            // Nothing could be batched although prompts are pending: their cells together exceed the KV pool.
+            // Fail the newest one so the others can finish (it gets a clear error instead of a hang).
+            var stuck = running.LastOrDefault(j => j.Prefilling);
+            if (stuck is not null)
+            {
+                FailJob(stuck, $"the KV cache ({nCtx} cells) is full with other requests' prompts; retry, or raise --ctx-size / lower --parallel");
+            }
+
             PublishStats();
             return;
         }
@@ -401,7 +409,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
 
             // At least one prompt token must be evaluated to get logits for the first sample.
             var reuse = Math.Min(best, prompt.Count - 1);
-            var need = prompt.Count - reuse + job.Request.N;
+            // Count the prompt cells already-admitted requests will still take, so admission never overbooks the pool.
+            var need = prompt.Count - reuse + job.Request.N + PendingPromptCells();
             if (!EnsureFreeCells(need, keep: primary))
             {
                 if (running.Count > 0)
@@ -469,6 +478,20 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         return used;
+    }
+
+    private int PendingPromptCells()
+    {
+        var n = 0;
+        foreach (var j in running)
+        {
+            if (j.Prefilling)
+            {
+                n += j.Request.Prompt.Count - j.Slots[0].Tokens.Count;
+            }
+        }
+
+        return n;
     }
 
     /// <summary>Evicts idle prefix caches (LRU first) until <paramref name="need"/> cells are free.</summary>

@@ -157,3 +157,20 @@ public sealed class SchedulerTests
         _ = think;
     }
 }
+
+[Collection("engine")]
+public sealed class KvPressureTests
+{
+    [Fact]
+    public async Task Prompts_that_overbook_the_kv_pool_wait_instead_of_failing()
+    {
+        await using var engine = await InferenceEngine.StartAsync(TinyModel.Options(parallel: 2, ctx: 256));
+        var prompt = engine.Tokenize(string.Concat(Enumerable.Repeat("word ", 150)));
+        Assert.InRange(prompt.Length, 120, 200);
+        var a = engine.GenerateAsync(new GenerationRequest { Prompt = prompt, MaxTokens = 8, IgnoreEos = true, Sampling = new SamplingParams { Temperature = 0 } });
+        var b = engine.GenerateAsync(new GenerationRequest { Prompt = prompt.Reverse().ToArray(), MaxTokens = 8, IgnoreEos = true, Sampling = new SamplingParams { Temperature = 0 } });
+        var results = await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.All(results, r => Assert.Equal(FinishReason.Length, r.Choices[0].FinishReason));
+        Assert.All(results, r => Assert.Equal(8, r.Choices[0].CompletionTokens));
+    }
+}

@@ -1,0 +1,40 @@
+using YoutuServer.Cli;
+
+namespace YoutuServer.Tests.Cli;
+
+public sealed class CliCommandTests
+{
+    private static string TempFile(string name) => Path.Combine(Path.GetTempPath(), "youtu-tests", $"{Environment.ProcessId}-{name}");
+
+    [Fact]
+    public async Task Synth_then_generate_runs_the_tiny_model()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(TempFile("x"))!);
+        var model = TempFile("cli-tiny.gguf");
+        Assert.Equal(0, await SynthCommand.RunAsync(["--preset", "tiny", "--out", model, "--seed", "7"]));
+        Assert.True(new FileInfo(model).Length is > 0 and < 2 * 1024 * 1024);
+        Assert.Equal(0, await GenerateCommand.RunAsync(["--model", model, "--prompt", "Hello", "--max-tokens", "5", "--seed", "1", "--ignore-eos"]));
+    }
+
+    [Fact]
+    public async Task Generate_exits_non_zero_when_the_model_cannot_be_loaded()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(TempFile("x"))!);
+        var broken = TempFile("broken.gguf");
+        await File.WriteAllBytesAsync(broken, "GGUF\u0003\0\0\0garbage"u8.ToArray());
+        Assert.Equal(1, await GenerateCommand.RunAsync(["--model", broken, "--prompt", "x"]));
+        Assert.Equal(1, await GenerateCommand.RunAsync(["--model", TempFile("missing.gguf"), "--prompt", "x"]));
+    }
+
+    [Fact]
+    public async Task Unknown_options_are_refused()
+    {
+        await Assert.ThrowsAsync<CliException>(() => SynthCommand.RunAsync(["--preset", "tiny", "--out", TempFile("y.gguf"), "--frobnicate", "1"]));
+        Assert.Throws<CliException>(() => YoutuServer.Hosting.ServerApp.ParseServeArgs(["--prot", "80"]));
+        var ok = YoutuServer.Hosting.ServerApp.ParseServeArgs(["--port", "9000", "--api-key", "a", "--api-key", "b", "--thinking", "off"]);
+        Assert.Equal("9000", ok["Youtu:Port"]);
+        Assert.Equal("a", ok["Youtu:ApiKeys:0"]);
+        Assert.Equal("b", ok["Youtu:ApiKeys:1"]);
+        Assert.Equal("false", ok["Youtu:Thinking"]);
+    }
+}
