@@ -56,6 +56,14 @@ public static class ApiEndpoints
         app.MapPost("/apply-template", ApplyTemplateAsync).WithName("ApplyTemplate").WithSummary("The exact prompt a chat request renders to")
             .Accepts<ChatCompletionRequest>("application/json").Produces<ApplyTemplateResponse>(200).WithErrors(400);
 
+        // Accepts() above makes routing match only JSON bodies (and documents them); these undocumented,
+        // lower-priority twins take every other content type so the body reader answers with the usual 400.
+        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithOrder(1).ExcludeFromDescription();
+        app.MapPost("/v1/completions", CompletionsAsync).WithOrder(1).ExcludeFromDescription();
+        app.MapPost("/tokenize", TokenizeAsync).WithOrder(1).ExcludeFromDescription();
+        app.MapPost("/detokenize", DetokenizeAsync).WithOrder(1).ExcludeFromDescription();
+        app.MapPost("/apply-template", ApplyTemplateAsync).WithOrder(1).ExcludeFromDescription();
+
         app.MapGet("/health/live", () => Results.Text("{\"status\":\"ok\"}", "application/json"));
         app.MapGet("/health/ready", Ready);
         app.MapGet("/health", Ready);
@@ -218,7 +226,7 @@ public static class ApiEndpoints
                             choice.Index = t.Choice;
                             choice.Text = t.Text;
                             choice.FinishReason = null;
-                            await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: handle.Events.Count == 0, ct);
+                            await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: !handle.Events.TryPeek(out _), ct);
                             break;
                         case ChoiceFinishedEvent f:
                             error ??= f.Error;

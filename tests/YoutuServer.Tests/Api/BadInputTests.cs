@@ -108,6 +108,18 @@ public sealed class BadInputTests(ServerFixture server)
         Assert.Contains("5000 in the completion", msg, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/v1/chat/completions")]
+    [InlineData("/v1/completions")]
+    [InlineData("/tokenize")]
+    public async Task Wrong_content_type_is_a_400_not_a_404(string path)
+    {
+        using var client = server.CreateClient();
+        var res = await client.PostAsync(path, new StringContent("{" + U + "}", Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.BadRequest, res.StatusCode);
+        Assert.NotNull(JsonNode.Parse(await res.Content.ReadAsStringAsync())!["error"]);
+    }
+
     [Fact]
     public async Task Unknown_fields_are_ignored()
     {
