@@ -36,7 +36,10 @@ static int Usage(int code, string? error = null)
           serve     (default) OpenAI-compatible HTTP server
                     --model FILE|ID --host H --port P --parallel N --ctx-size N --queue-size N --threads N
                     --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
-                    --api-key KEY (repeatable) --api-keys-file FILE --drain-timeout S --log-json
+                    --api-key KEY (repeatable) --api-keys-file FILE --metrics-require-key --cors-origin URL (repeatable)
+                    --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
+                    --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off
+                    --native-dir DIR --native auto|cpu|cuda --cpu-variant NAME --models-file FILE --models-dir DIR
           synth     write a Youtu-shaped test model:  --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]
           generate  one completion from the command line:  --model FILE --prompt TEXT [--max-tokens N] [--seed N]
                     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]

@@ -255,6 +255,6 @@ public sealed unsafe partial class LlamaModel : IDisposable
 
     public void Dispose() => handle.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Params} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}")]
-    private static partial void LogLoaded(ILogger logger, string model, string desc, ulong @params, ulong size, int vocab, int ctx, int gpu, bool bufts);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Parameters} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}")]
+    private static partial void LogLoaded(ILogger logger, string model, string desc, ulong parameters, ulong size, int vocab, int ctx, int gpu, bool bufts);
 }

@@ -25,6 +25,7 @@ public static class ServerApp
         ["threads"] = "Threads",
         ["gpu-layers"] = "GpuLayers",
         ["flash-attn"] = "FlashAttention",
+        ["extra-bufts"] = "UseExtraBufts",
         ["native-dir"] = "NativeDir",
         ["native"] = "NativeFlavour",
         ["cpu-variant"] = "CpuVariant",

@@ -43,6 +43,7 @@ public static class ChatCompletionsEndpoint
         var ct = http.RequestAborted;
         await foreach (var e in handle.ReadAllAsync(ct))
         {
+            Operations.RequestTrace.OnEvent(e);
             switch (e)
             {
                 case TokenEvent t:
@@ -116,6 +117,7 @@ public static class ChatCompletionsEndpoint
 
                 while (reader.TryRead(out var e))
                 {
+                    Operations.RequestTrace.OnEvent(e);
                     switch (e)
                     {
                         case TokenEvent t:
