@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: .NET tests (the build fetches the pinned llama.cpp with npm on a fresh machine),
+# then the browser tests of the chat page (installs Debian's chromium and playwright-core when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dotnet test YoutuServer.sln
+scripts/test-browser.sh
