@@ -24,7 +24,7 @@ public sealed record EngineOptions
     public int ThreadsBatch { get; init; }
     /// <summary>Layers to offload to a GPU; -1 = all when a GPU backend is present, else 0.</summary>
     public int GpuLayers { get; init; } = -1;
-    /// <summary>Weight-repacking buffer types; null/false = off (AMX abort, double RSS), true = on (faster prompts on some CPUs).</summary>
+    /// <summary>Weight-repacking buffer types; null = on except on AMX CPUs (where llama.cpp aborts with them).</summary>
     public bool? UseExtraBufts { get; init; }
     /// <summary>-1 auto, 0 off, 1 on.</summary>
     public int FlashAttention { get; init; } = LlamaConstants.FlashAttnAuto;

@@ -87,10 +87,10 @@ public sealed unsafe partial class LlamaModel : IDisposable
         var p = NativeMethods.llama_model_default_params();
         var gpu = LlamaNativeLibrary.SupportsGpuOffload;
         p.NGpuLayers = options.GpuLayers >= 0 ? options.GpuLayers : gpu ? 999 : 0;
-        // Weight repacking (extra buffer types) is off by default: on AMX CPUs it makes llama_init_from_model abort
-        // for F16/Q8_0/Q4_K_M on this release (research/native.md §4), and everywhere it keeps a second, repacked
-        // copy of the weights beside the mmapped file (about 2x RSS) for a prompt-speed gain only.
-        p.UseExtraBufts = options.UseExtraBufts ?? false;
+        // Weight repacking (extra buffer types): llama.cpp's default and a large decode speed-up on some CPUs, but on
+        // AMX CPUs it makes llama_init_from_model abort for F16/Q8_0/Q4_K_M on this release (research/native.md §4),
+        // so it is off there unless asked for. It also keeps a repacked copy beside the mmapped file (higher RSS).
+        p.UseExtraBufts = options.UseExtraBufts ?? !LlamaNativeLibrary.CpuHasAmx;
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         nint m;
         fixed (byte* b = bytes)
