@@ -42,12 +42,12 @@ public static class ApiEndpoints
             .Accepts<CompletionRequest>("application/json")
             .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
             .WithErrors(400, 401, 404, 413, 429, 503);
-        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Default.ModelList)).WithName("ListModels")
+        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
             .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
         {
             ModelResolver.Check(host, id);
-            return Json(ModelsList(host).Data[0], ApiJsonContext.Default.ModelCard);
+            return Json(ModelsList(host).Data[0], ApiJsonContext.Wire.ModelCard);
         }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithErrors(404);
         app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize").WithSummary("Text to token ids")
             .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithErrors(400);
@@ -93,7 +93,7 @@ public static class ApiEndpoints
         var stats = host.Engine.Stats;
         return stats.Draining || !stats.Running
             ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: 503)
-            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Default.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences}}}", "application/json");
+            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences}}}", "application/json");
     }
 
     internal static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
@@ -119,7 +119,7 @@ public static class ApiEndpoints
 
     private static async Task<IResult> TokenizeAsync(HttpContext http, EngineHost host)
     {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.TokenizeRequest);
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.TokenizeRequest);
         ModelResolver.Check(host, r.Model);
         var text = r.Content ?? r.Prompt ?? throw ApiException.BadRequest("'content' is required.", "content");
         var tokens = host.Engine.Tokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true);
@@ -128,12 +128,12 @@ public static class ApiEndpoints
             Tokens = tokens,
             Count = tokens.Length,
             Pieces = r.WithPieces == true ? tokens.Select(t => host.Engine.Detokenize([t], renderSpecial: true)).ToList() : null,
-        }, ApiJsonContext.Default.TokenizeResponse);
+        }, ApiJsonContext.Wire.TokenizeResponse);
     }
 
     private static async Task<IResult> DetokenizeAsync(HttpContext http, EngineHost host)
     {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.DetokenizeRequest);
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.DetokenizeRequest);
         ModelResolver.Check(host, r.Model);
         var tokens = r.Tokens ?? throw ApiException.BadRequest("'tokens' is required.", "tokens");
         var vocab = host.Engine.Model.VocabSize;
@@ -145,21 +145,21 @@ public static class ApiEndpoints
             }
         }
 
-        return Json(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Default.DetokenizeResponse);
+        return Json(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Wire.DetokenizeResponse);
     }
 
     private static async Task<IResult> ApplyTemplateAsync(HttpContext http, ChatRequestPlanner planner)
     {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.ChatCompletionRequest);
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
         var plan = planner.Plan(r);
-        return Json(new ApplyTemplateResponse { Prompt = plan.Prompt }, ApiJsonContext.Default.ApplyTemplateResponse);
+        return Json(new ApplyTemplateResponse { Prompt = plan.Prompt }, ApiJsonContext.Wire.ApplyTemplateResponse);
     }
 
     // ------------------------------------------------------------------ legacy completions
 
     private static async Task CompletionsAsync(HttpContext http, EngineHost host, ChatRequestPlanner planner, RequestTelemetry telemetry)
     {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Default.CompletionRequest);
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.CompletionRequest);
         ModelResolver.Check(host, r.Model);
         var engine = host.Engine;
         var prompt = CompletionPrompt(r.Prompt, engine.Model.VocabSize, engine);
@@ -213,7 +213,7 @@ public static class ApiEndpoints
                     {
                         choice.Index = i;
                         choice.Text = echo;
-                        await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: false, ct);
+                        await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: false, ct);
                     }
                 }
 
@@ -226,7 +226,7 @@ public static class ApiEndpoints
                             choice.Index = t.Choice;
                             choice.Text = t.Text;
                             choice.FinishReason = null;
-                            await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: !handle.Events.TryPeek(out _), ct);
+                            await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: !handle.Events.TryPeek(out _), ct);
                             break;
                         case ChoiceFinishedEvent f:
                             error ??= f.Error;
@@ -236,7 +236,7 @@ public static class ApiEndpoints
                             choice.FinishReason = f.Reason == FinishReason.Length ? "length" : "stop";
                             if (f.Error is null)
                             {
-                                await sse.WriteAsync(chunk, ApiJsonContext.Default.CompletionResponse, flush: true, ct);
+                                await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: true, ct);
                             }
 
                             break;
@@ -248,12 +248,12 @@ public static class ApiEndpoints
 
                 if (error is not null)
                 {
-                    await sse.WriteAsync(new ErrorResponse { Error = new ErrorBody { Message = "Generation failed: " + error, Type = "server_error", Code = "generation_failed" } }, ApiJsonContext.Default.ErrorResponse, false, ct);
+                    await sse.WriteAsync(new ErrorResponse { Error = new ErrorBody { Message = "Generation failed: " + error, Type = "server_error", Code = "generation_failed" } }, ApiJsonContext.Wire.ErrorResponse, false, ct);
                 }
                 else if (r.StreamOptions?.IncludeUsage == true)
                 {
                     var u = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage, completionTokens) };
-                    await sse.WriteAsync(u, ApiJsonContext.Default.CompletionResponse, false, ct);
+                    await sse.WriteAsync(u, ApiJsonContext.Wire.CompletionResponse, false, ct);
                 }
 
                 await sse.WriteDoneAsync(ct);
@@ -304,7 +304,7 @@ public static class ApiEndpoints
         };
         telemetry.End(http, 200, response.Usage);
         http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Default.CompletionResponse, ct);
+        await JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Wire.CompletionResponse, ct);
     }
 
     private static UsageDto Usage(GenerationUsage? usage, int completion) => new()

@@ -51,7 +51,7 @@ public static class ErrorWriter
         }
 
         http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, e.ToBody(), ApiJsonContext.Default.ErrorResponse, http.RequestAborted);
+        await JsonSerializer.SerializeAsync(http.Response.Body, e.ToBody(), ApiJsonContext.Wire.ErrorResponse, http.RequestAborted);
     }
 
     public static IResult Result(ApiException e) => new ApiErrorResult(e);

@@ -35,7 +35,7 @@ internal static class SimpleChatEndpoint
         {
             Messages =
             [
-                new ChatMessageDto { Role = "user", Content = JsonSerializer.SerializeToElement(body.Prompt, ApiJsonContext.Default.String) },
+                new ChatMessageDto { Role = "user", Content = JsonSerializer.SerializeToElement(body.Prompt, ApiJsonContext.Wire.String) },
             ],
             MaxTokens = body.MaxTokens,
             EnableThinking = body.EnableThinking,

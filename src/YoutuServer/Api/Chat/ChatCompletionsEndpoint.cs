@@ -15,7 +15,7 @@ public static class ChatCompletionsEndpoint
 
     public static async Task HandleAsync(HttpContext http, EngineHost host, ChatRequestPlanner planner, RequestTelemetry telemetry)
     {
-        var request = await RequestBody.ReadAsync(http, ApiJsonContext.Default.ChatCompletionRequest);
+        var request = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
         var plan = planner.Plan(request);
         telemetry.Begin(http, host.ServedModelId, plan.Generation.Prompt.Count, plan.Stream);
         var handle = EngineErrors.Submit(host.Engine, plan.Generation, http.RequestAborted);
@@ -76,7 +76,7 @@ public static class ChatCompletionsEndpoint
         };
         telemetry.End(http, 200, response.Usage);
         http.Response.ContentType = "application/json";
-        await System.Text.Json.JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Default.ChatCompletionResponse, ct);
+        await System.Text.Json.JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Wire.ChatCompletionResponse, ct);
     }
 
     private static async Task StreamAsync(HttpContext http, EngineHost host, ChatPlan plan, GenerationHandle handle, ChoiceState[] choices, string id, long created, RequestTelemetry telemetry)
@@ -147,12 +147,12 @@ public static class ChatCompletionsEndpoint
             if (error is not null)
             {
                 var err = new ErrorResponse { Error = new ErrorBody { Message = "Generation failed: " + error, Type = "server_error", Code = "generation_failed" } };
-                await sse.WriteAsync(err, ApiJsonContext.Default.ErrorResponse, flush: false, ct);
+                await sse.WriteAsync(err, ApiJsonContext.Wire.ErrorResponse, flush: false, ct);
             }
             else if (plan.IncludeUsage)
             {
                 var u = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = BuildUsage(usage, choices) };
-                await sse.WriteAsync(u, ApiJsonContext.Default.ChatCompletionChunk, flush: false, ct);
+                await sse.WriteAsync(u, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
             }
 
             await sse.WriteDoneAsync(ct);
@@ -208,7 +208,7 @@ public static class ChatCompletionsEndpoint
                 choice.FinishReason = finish;
                 chunk.Choices.Clear();
                 chunk.Choices.Add(choice);
-                await sse.WriteAsync(chunk, ApiJsonContext.Default.ChatCompletionChunk, flush: false, ct);
+                await sse.WriteAsync(chunk, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
             }
 
             queue.Clear();

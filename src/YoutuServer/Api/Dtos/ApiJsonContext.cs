@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace YoutuServer.Api.Dtos;
@@ -18,4 +20,16 @@ namespace YoutuServer.Api.Dtos;
 [JsonSerializable(typeof(ApplyTemplateResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(string))]
-public sealed partial class ApiJsonContext : JsonSerializerContext;
+public sealed partial class ApiJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// What the server reads and writes with: the generated metadata, but non-ASCII text and quotes written as
+    /// themselves (UTF-8, \" ) rather than \uXXXX escapes, as OpenAI's own responses are. Still escapes control characters.
+    /// </summary>
+    public static ApiJsonContext Wire { get; } = new(new JsonSerializerOptions
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        MaxDepth = 64,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}
