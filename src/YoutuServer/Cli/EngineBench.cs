@@ -30,13 +30,13 @@ internal static class EngineBench
         using var model = LlamaModel.Load(options);
         Console.Error.WriteLine($"bench: {model.Name}: {model.Description}, {model.ParameterCount:N0} params; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; prompt {prompt}, {steps} tokens per sequence");
 
-        var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs)>();
+        var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs, double DecodeMsPerStep)>();
         foreach (var n in parallel)
         {
             // Raw and scheduler runs alternate (A B A B ...) and the medians are reported, so a noisy
             // neighbour hurts both sides alike instead of whichever happened to run during it.
             var raws = new List<RawDecodeResult>();
-            var scheds = new List<(double TokPerSec, double OverheadUs)>();
+            var scheds = new List<(double TokPerSec, double OverheadUs, double DecodeMsPerStep)>();
             for (var r = 0; r < repeat; r++)
             {
                 Console.Error.Write($"bench: [{r + 1}/{repeat}] raw llama.cpp, {n} sequence(s)... ");
@@ -51,15 +51,15 @@ internal static class EngineBench
 
             var medianRaw = raws.OrderBy(x => x.TokensPerSecond).ElementAt(raws.Count / 2);
             var medianSched = scheds.OrderBy(x => x.TokPerSec).ElementAt(scheds.Count / 2);
-            rows.Add((n, medianRaw, medianSched.TokPerSec, medianSched.OverheadUs));
+            rows.Add((n, medianRaw, medianSched.TokPerSec, medianSched.OverheadUs, medianSched.DecodeMsPerStep));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"| sequences | raw decode tok/s | scheduler tok/s | scheduler/raw | raw prompt tok/s | loop overhead µs/step |");
-        Console.WriteLine($"|---|---|---|---|---|---|");
-        foreach (var (n, raw, sched, overhead) in rows)
+        Console.WriteLine($"| sequences | raw decode tok/s | scheduler tok/s | scheduler/raw | raw ms/step | scheduler llama_decode ms/step | raw prompt tok/s | loop overhead µs/step |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|---|");
+        foreach (var (n, raw, sched, overhead, decodeMs) in rows)
         {
-            Console.WriteLine($"| {n} | {raw.TokensPerSecond:F2} | {sched:F2} | {sched / raw.TokensPerSecond:F3} | {raw.PromptTokensPerSecond:F1} | {overhead:F1} |");
+            Console.WriteLine($"| {n} | {raw.TokensPerSecond:F2} | {sched:F2} | {sched / raw.TokensPerSecond:F3} | {raw.DecodeSeconds * 1000 / raw.Steps:F1} | {decodeMs:F1} | {raw.PromptTokensPerSecond:F1} | {overhead:F1} |");
         }
 
         if (rows.Count > 1 && rows[0].N == 1)
@@ -73,7 +73,7 @@ internal static class EngineBench
     }
 
     /// <summary>n concurrent requests with fixed lengths; rate measured over the decode phase (after every prompt is in).</summary>
-    private static async Task<(double TokPerSec, double OverheadUs)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)
+    private static async Task<(double TokPerSec, double OverheadUs, double DecodeMsPerStep)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)
     {
         await using var scheduler = new InferenceScheduler(model, options);
         await scheduler.StartAsync();
@@ -116,12 +116,13 @@ internal static class EngineBench
         await firstTokens.Task;
         var s0 = scheduler.Stats;
         steps0 = s0.Steps;
+        var decode0 = s0.DecodeMsTotal;
         overhead0 = s0.LoopOverheadUsPerStep * s0.Steps;
         await Task.WhenAll(readers);
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var s1 = scheduler.Stats;
         var stepCount = Math.Max(1, s1.Steps - steps0);
         var overheadPerStep = (s1.LoopOverheadUsPerStep * s1.Steps - overhead0) / stepCount;
-        return (n * steps / elapsed, overheadPerStep);
+        return (n * steps / elapsed, overheadPerStep, (s1.DecodeMsTotal - decode0) / stepCount);
     }
 }
