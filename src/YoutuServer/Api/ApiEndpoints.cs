@@ -28,6 +28,14 @@ public static class ApiEndpoints
             {
                 await ErrorWriter.WriteAsync(http, new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"));
             }
+            catch (InvalidOperationException e) when (e.TargetSite?.DeclaringType?.Assembly == typeof(JsonElement).Assembly)
+            {
+                // JsonElement fields (content, stop, prompt, tools, ...) are transcoded lazily: invalid UTF-8 or an
+                // unpaired surrogate escape inside them throws here, during planning, not while parsing the body.
+                var bad = new ApiException(400, "The request body is not valid UTF-8 JSON (invalid UTF-8 or an unpaired surrogate escape in a string).", "invalid_request_error", null, "invalid_json");
+                Operations.RequestObserver.Refused(http, bad);
+                await ErrorWriter.WriteAsync(http, bad);
+            }
         });
 
         app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion")
@@ -259,7 +267,7 @@ public static class ApiEndpoints
                 await sse.WriteDoneAsync(ct);
                 telemetry.End(http, 200, Usage(usage, completionTokens));
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
             {
                 handle.Cancel();
                 telemetry.End(http, 499, Usage(usage, completionTokens));

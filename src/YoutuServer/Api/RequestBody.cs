@@ -38,6 +38,12 @@ public static class RequestBody
         {
             throw new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large");
         }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            // Typically the client went away while sending its body ("Unexpected end of request content"):
+            // a client error, never a 500 with an error log.
+            throw new ApiException(e.StatusCode is >= 400 and < 500 ? e.StatusCode : 400, $"The request body could not be read: {e.Message}", "invalid_request_error", null, "invalid_body");
+        }
 
         return value ?? throw ApiException.BadRequest("The request body must be a JSON object.");
     }

@@ -1,11 +1,190 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using YoutuServer.Cli.Bench;
+using YoutuServer.Hosting;
+
 namespace YoutuServer.Cli;
 
-/// <summary>`youtu-server bench serve`: end-to-end load generator (being written).</summary>
+/// <summary>
+/// `youtu-server bench serve (--url URL | --model FILE) ...`: an end-to-end load generator for OpenAI-compatible
+/// servers (streaming clients over HttpClient + SseParser). With --model it first runs the raw llama.cpp baseline
+/// on the file, then starts youtu-server in-process on it and prints HTTP end-to-end / raw ratios, server-added
+/// TTFT, the prefix-reuse gain and the load table. Markdown goes to stdout, progress and logs to stderr.
+/// </summary>
 internal static class ServeBench
 {
-    public static Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args)
     {
-        _ = args;
-        throw new CliException("bench serve is not implemented yet");
+        var s = BenchSettings.Parse(args);
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        var stdout = Console.Out;
+        var log = Console.Error;
+        WebApplication? app = null;
+        try
+        {
+            RawBaselineResult? raw = null;
+            if (s.Model is not null && (s.Scenarios.Contains("ratio") || s.Scenarios.Contains("ttft")))
+            {
+                raw = RawBaseline.Run(s, log);
+            }
+
+            Uri baseUri;
+            if (s.Model is not null)
+            {
+                // Server logs must not mix with the report on stdout.
+                Console.SetOut(log);
+                app = ServerApp.Build(ServeArgs(s));
+                await app.StartAsync(cts.Token);
+                baseUri = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+                log.WriteLine($"bench: youtu-server listening on {baseUri}");
+            }
+            else
+            {
+                // Accept both http://host:port and http://host:port/v1 (as OpenAI SDKs take it).
+                var u = new Uri(s.Url!);
+                var path = u.AbsolutePath.TrimEnd('/');
+                path = path.EndsWith("/v1", StringComparison.Ordinal) ? path[..^3] : path;
+                baseUri = new Uri(u.GetLeftPart(UriPartial.Authority) + path + "/");
+            }
+
+            using var client = new StreamingClient(baseUri, s.ApiKey ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"), TimeSpan.FromSeconds(s.TimeoutSeconds));
+            var model = s.ServedModel ?? await FirstModelAsync(client, cts.Token);
+            var pool = new PromptPool(s.Seed);
+            var needed = new[] { 4096, s.PromptTokens.Max() * 2, s.PrefixTokens + 256, s.RatioPrompt * 2 }.Max();
+            await pool.InitializeAsync(client, needed, wantTokens: s.Endpoint == "completions", cts.Token);
+            log.WriteLine($"bench: model '{model}' at {baseUri}; prompts: {pool.Source}");
+
+            var runner = new BenchRunner(s, client, pool, model, log);
+            await runner.WarmUpAsync(cts.Token);
+            var report = new BenchReport
+            {
+                Settings = s,
+                Target = s.Model is not null ? $"youtu-server in-process on {Path.GetFileName(s.Model)}" : baseUri.ToString(),
+                ServedModel = model,
+                PromptSource = pool.Source,
+                Raw = raw,
+            };
+            var notes = new List<string>();
+            if (s.Scenarios.Contains("ratio"))
+            {
+                report.Single = await runner.RatioAsync(1, cts.Token);
+                report.Eight = await runner.RatioAsync(8, cts.Token);
+                if (s.Parallel < 8 && s.Model is not null)
+                {
+                    notes.Add($"Note: --parallel {s.Parallel} < 8, so the 8-stream run queues requests.");
+                }
+            }
+
+            if (s.Scenarios.Contains("ttft"))
+            {
+                report.Ttft = await runner.TtftAsync(cts.Token);
+            }
+
+            if (s.Scenarios.Contains("load"))
+            {
+                var (summary, results, _) = await runner.LoadAsync(cts.Token);
+                report.Load = summary;
+                foreach (var bad in results.Where(r => !r.Ok).GroupBy(r => r.Error).Select(g => g.First()))
+                {
+                    log.WriteLine($"bench: first '{bad.Error}' error: {bad.ErrorDetail}");
+                }
+            }
+
+            if (s.Scenarios.Contains("prefix"))
+            {
+                report.Prefix = await runner.PrefixAsync(cts.Token);
+            }
+
+            notes.Add("Method: TTFT = request sent → first chunk with text; TPOT = (latency − TTFT) / (output tokens − 1); ITL = gaps between text chunks. "
+                + "HTTP decode tok/s: one stream = (tokens − 1) / (first → last chunk); 8 streams = tokens in the window where all 8 decode / window. "
+                + "Raw: RawDecodeBenchmark (greedy, one llama_decode per step). Server-added TTFT = HTTP TTFT p50 − raw prompt evaluation of the same length, "
+                + "measured warm as (a run with two prompts) − (a run with one), each decode including the first token's sampling.");
+            report.Notes = notes;
+
+            if (app is not null)
+            {
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
+                app = null;
+            }
+
+            Console.SetOut(stdout);
+            await stdout.WriteLineAsync(report.ToMarkdown());
+            if (s.JsonPath is not null)
+            {
+                var dir = Path.GetDirectoryName(Path.GetFullPath(s.JsonPath));
+                if (dir is not null)
+                {
+                    Directory.CreateDirectory(dir);
+                }
+
+                await File.WriteAllTextAsync(s.JsonPath, report.ToJson() + "\n");
+                log.WriteLine($"bench: JSON written to {s.JsonPath}");
+            }
+
+            var failed = (report.Load?.Failed ?? 0) + (report.Single?.Errors.Values.Sum() ?? 0) + (report.Eight?.Errors.Values.Sum() ?? 0)
+                + (report.Ttft?.Errors.Values.Sum() ?? 0) + (report.Prefix?.Errors.Values.Sum() ?? 0);
+            return failed == 0 ? 0 : 1;
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            log.WriteLine("bench: interrupted");
+            return 130;
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CliException($"cannot reach the server: {e.Message}");
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            if (app is not null)
+            {
+                await app.StopAsync(CancellationToken.None);
+                await app.DisposeAsync();
+            }
+
+            Console.SetOut(stdout);
+        }
+    }
+
+    private static string[] ServeArgs(BenchSettings s)
+    {
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        return
+        [
+            "--model", s.Model!,
+            "--urls", "http://127.0.0.1:0",
+            "--parallel", I(s.Parallel),
+            "--ctx-size", I(s.CtxSize),
+            "--batch-size", I(s.BatchSize),
+            "--threads", I(s.Threads),
+            "--gpu-layers", I(s.GpuLayers),
+            "--queue-size", I(Math.Max(64, s.Concurrency * 2)),
+            "--Logging:LogLevel:Default", "Warning",
+        ];
+    }
+
+    private static async Task<string> FirstModelAsync(StreamingClient client, CancellationToken ct)
+    {
+        var (status, body) = await client.JsonAsync(HttpMethod.Get, "/v1/models", null, ct);
+        using (body)
+        {
+            if (status == HttpStatusCode.OK && body?.RootElement is { ValueKind: JsonValueKind.Object } root
+                && root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array && data.GetArrayLength() > 0
+                && data[0].TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+            {
+                return id.GetString()!;
+            }
+        }
+
+        throw new CliException($"GET /v1/models answered {(int)status} without a model id; pass --served-model NAME");
     }
 }

@@ -158,7 +158,7 @@ public static class ChatCompletionsEndpoint
             await sse.WriteDoneAsync(ct);
             telemetry.End(http, 200, BuildUsage(usage, choices));
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
         {
             // Client gone: the engine already saw the token and drops the sequence at its next step.
             handle.Cancel();

@@ -19,6 +19,7 @@ public sealed class SseWriter
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
     private static readonly byte[] KeepAlive = ": keep-alive\n\n"u8.ToArray();
+    private static readonly CancellationToken ClientGone = new(canceled: true);
 
     private readonly HttpResponse response;
     private readonly PipeWriter pipe;
@@ -82,7 +83,9 @@ public sealed class SseWriter
         var r = await pipe.FlushAsync(cancellationToken);
         if (r.IsCanceled || r.IsCompleted)
         {
-            throw new OperationCanceledException("the client went away");
+            // Carries a cancelled token: the pipe can report the client gone before RequestAborted fires, and the
+            // endpoints' "client gone" filters must match this too (else it surfaces as a 500 and an error log).
+            throw new OperationCanceledException("the client went away", ClientGone);
         }
     }
 }

@@ -1,0 +1,48 @@
+using System.Text;
+using YoutuServer.Engine.Sampling;
+using YoutuServer.Engine.Scheduling;
+using YoutuServer.Engine.Tests.Engine;
+
+namespace YoutuServer.Engine.Tests.Faults;
+
+/// <summary>
+/// A grammar that only allows multi-byte words, on the tiny model whose tokens are single bytes: every generated
+/// byte sequence must be valid UTF-8 (no U+FFFD in the text), whatever the seed.
+/// </summary>
+[Collection("engine")]
+public sealed class Utf8GrammarTests
+{
+    // Fails today: llama.cpp's grammar decodes token bytes without rejecting overlong forms, so on a byte-level
+    // vocabulary it accepts F0 86 97 A5 for 日 (U+65E5) or F0 84 B8 AD for 中; the text then holds U+FFFD (seeds 1, 3,
+    // 5, 12, 27, 39 here). Remove Skip once the engine masks overlong continuations (E0 + 80..9F, F0 + 80..8F,
+    // C0/C1, F5..FF) while a grammar is active.
+    [Fact(Skip = "engine/llama.cpp bug: grammars accept overlong UTF-8 (see comment)")]
+    public async Task A_grammar_of_multi_byte_words_yields_valid_utf8_for_every_seed()
+    {
+        await using var engine = await InferenceEngine.StartAsync(TinyModel.Options(parallel: 1));
+        const string gbnf = "root ::= \"\\\"\" (\"日本語\" | \"中文字符\" | \"ünï\" | \"😀\") \"\\\"\"\n";
+        var bad = new List<string>();
+        for (uint seed = 0; seed < 40; seed++)
+        {
+            var r = await engine.GenerateAsync(new GenerationRequest
+            {
+                Prompt = engine.Tokenize("<|User|>word<|Assistant|>"),
+                MaxTokens = 40,
+                Sampling = new SamplingParams { Temperature = 1, Seed = seed, Grammar = new GrammarConstraint(gbnf) },
+            });
+            var c = r.Choices[0];
+            if (c.Text.Contains('\uFFFD', StringComparison.Ordinal))
+            {
+                var bytes = c.Tokens.Select(t =>
+                {
+                    var buf = new byte[64];
+                    var n = engine.Model.TokenToPiece(t, buf);
+                    return Convert.ToHexString(buf, 0, n);
+                });
+                bad.Add($"seed {seed}: '{c.Text}' tokens [{string.Join(",", c.Tokens)}] bytes [{string.Join(" ", bytes)}]");
+            }
+        }
+
+        Assert.True(bad.Count == 0, string.Join("\n", bad));
+    }
+}

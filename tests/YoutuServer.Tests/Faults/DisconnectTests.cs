@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using YoutuServer.Engine.Scheduling;
+using YoutuServer.Tests.Load;
+
+namespace YoutuServer.Tests.Faults;
+
+/// <summary>One real-socket server with a single slot and a tiny batch, so prompts take many steps.</summary>
+public sealed class OneSlotServer : IAsyncLifetime
+{
+    public LiveServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Server = await LiveServer.StartAsync("--parallel", "1", "--batch-size", "16", "--ctx-size", "4096", "--queue-size", "4");
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>
+/// A client that goes away — while its prompt is evaluated, while it streams, while it waits in the queue, or while
+/// it waits for a non-streamed answer — gets its sequence dropped at the engine's next step: the slot and its KV
+/// cells are free (checked in-process and through /health/ready), and the step counter proves it took at most the
+/// step in flight plus one.
+/// </summary>
+public sealed class DisconnectTests(OneSlotServer fixture) : IClassFixture<OneSlotServer>
+{
+    private LiveServer S => fixture.Server;
+
+    // The in-flight step may finish after the abort; the next one drops the job (and, with other work, counts).
+    private const int MaxStepsAfterAbort = 2;
+
+    private static HttpRequestMessage Post(string path, string json)
+    {
+        var req = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8) };
+        req.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return req;
+    }
+
+    private static string LongChat(int maxTokens, string content = "Tell me a long story") =>
+        JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["messages"] = new[] { new Dictionary<string, string> { ["role"] = "user", ["content"] = content } },
+            ["max_tokens"] = maxTokens,
+            ["ignore_eos"] = true,
+            ["enable_thinking"] = false,
+            ["stream"] = true,
+            ["seed"] = 1,
+        });
+
+    /// <summary>
+    /// The first stats snapshot (the loop publishes one per step) that satisfies the condition, watched by a
+    /// spinning thread so that no step's snapshot is missed even when the thread pool is slow.
+    /// </summary>
+    private Task<EngineStats> WaitForAsync(Func<EngineStats, bool> condition, string what, double seconds = 10) =>
+        Task.Factory.StartNew(() =>
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < seconds)
+            {
+                var s = S.Stats;
+                if (condition(s))
+                {
+                    return s;
+                }
+
+                Thread.SpinWait(20);
+            }
+
+            throw new TimeoutException($"{what}: not reached in {seconds} s; stats now {S.Stats}");
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>No request in flight; with <paramref name="noKv"/>, no KV cell held either (one slot: a cancelled
+    /// sequence leaves nothing, a completed one stays as the prefix cache).</summary>
+    private async Task AssertIdleAsync(bool noKv = true)
+    {
+        var stats = await WaitForAsync(s => s.ActiveSequences == 0 && s.QueueDepth == 0 && (!noKv || s.KvCellsUsed == 0), noKv ? "idle with no KV cells" : "idle", 5);
+        Assert.Equal(0, stats.ActiveRequests);
+        var (status, active, queue) = await S.ReadyAsync();
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, active);
+        Assert.Equal(0, queue);
+    }
+
+    private TaskCompletionSource<EngineStats> CaptureAbort()
+    {
+        var tcs = new TaskCompletionSource<EngineStats>(TaskCreationOptions.RunContinuationsAsynchronously);
+        S.OnAborted = (_, stats) => tcs.TrySetResult(stats);
+        return tcs;
+    }
+
+    [Fact]
+    public async Task Disconnect_mid_prompt_frees_the_sequence_within_one_step()
+    {
+        await AssertIdleAsync(noKv: false);
+        const int promptTokens = 3000;
+        var prompt = Enumerable.Range(0, promptTokens).Select(i => 3 + (i * 7919 % 600)).ToArray();
+        var before = S.Stats;
+        var aborted = CaptureAbort();
+        using var cts = new CancellationTokenSource();
+        using var req = Post("/v1/completions", JsonSerializer.Serialize(new { prompt, max_tokens = 4, stream = true }));
+        var send = S.Client.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+
+        // Mid-prompt: the slot is taken and part of the prompt is in the KV cache (16 tokens per step).
+        var mid = await WaitForAsync(s => s.ActiveSequences == 1 && s.KvCellsUsed > 0 && s.KvCellsUsed < promptTokens / 2, "prompt half evaluated");
+        var watch = WaitForAsync(s => s.ActiveSequences == 0, "sequence freed", 5);
+        var cancelledAt = Stopwatch.GetTimestamp();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+
+        var atAbort = await aborted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var freed = await watch;
+        Assert.True(freed.Steps - atAbort.Steps <= MaxStepsAfterAbort, $"freed {freed.Steps - atAbort.Steps} steps after the abort (mid-prompt at {mid.KvCellsUsed} cells)");
+        Assert.True(Stopwatch.GetElapsedTime(cancelledAt).TotalSeconds < 2);
+        Assert.Equal(0, freed.KvCellsUsed);
+        Assert.Equal(before.PromptTokensEvaluated, freed.PromptTokensEvaluated); // the prompt never completed
+        Assert.Equal(before.TokensGenerated, freed.TokensGenerated);
+        await AssertIdleAsync();
+    }
+
+    [Fact]
+    public async Task Disconnect_mid_stream_frees_the_sequence_within_one_step()
+    {
+        await AssertIdleAsync(noKv: false);
+        var aborted = CaptureAbort();
+        using var cts = new CancellationTokenSource();
+        using var req = Post("/v1/chat/completions", LongChat(3000));
+        var res = await S.Client.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+        var stream = await res.Content.ReadAsStreamAsync(cts.Token);
+        var check = await SseStream.ReadAsync(stream, cts.Token, c => c.Deltas.Count >= 8);
+        Assert.True(check.Deltas.Count >= 8, "the stream should be running");
+        Assert.Equal(1, S.Stats.ActiveSequences);
+
+        var generated = S.Stats.TokensGenerated;
+        var watch = WaitForAsync(s => s.ActiveSequences == 0, "sequence freed", 5);
+        await cts.CancelAsync();
+        res.Dispose();
+        var atAbort = await aborted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var freed = await watch;
+        Assert.True(freed.Steps - atAbort.Steps <= MaxStepsAfterAbort, $"freed {freed.Steps - atAbort.Steps} steps after the abort");
+        Assert.True(freed.TokensGenerated - generated < 3000 - 100, "generation must stop long before max_tokens");
+        Assert.Equal(0, freed.KvCellsUsed);
+        await AssertIdleAsync();
+    }
+
+    [Fact]
+    public async Task Disconnect_while_queued_frees_the_queue_entry_and_leaves_the_running_request_alone()
+    {
+        await AssertIdleAsync(noKv: false);
+        using var ctsA = new CancellationTokenSource();
+        using var reqA = Post("/v1/chat/completions", LongChat(3000, "first"));
+        var resA = await S.Client.SendAsync(reqA, HttpCompletionOption.ResponseHeadersRead, ctsA.Token);
+        try
+        {
+            var streamA = await resA.Content.ReadAsStreamAsync(ctsA.Token);
+            _ = await SseStream.ReadAsync(streamA, ctsA.Token, c => c.Deltas.Count >= 2);
+            Assert.Equal(1, S.Stats.ActiveSequences);
+
+            // B waits for the only slot; its role chunk arrives at once, so the client sees it accepted.
+            var aborted = CaptureAbort();
+            using var ctsB = new CancellationTokenSource();
+            using var reqB = Post("/v1/chat/completions", LongChat(16, "second"));
+            var resB = await S.Client.SendAsync(reqB, HttpCompletionOption.ResponseHeadersRead, ctsB.Token);
+            Assert.Equal(HttpStatusCode.OK, resB.StatusCode);
+            await WaitForAsync(s => s.QueueDepth == 1, "B queued");
+            var (_, _, queueSeen) = await S.ReadyAsync();
+            Assert.Equal(1, queueSeen);
+
+            var watch = WaitForAsync(s => s.QueueDepth == 0, "queue entry dropped", 5);
+            await ctsB.CancelAsync();
+            resB.Dispose();
+            var atAbort = await aborted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+            var dropped = await watch;
+            Assert.True(dropped.Steps - atAbort.Steps <= MaxStepsAfterAbort, $"dropped {dropped.Steps - atAbort.Steps} steps after the abort");
+            Assert.Equal(1, dropped.ActiveSequences); // A still runs...
+            var more = await SseStream.ReadAsync(streamA, ctsA.Token, c => c.Deltas.Count >= 8);
+            Assert.True(more.Deltas.Count >= 8, "...and keeps streaming");
+            var (_, _, queueAfter) = await S.ReadyAsync();
+            Assert.Equal(0, queueAfter);
+        }
+        finally
+        {
+            await ctsA.CancelAsync();
+            resA.Dispose();
+        }
+
+        await AssertIdleAsync();
+    }
+
+    [Fact]
+    public async Task Disconnect_while_waiting_for_a_non_streamed_answer_frees_the_sequence()
+    {
+        await AssertIdleAsync(noKv: false);
+        var aborted = CaptureAbort();
+        using var cts = new CancellationTokenSource();
+        var json = LongChat(3000).Replace("\"stream\":true", "\"stream\":false", StringComparison.Ordinal);
+        using var req = Post("/v1/chat/completions", json);
+        var generated = S.Stats.TokensGenerated;
+        var send = S.Client.SendAsync(req, cts.Token);
+        await WaitForAsync(s => s.ActiveSequences == 1 && s.TokensGenerated > generated + 10, "generating");
+        var watch = WaitForAsync(s => s.ActiveSequences == 0, "sequence freed", 5);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        var atAbort = await aborted.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var freed = await watch;
+        Assert.True(freed.Steps - atAbort.Steps <= MaxStepsAfterAbort, $"freed {freed.Steps - atAbort.Steps} steps after the abort");
+        await AssertIdleAsync();
+    }
+
+    [Fact]
+    public async Task After_disconnects_the_slot_serves_new_requests()
+    {
+        using var res = await S.Client.SendAsync(Post("/v1/chat/completions", LongChat(6).Replace("\"stream\":true", "\"stream\":false", StringComparison.Ordinal)));
+        Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+        using var doc = JsonDocument.Parse(await res.Content.ReadAsStringAsync());
+        Assert.Equal(6, doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+}

@@ -1,0 +1,22 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using YoutuServer.Tests.Load;
+
+namespace YoutuServer.Tests.Fuzz;
+
+/// <summary>The server in process (TestServer) on the tiny model, with short default outputs so valid mutations stay cheap.</summary>
+public sealed class FuzzServerFixture : WebApplicationFactory<Program>
+{
+    public const string ModelId = "tiny-youtu";
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Youtu:Model", TinyModelFile.Path);
+        builder.UseSetting("Youtu:ModelAlias", ModelId);
+        builder.UseSetting("Youtu:Parallel", "4");
+        builder.UseSetting("Youtu:CtxSize", "2048");
+        builder.UseSetting("Youtu:Threads", "1");
+        builder.UseSetting("Youtu:QueueSize", "256");
+        builder.UseSetting("Youtu:DefaultMaxTokens", "8");
+    }
+}
