@@ -36,6 +36,14 @@ public static class ApiEndpoints
                 Operations.RequestObserver.Refused(http, bad);
                 await ErrorWriter.WriteAsync(http, bad);
             }
+            catch (Exception e) when (e is OperationCanceledException or IOException
+                && (http.RequestAborted.IsCancellationRequested || (e as OperationCanceledException)?.CancellationToken.IsCancellationRequested == true))
+            {
+                // The client went away — possibly noticed by a write (the role chunk, a JSON body) before
+                // RequestAborted fired. Nothing to answer and not a server error; the engine drops the request
+                // through its RequestAborted registration.
+                http.Items["youtu.status"] = 499;
+            }
         });
 
         app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion")

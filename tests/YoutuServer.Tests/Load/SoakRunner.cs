@@ -535,11 +535,20 @@ public static class SoakRunner
     /// </summary>
     private static async Task ClassifyReplacementCharsAsync(HttpClient http, JsonObject twin, string kind, SseCheck streamed, SoakReport report)
     {
+        // max_tokens can cut a character in half: the decoder flushes the incomplete bytes as one U+FFFD at the end.
+        if (streamed.FinishReasons.GetValueOrDefault(0) == "length" && streamed.Deltas.Count > 0
+            && streamed.Deltas[^1].EndsWith('\uFFFD') && streamed.Deltas.Sum(d => d.Count(c => c == '\uFFFD')) == streamed.Deltas[^1].Count(c => c == '\uFFFD'))
+        {
+            report.Count("fffd_where_max_tokens_cut_a_character");
+            return;
+        }
+
         twin["stream"] = false;
         twin.Remove("stream_options");
         var b = await Chat(http, twin, CancellationToken.None);
         var message = b.Json?["choices"]?[0]?["message"];
-        var plain = (message?["content"]?.GetValue<string>() ?? "") + (message?["tool_calls"]?[0]?["function"]?["arguments"]?.GetValue<string>() ?? "");
+        var plain = (message?["content"]?.GetValue<string>() ?? "")
+            + string.Concat((message?["tool_calls"] as JsonArray ?? []).Select(c => c?["function"]?["arguments"]?.GetValue<string>() ?? ""));
         var plainCount = plain.Count(c => c == '\uFFFD');
         if (b.Status == 200 && plainCount >= streamed.ReplacementChars)
         {
