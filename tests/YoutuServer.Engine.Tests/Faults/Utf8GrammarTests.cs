@@ -19,7 +19,7 @@ public sealed class Utf8GrammarTests
     [Fact(Skip = "engine/llama.cpp bug: grammars accept overlong UTF-8 (see comment)")]
     public async Task A_grammar_of_multi_byte_words_yields_valid_utf8_for_every_seed()
     {
-        await using var engine = await InferenceEngine.StartAsync(TinyModel.Options(parallel: 1));
+        await using var engine = await InferenceEngine.StartAsync(TinyModel.Options(parallel: 1) with { Threads = 1 });
         const string gbnf = "root ::= \"\\\"\" (\"日本語\" | \"中文字符\" | \"ünï\" | \"😀\") \"\\\"\"\n";
         var bad = new List<string>();
         for (uint seed = 0; seed < 40; seed++)

@@ -77,7 +77,8 @@ internal sealed class BenchRunner(BenchSettings s, StreamingClient client, Promp
 
             if (results.All(r => r.Ok && r.HasTokens))
             {
-                runs.Add(streams == 1 ? results[0].DecodeTokensPerSecond : SteadyState(results));
+                var rate = streams == 1 ? results[0].DecodeTokensPerSecond : SteadyState(results);
+                runs.Add(rate);
             }
 
             log.WriteLine($"bench: HTTP {streams} stream(s), run {rep + 1}/{s.Repeats}: {(runs.Count > 0 ? runs[^1] : double.NaN):F1} tok/s");
@@ -94,12 +95,11 @@ internal sealed class BenchRunner(BenchSettings s, StreamingClient client, Promp
         {
             // No common window (streams ran one after another): total decode tokens over the whole span.
             var span = Stopwatch.GetElapsedTime(results.Min(r => r.TokenChunks[0]), results.Max(r => r.LastChunk)).TotalSeconds;
-            return results.Sum(r => Math.Max(0, r.OutputTokens - 1)) / span;
+            return span > 0 ? results.Sum(r => Math.Max(0, r.OutputTokens - 1)) / span : double.NaN;
         }
 
         var tokens = results.Sum(r => r.TokensAfter(from, to));
-
-        return tokens / Stopwatch.GetElapsedTime(from, to).TotalSeconds;
+        return tokens > 0 ? tokens / Stopwatch.GetElapsedTime(from, to).TotalSeconds : double.NaN;
     }
 
     /// <summary>Sequential requests (one at a time) of RatioPrompt tokens and 2 output tokens: time to first token.</summary>

@@ -51,9 +51,9 @@ internal sealed class StreamResult
     /// last chunk. Chunks that arrived with the first one (one network read) are left out of the count, so a
     /// server that writes several tokens per flush is not credited with tokens it produced before the window.
     /// </summary>
-    public double DecodeTokensPerSecond => HasTokens && LastChunk > TokenChunks[0] && OutputTokens > 1
+    public double DecodeTokensPerSecond => HasTokens && LastChunk > TokenChunks[0] && OutputTokens > 1 && TokensAfter(TokenChunks[0]) > 0
         ? TokensAfter(TokenChunks[0]) / Stopwatch.GetElapsedTime(TokenChunks[0], LastChunk).TotalSeconds
-        : double.NaN;
+        : double.NaN; // NaN: everything arrived in one read, no window to measure
 
     /// <summary>Tokens of the text chunks that arrived in (from, to], chunks of one read (within 50 µs of from) excluded.</summary>
     public double TokensAfter(long from, long to = long.MaxValue)
