@@ -650,7 +650,10 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         {
             if (Decode(list))
             {
+                // Sample now: the next sub-decode overwrites these logits. SampleAll resets the rows it used,
+                // so the step's own SampleAll afterwards finds nothing left to sample.
                 CommitBatch(list);
+                SampleAll();
                 continue;
             }
 

@@ -113,11 +113,9 @@ public sealed class DecodeFailureTests
         }
     }
 
-    // Fails today (deterministically): InferenceScheduler.RecoverFromDecodeFailure re-decodes each request's part
-    // alone, one llama_decode after another, but SampleAll runs once afterwards, so every healthy group except the
-    // last reads logits rows of the LAST sub-decode — "no logits for this sequence" (or another sequence's logits).
-    // Remove Skip once the recovery samples each group right after its own decode.
-    [Theory(Skip = "scheduler bug: RecoverFromDecodeFailure samples earlier groups from the last sub-decode's logits (see comment)")]
+    // Regression: RecoverFromDecodeFailure re-decodes each request's part alone; each group must be sampled right
+    // after its own sub-decode, or healthy groups read the LAST sub-decode's logits rows.
+    [Theory]
     [InlineData(1)] // vocab + 1
     [InlineData(-1)]
     [InlineData(int.MaxValue)]
