@@ -30,6 +30,21 @@ public sealed record ChatPlan(
 public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options)
 {
     private const int MaxStop = 4;
+    private MarkerTokens? markers;
+
+    /// <summary>Token ids of the fixed markers, tokenized once per model instead of on every request.</summary>
+    private MarkerTokens Markers => markers ??= MarkerTokens.From(host.Engine);
+
+    private sealed record MarkerTokens(int ToolCall, int ThinkOpen, int ThinkClose, int[] ThinkCloseText, int[] ForcedThinkingPrefill)
+    {
+        public static MarkerTokens From(Engine.InferenceEngine engine)
+        {
+            // -1 where the vocabulary has no single token for a marker.
+            int Single(string text) => engine.Tokenize(text) is [var t] ? t : -1;
+            return new MarkerTokens(Single("<tool_call>"), Single("<think>"), Single("</think>"),
+                engine.Tokenize("</think>\n\n"), engine.Tokenize(YoutuServer.Chat.Templates.YoutuChatFormatter.ForcedThinkingPrefill));
+        }
+    }
 
     public ChatPlan Plan(ChatCompletionRequest r)
     {
@@ -73,14 +88,10 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
         {
             // tool_choice auto: the call grammar engages at the <tool_call> token outside reasoning. Youtu's
             // vocabulary has it as one token; a vocabulary without that token gets parsing without a grammar.
-            var engine1 = host.Engine;
-            var trigger = engine1.Tokenize("<tool_call>");
-            var open = engine1.Tokenize("<think>");
-            var close = engine1.Tokenize("</think>");
-            if (trigger.Length == 1)
+            var m = Markers;
+            if (m.ToolCall >= 0)
             {
-                deferred = new DeferredGrammar(grammar, trigger[0], open.Length == 1 ? open[0] : -1, close.Length == 1 ? close[0] : -1,
-                    StartsInReasoning: forced && thinking != false);
+                deferred = new DeferredGrammar(grammar, m.ToolCall, m.ThinkOpen, m.ThinkClose, StartsInReasoning: forced && thinking != false);
             }
         }
         else if (grammar is not null)
@@ -89,7 +100,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             if (forced && thinking != false)
             {
                 // The prompt already opened the think block; the grammar must see it as output.
-                prefill = engine.Tokenize(YoutuServer.Chat.Templates.YoutuChatFormatter.ForcedThinkingPrefill);
+                prefill = Markers.ForcedThinkingPrefill;
             }
         }
 
@@ -320,8 +331,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             return null;
         }
 
-        var close = host.Engine.Tokenize("</think>\n\n", addSpecial: false, parseSpecial: true);
-        return new ReasoningBudget(budget, close, StartsInReasoning: forced);
+        return new ReasoningBudget(budget, Markers.ThinkCloseText, StartsInReasoning: forced);
     }
 
     // ------------------------------------------------------------------ sampling
