@@ -26,6 +26,11 @@ public sealed record EngineOptions
     public int GpuLayers { get; init; } = -1;
     /// <summary>Weight-repacking buffer types; null = on except on AMX CPUs (where llama.cpp aborts with them).</summary>
     public bool? UseExtraBufts { get; init; }
+    /// <summary>
+    /// Memory-map the file; null = map it unless weights are repacked on the CPU. A repacked weight is read once into
+    /// its own buffer, so mapping would only add the file's pages to the process on top of that copy (about 2x RSS).
+    /// </summary>
+    public bool? UseMmap { get; init; }
     /// <summary>-1 auto, 0 off, 1 on.</summary>
     public int FlashAttention { get; init; } = LlamaConstants.FlashAttnAuto;
     /// <summary>Keep finished sequences' KV cells for prefix reuse by later requests.</summary>

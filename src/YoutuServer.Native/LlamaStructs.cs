@@ -154,6 +154,10 @@ public struct LlamaPerfContextData
 /// <summary>Values of the C enums we set (llama.h / ggml.h at the pinned release).</summary>
 public static class LlamaConstants
 {
+    public const int LoadModeAuto = -1;
+    public const int LoadModeNone = 0;
+    public const int LoadModeMmap = 1;
+
     public const int FlashAttnAuto = -1;
     public const int FlashAttnDisabled = 0;
     public const int FlashAttnEnabled = 1;

@@ -38,12 +38,13 @@ static int Usage(int code, string? error = null)
                     --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
                     --api-key KEY (repeatable) --api-keys-file FILE --metrics-require-key --cors-origin URL (repeatable)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
-                    --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off
+                    --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off --mmap on|off
                     --native-dir DIR --native auto|cpu|cuda --cpu-variant NAME --models-file FILE --models-dir DIR
           synth     write a Youtu-shaped test model:  --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]
           generate  one completion from the command line:  --model FILE --prompt TEXT [--max-tokens N] [--seed N]
                     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]
-          bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N]
+          bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]
+                            [--repeat R] [--extra-bufts on|off] [--mmap on|off]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
           pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]
         """);

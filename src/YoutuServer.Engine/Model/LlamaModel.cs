@@ -57,6 +57,20 @@ public sealed unsafe partial class LlamaModel : IDisposable
     public IReadOnlyList<int> EndOfGenerationTokens { get; }
 
     internal nint Vocab { get; }
+
+    private Sampling.Utf8TokenGuard? utf8Guard;
+
+    /// <summary>Every token's bytes as the grammar sees them (control tokens rendered), built on first use.</summary>
+    internal Sampling.Utf8TokenGuard Utf8Guard =>
+        LazyInitializer.EnsureInitialized(ref utf8Guard, () => new Sampling.Utf8TokenGuard(VocabSize, TokenBytes));
+
+    /// <summary>The raw bytes of one token (control tokens rendered as their text); may be a partial UTF-8 character.</summary>
+    public byte[] TokenBytes(int token)
+    {
+        Span<byte> buf = stackalloc byte[256];
+        var n = TokenToPiece(token, buf, special: true);
+        return buf[..n].ToArray();
+    }
     internal SafeLlamaModelHandle Handle => handle;
 
     public bool IsEndOfGeneration(int token) => (uint)token < (uint)eog.Length && eog[token];
@@ -91,6 +105,10 @@ public sealed unsafe partial class LlamaModel : IDisposable
         // AMX CPUs it makes llama_init_from_model abort for F16/Q8_0/Q4_K_M on this release (research/native.md §4),
         // so it is off there unless asked for. It also keeps a repacked copy beside the mmapped file (higher RSS).
         p.UseExtraBufts = options.UseExtraBufts ?? !LlamaNativeLibrary.CpuHasAmx;
+        // Repacked weights (CPU only) are copied into their own buffer at load; a mapping would keep the file's pages
+        // resident beside that copy, so read the file instead: RSS is then about the model size, not twice it.
+        var mmap = options.UseMmap ?? !(p.UseExtraBufts && p.NGpuLayers == 0);
+        p.LoadMode = mmap ? LlamaConstants.LoadModeMmap : LlamaConstants.LoadModeNone;
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
         nint m;
         fixed (byte* b = bytes)
@@ -106,7 +124,7 @@ public sealed unsafe partial class LlamaModel : IDisposable
         var model = new LlamaModel(new SafeLlamaModelHandle(m), path);
         if (logger is not null)
         {
-            LogLoaded(logger, model.Name, model.Description, model.ParameterCount, model.SizeBytes, model.VocabSize, model.ContextTrain, p.NGpuLayers, p.UseExtraBufts);
+            LogLoaded(logger, model.Name, model.Description, model.ParameterCount, model.SizeBytes, model.VocabSize, model.ContextTrain, p.NGpuLayers, p.UseExtraBufts, mmap);
         }
 
         return model;
@@ -255,6 +273,6 @@ public sealed unsafe partial class LlamaModel : IDisposable
 
     public void Dispose() => handle.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Parameters} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}")]
-    private static partial void LogLoaded(ILogger logger, string model, string desc, ulong parameters, ulong size, int vocab, int ctx, int gpu, bool bufts);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Parameters} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}, mmap {Mmap}")]
+    private static partial void LogLoaded(ILogger logger, string model, string desc, ulong parameters, ulong size, int vocab, int ctx, int gpu, bool bufts, bool mmap);
 }

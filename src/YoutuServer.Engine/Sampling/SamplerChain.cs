@@ -19,16 +19,22 @@ internal sealed unsafe class SamplerChain : IDisposable
     // Plain greedy (no bias, penalties or grammar): the chain would only pick the arg-max, so do that directly.
     private readonly bool plainGreedy;
 
-    private SamplerChain(SafeLlamaSamplerHandle chain, int vocabSize, bool plainGreedy)
+    // With a grammar: refuses tokens that would make the output invalid UTF-8 (the grammar itself lets overlong forms
+    // through), tracking where the accepted bytes stand.
+    private readonly Utf8TokenGuard? utf8;
+    private Utf8State utf8State = Utf8State.Boundary;
+
+    private SamplerChain(SafeLlamaSamplerHandle chain, int vocabSize, bool plainGreedy, Utf8TokenGuard? utf8)
     {
         this.chain = chain;
         this.vocabSize = vocabSize;
         this.plainGreedy = plainGreedy;
+        this.utf8 = utf8;
         candidates = (LlamaTokenData*)NativeMemory.Alloc((nuint)vocabSize, (nuint)sizeof(LlamaTokenData));
     }
 
     /// <summary>Builds the chain in llama-server's order: bias, penalties, grammar, top-k, top-p, min-p, temperature, pick.</summary>
-    public static SamplerChain Create(nint vocab, int vocabSize, SamplingParams p)
+    public static SamplerChain Create(nint vocab, int vocabSize, SamplingParams p, Utf8TokenGuard? utf8 = null)
     {
         var cp = NativeMethods.llama_sampler_chain_default_params();
         cp.NoPerf = true;
@@ -82,7 +88,7 @@ internal sealed unsafe class SamplerChain : IDisposable
 
             var plain = p.IsGreedy && p.LogitBias is not { Count: > 0 } && p.Grammar is null
                 && p.RepetitionPenalty == 1f && p.PresencePenalty == 0f && p.FrequencyPenalty == 0f;
-            return new SamplerChain(handle, vocabSize, plain);
+            return new SamplerChain(handle, vocabSize, plain, p.Grammar is null ? null : utf8);
         }
         catch
         {
@@ -167,6 +173,16 @@ internal sealed unsafe class SamplerChain : IDisposable
             candidates[i] = new LlamaTokenData { Id = i, Logit = logits[i], P = 0f };
         }
 
+        if (utf8 is not null)
+        {
+            if (utf8State.IsInvalid)
+            {
+                utf8State = Utf8State.Boundary; // only forced tokens get here unscreened; start afresh after them
+            }
+
+            utf8.Mask(utf8State, candidates, vocabSize);
+        }
+
         var arr = new LlamaTokenDataArray { Data = candidates, Size = (nuint)vocabSize, Selected = -1, Sorted = false };
         var c = chain.DangerousGetHandle();
         NativeMethods.llama_sampler_apply(c, &arr);
@@ -182,12 +198,19 @@ internal sealed unsafe class SamplerChain : IDisposable
             return -1; // every candidate was masked (e.g. grammar dead end)
         }
 
-        NativeMethods.llama_sampler_accept(c, token);
+        Accept(token);
         return token;
     }
 
-    /// <summary>Feeds a token the sampler did not choose (forced text) so penalties and grammar stay in step.</summary>
-    public void Accept(int token) => NativeMethods.llama_sampler_accept(chain.DangerousGetHandle(), token);
+    /// <summary>Feeds a token to the chain (also one it did not choose, e.g. forced text) so penalties, grammar and the UTF-8 state stay in step.</summary>
+    public void Accept(int token)
+    {
+        NativeMethods.llama_sampler_accept(chain.DangerousGetHandle(), token);
+        if (utf8 is not null)
+        {
+            utf8State = utf8.Advance(utf8State, token);
+        }
+    }
 
     public void Dispose()
     {

@@ -59,7 +59,7 @@ internal sealed class Slot
             sampling = sampling with { Seed = unchecked(sampling.Seed + (uint)choice * 7919u) };
         }
 
-        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling);
+        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, sampling.Grammar is null ? null : model.Utf8Guard);
         foreach (var t in r.SamplerPrefill)
         {
             Sampler.Accept(t);
@@ -172,7 +172,7 @@ internal sealed class Slot
         else if (token == deferred.TriggerToken && !inThink)
         {
             // Same settings plus the grammar; the trigger token is the grammar's first accepted piece.
-            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar });
+            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar }, model.Utf8Guard);
             next.Accept(token);
             Sampler?.Dispose();
             Sampler = next;

@@ -23,10 +23,16 @@ internal static class EngineBench
         var threads = cli.GetInt("threads", 0);
         var ctxSize = cli.GetInt("ctx-size", 4096);
         var repeat = Math.Max(1, cli.GetInt("repeat", 1));
+        var extraBufts = OnOff(cli.Get("extra-bufts"), "extra-bufts");
+        var mmap = OnOff(cli.Get("mmap"), "mmap");
         cli.RejectUnknown();
 
         var maxN = parallel.Max();
-        var options = new EngineOptions { ModelPath = modelPath, Parallel = maxN, CtxSize = ctxSize, Threads = threads, PrefixCache = false };
+        var options = new EngineOptions
+        {
+            ModelPath = modelPath, Parallel = maxN, CtxSize = ctxSize, Threads = threads, PrefixCache = false,
+            UseExtraBufts = extraBufts, UseMmap = mmap,
+        };
         using var model = LlamaModel.Load(options);
         Console.Error.WriteLine($"bench: {model.Name}: {model.Description}, {model.ParameterCount:N0} params; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; prompt {prompt}, {steps} tokens per sequence");
 
@@ -71,6 +77,14 @@ internal static class EngineBench
         Console.WriteLine($"peak RSS: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
         return 0;
     }
+
+    private static bool? OnOff(string? v, string name) => v switch
+    {
+        null or "auto" => null,
+        "on" or "true" or "1" => true,
+        "off" or "false" or "0" => false,
+        _ => throw new ArgumentException($"--{name} must be on, off or auto"),
+    };
 
     /// <summary>n concurrent requests with fixed lengths; rate measured over the decode phase (after every prompt is in).</summary>
     private static async Task<(double TokPerSec, double OverheadUs, double DecodeMsPerStep)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)

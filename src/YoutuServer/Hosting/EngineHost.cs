@@ -60,6 +60,7 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             GpuLayers = options.GpuLayers,
             FlashAttention = options.FlashAttention,
             UseExtraBufts = options.UseExtraBufts,
+            UseMmap = options.UseMmap,
             PrefixCache = options.PrefixCache,
         };
         engine = await InferenceEngine.StartAsync(engineOptions, loggerFactory).ConfigureAwait(false);

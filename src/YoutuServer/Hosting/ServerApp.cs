@@ -26,6 +26,7 @@ public static class ServerApp
         ["gpu-layers"] = "GpuLayers",
         ["flash-attn"] = "FlashAttention",
         ["extra-bufts"] = "UseExtraBufts",
+        ["mmap"] = "UseMmap",
         ["native-dir"] = "NativeDir",
         ["native"] = "NativeFlavour",
         ["cpu-variant"] = "CpuVariant",

@@ -26,6 +26,8 @@ public sealed class ServerOptions
     public int GpuLayers { get; set; } = -1;
     public int FlashAttention { get; set; } = -1;
     public bool? UseExtraBufts { get; set; }
+    /// <summary>null = map the file unless weights are repacked on the CPU (see EngineOptions.UseMmap).</summary>
+    public bool? UseMmap { get; set; }
     public bool PrefixCache { get; set; } = true;
     public string? NativeDir { get; set; }
     /// <summary>auto | cpu | cuda.</summary>

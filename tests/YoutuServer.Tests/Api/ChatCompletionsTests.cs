@@ -136,6 +136,34 @@ public sealed class ChatCompletionsTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Logprob_bytes_rebuild_multi_byte_text_split_across_tokens()
+    {
+        // The tiny vocabulary is byte-level, so each of 日本 arrives as three one-byte tokens: every entry's bytes
+        // must be that token's own byte (not U+FFFD's EF BF BD), and together they must spell the content.
+        using var client = server.CreateClient();
+        const string body = """
+            {"messages":[{"role":"user","content":"Say it"}],"max_tokens":40,"seed":3,"enable_thinking":false,
+             "logprobs":true,"top_logprobs":2,
+             "response_format":{"type":"json_schema","json_schema":{"name":"w","strict":true,"schema":{"type":"string","enum":["日本"]}}}}
+            """;
+        var res = await client.PostAsync("/v1/chat/completions", Body(body));
+        var text = await res.Content.ReadAsStringAsync();
+        Assert.True(res.StatusCode == HttpStatusCode.OK, text);
+        var choice = JsonNode.Parse(text)!["choices"]![0]!;
+        var content = choice["message"]!["content"]!.GetValue<string>();
+        Assert.Equal("\"日本\"", content);
+        var entries = choice["logprobs"]!["content"]!.AsArray();
+        var bytes = entries.SelectMany(e => e!["bytes"]!.AsArray().Select(b => (byte)b!.GetValue<int>())).ToArray();
+        Assert.Equal(Encoding.UTF8.GetBytes(content), bytes);
+        Assert.Contains(entries, e => e!["bytes"]!.AsArray().Count == 1 && e["bytes"]![0]!.GetValue<int>() >= 0x80);
+        foreach (var e in entries)
+        {
+            Assert.Equal(2, e!["top_logprobs"]!.AsArray().Count);
+            Assert.All(e["top_logprobs"]!.AsArray(), t => Assert.NotEmpty(t!["bytes"]!.AsArray()));
+        }
+    }
+
+    [Fact]
     public async Task Apply_template_returns_the_exact_youtu_prompt()
     {
         using var client = server.CreateClient();

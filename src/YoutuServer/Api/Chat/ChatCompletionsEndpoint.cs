@@ -341,16 +341,18 @@ internal sealed class ChoiceState
 
     private TokenLogprobDto LogprobEntry(TokenEvent t)
     {
-        var text = engine.Detokenize([t.Token], renderSpecial: true);
+        // bytes are the token's own bytes (OpenAI's contract: concatenated, they rebuild the text even where a token
+        // holds only part of a UTF-8 character); token is its text, U+FFFD for such a part.
         return new TokenLogprobDto
         {
-            Token = text,
+            Token = engine.Detokenize([t.Token], renderSpecial: true),
             Logprob = t.Logprob,
-            Bytes = [.. System.Text.Encoding.UTF8.GetBytes(text).Select(b => (int)b)],
-            TopLogprobs = t.TopLogprobs?.Select(a =>
+            Bytes = [.. engine.Model.TokenBytes(t.Token).Select(b => (int)b)],
+            TopLogprobs = t.TopLogprobs?.Select(a => new TopLogprobDto
             {
-                var s = engine.Detokenize([a.Token], renderSpecial: true);
-                return new TopLogprobDto { Token = s, Logprob = a.Logprob, Bytes = [.. System.Text.Encoding.UTF8.GetBytes(s).Select(b => (int)b)] };
+                Token = engine.Detokenize([a.Token], renderSpecial: true),
+                Logprob = a.Logprob,
+                Bytes = [.. engine.Model.TokenBytes(a.Token).Select(b => (int)b)],
             }).ToList() ?? [],
         };
     }
