@@ -47,8 +47,10 @@ else
     echo "bench.sh: $model is absent; synthesizing the 2b-shaped Q4_K_M model (~5 min)" >&2
     "$bin" synth --preset 2b --quant q4_k_m --out "$model" >&2
   fi
-  args=(--concurrency 8 --requests 64 --prompt-tokens 128,512,1024 --max-tokens 128,256
-        --ratio-prompt 128 --ratio-tokens 256 --repeats 3 --ttft-requests 20 --prefix-tokens 2000 --prefix-repeats 3)
+  # Sized to finish in about 20 minutes on a 2-core box (prompt evaluation there runs at ~30-55 tok/s);
+  # pass larger values after -- on a bigger machine.
+  args=(--concurrency 8 --requests 32 --prompt-tokens 128,256 --max-tokens 64,128
+        --ratio-prompt 128 --ratio-tokens 128 --repeats 3 --ttft-requests 10 --prefix-tokens 2000 --prefix-repeats 2)
 fi
 
 args=(--model "$model" --threads "$threads" --parallel 8 --seed 1 "${args[@]}" --json "$out/bench-serve.json" "${extra[@]}")

@@ -82,6 +82,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LlamaLib)] [return: MarshalAs(UnmanagedType.U1)] public static partial bool llama_vocab_is_eog(nint vocab, int token);
     [LibraryImport(LlamaLib)] [return: MarshalAs(UnmanagedType.U1)] public static partial bool llama_vocab_is_control(nint vocab, int token);
     [LibraryImport(LlamaLib)] [return: MarshalAs(UnmanagedType.U1)] public static partial bool llama_vocab_get_add_bos(nint vocab);
+    [LibraryImport(LlamaLib)] [return: MarshalAs(UnmanagedType.U1)] public static partial bool llama_vocab_get_add_eos(nint vocab);
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_get_attr(nint vocab, int token);
     [LibraryImport(LlamaLib)] public static partial byte* llama_vocab_get_text(nint vocab, int token);
     [LibraryImport(LlamaLib)]

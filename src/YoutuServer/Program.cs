@@ -44,7 +44,7 @@ static int Usage(int code, string? error = null)
           generate  one completion from the command line:  --model FILE --prompt TEXT [--max-tokens N] [--seed N]
                     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]
           bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]
-                            [--repeat R] [--extra-bufts on|off] [--mmap on|off]
+                            [--repeat R] [--extra-bufts on|off] [--mmap on|off] [--flash-attn -1|0|1]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
           pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]
         """);

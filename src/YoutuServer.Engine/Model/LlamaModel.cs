@@ -139,8 +139,57 @@ public sealed unsafe partial class LlamaModel : IDisposable
         }
     }
 
+    private SpecialTokenSplitter? specialSplitter;
+
+    private SpecialTokenSplitter Specials => LazyInitializer.EnsureInitialized(ref specialSplitter, () =>
+    {
+        // The tokens llama.cpp matches as text with parse_special: control, user-defined and unknown.
+        const int attrs = LlamaConstants.TokenAttrControl | LlamaConstants.TokenAttrUserDefined | LlamaConstants.TokenAttrUnknown;
+        var list = new List<(string, int)>();
+        for (var t = 0; t < VocabSize; t++)
+        {
+            if ((NativeMethods.llama_vocab_get_attr(Vocab, t) & attrs) != 0 && TokenText(t) is { Length: > 0 } text)
+            {
+                list.Add((text, t));
+            }
+        }
+
+        return new SpecialTokenSplitter(list);
+    });
+
     /// <summary>Tokenizes UTF-8 text. parseSpecial maps marker text such as "&lt;|User|&gt;" to its control token.</summary>
     public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true)
+    {
+        // Long texts with markers: split at the special tokens here (linear) instead of in llama.cpp (superlinear).
+        // Same tokens; BOS is added the way llama.cpp adds it; a vocabulary that appends EOS keeps the plain path.
+        if (!parseSpecial || text.Length < 1024 || (addSpecial && NativeMethods.llama_vocab_get_add_eos(Vocab)) || Specials.IsEmpty)
+        {
+            return TokenizeWhole(text, addSpecial, parseSpecial);
+        }
+
+        var result = new List<int>(text.Length / 3 + 8);
+        if (addSpecial && NativeMethods.llama_vocab_get_add_bos(Vocab))
+        {
+            result.Add(Bos);
+        }
+
+        foreach (var (start, length, id) in Specials.Split(text))
+        {
+            if (id >= 0)
+            {
+                result.Add(id);
+            }
+            else
+            {
+                result.AddRange(TokenizeWhole(text.Substring(start, length), addSpecial: false, parseSpecial: true));
+            }
+        }
+
+        return [.. result];
+    }
+
+    /// <summary>One llama_tokenize call over the whole text (the reference the split path must equal).</summary>
+    internal int[] TokenizeWhole(string text, bool addSpecial, bool parseSpecial)
     {
         var byteCount = Encoding.UTF8.GetByteCount(text);
         var bytes = byteCount <= 4096 ? stackalloc byte[byteCount] : new byte[byteCount];

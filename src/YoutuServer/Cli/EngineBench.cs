@@ -25,24 +25,27 @@ internal static class EngineBench
         var repeat = Math.Max(1, cli.GetInt("repeat", 1));
         var extraBufts = OnOff(cli.Get("extra-bufts"), "extra-bufts");
         var mmap = OnOff(cli.Get("mmap"), "mmap");
+        var flash = cli.GetInt("flash-attn", -1);
         cli.RejectUnknown();
 
         var maxN = parallel.Max();
         var options = new EngineOptions
         {
             ModelPath = modelPath, Parallel = maxN, CtxSize = ctxSize, Threads = threads, PrefixCache = false,
-            UseExtraBufts = extraBufts, UseMmap = mmap,
+            UseExtraBufts = extraBufts, UseMmap = mmap, FlashAttention = flash,
         };
         using var model = LlamaModel.Load(options);
         Console.Error.WriteLine($"bench: {model.Name}: {model.Description}, {model.ParameterCount:N0} params; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; prompt {prompt}, {steps} tokens per sequence");
 
         var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs, double DecodeMsPerStep)>();
+        // Greedy tokens of the first request (same prompt in every run), per sequence count: does batching change them?
+        var firstTokens = new Dictionary<int, int[]>();
         foreach (var n in parallel)
         {
             // Raw and scheduler runs alternate (A B A B ...) and the medians are reported, so a noisy
             // neighbour hurts both sides alike instead of whichever happened to run during it.
             var raws = new List<RawDecodeResult>();
-            var scheds = new List<(double TokPerSec, double OverheadUs, double DecodeMsPerStep)>();
+            var scheds = new List<(double TokPerSec, double OverheadUs, double DecodeMsPerStep, int[] First)>();
             for (var r = 0; r < repeat; r++)
             {
                 Console.Error.Write($"bench: [{r + 1}/{repeat}] raw llama.cpp, {n} sequence(s)... ");
@@ -57,6 +60,7 @@ internal static class EngineBench
 
             var medianRaw = raws.OrderBy(x => x.TokensPerSecond).ElementAt(raws.Count / 2);
             var medianSched = scheds.OrderBy(x => x.TokPerSec).ElementAt(scheds.Count / 2);
+            firstTokens[n] = scheds[0].First;
             rows.Add((n, medianRaw, medianSched.TokPerSec, medianSched.OverheadUs, medianSched.DecodeMsPerStep));
         }
 
@@ -74,6 +78,17 @@ internal static class EngineBench
             Console.WriteLine($"\naggregate with {best.N} concurrent requests / single request: {best.Sched / rows[0].Sched:F2}x");
         }
 
+        if (firstTokens.TryGetValue(parallel.Min(), out var solo))
+        {
+            foreach (var (n, toks) in firstTokens.Where(kv => kv.Key != parallel.Min()))
+            {
+                var diverge = Enumerable.Range(0, Math.Min(solo.Length, toks.Length)).FirstOrDefault(i => solo[i] != toks[i], -1);
+                Console.WriteLine(diverge < 0 && solo.Length == toks.Length
+                    ? $"request 0 with {n} concurrent requests: same {toks.Length} greedy tokens as with {parallel.Min()}"
+                    : $"request 0 with {n} concurrent requests: tokens differ from the {parallel.Min()}-request run from token {diverge} of {toks.Length} (batch-size-dependent kernels)");
+            }
+        }
+
         Console.WriteLine($"peak RSS: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
         return 0;
     }
@@ -87,7 +102,7 @@ internal static class EngineBench
     };
 
     /// <summary>n concurrent requests with fixed lengths; rate measured over the decode phase (after every prompt is in).</summary>
-    private static async Task<(double TokPerSec, double OverheadUs, double DecodeMsPerStep)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)
+    private static async Task<(double TokPerSec, double OverheadUs, double DecodeMsPerStep, int[] First)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)
     {
         await using var scheduler = new InferenceScheduler(model, options);
         await scheduler.StartAsync();
@@ -109,11 +124,17 @@ internal static class EngineBench
         var firstTokens = new TaskCompletionSource();
         var seen = 0;
         long start = 0;
-        var readers = handles.Select(async h =>
+        var firstRequest = new List<int>();
+        var readers = handles.Select(async (h, index) =>
         {
             var first = true;
             await foreach (var e in h.ReadAllAsync())
             {
+                if (index == 0 && e is TokenEvent te)
+                {
+                    firstRequest.Add(te.Token);
+                }
+
                 if (e is TokenEvent && first)
                 {
                     first = false;
@@ -137,6 +158,6 @@ internal static class EngineBench
         var s1 = scheduler.Stats;
         var stepCount = Math.Max(1, s1.Steps - steps0);
         var overheadPerStep = (s1.LoopOverheadUsPerStep * s1.Steps - overhead0) / stepCount;
-        return (n * steps / elapsed, overheadPerStep, (s1.DecodeMsTotal - decode0) / stepCount);
+        return (n * steps / elapsed, overheadPerStep, (s1.DecodeMsTotal - decode0) / stepCount, [.. firstRequest]);
     }
 }

@@ -55,6 +55,29 @@ public sealed class GenerationTests
         Assert.Equal(text, engine.Detokenize(tokens, renderSpecial: true));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Long_texts_split_at_special_tokens_tokenize_exactly_as_llama_cpp_does(bool addSpecial)
+    {
+        // Above 1 KiB the model cuts the text at special tokens itself; the result must equal one llama_tokenize call.
+        await using var engine = await Start();
+        var rng = new Random(7);
+        string[] pieces = ["<|User|>", "<|Assistant|>", "<think>", "</think>", "<tool_call>", "<|end_of_text|>", "<|Use", "<", "|>",
+            "</tool_call>\n", "Hello ", "world", " 日本語 ", "😀", "\n\n", "  ", "<|begin_of_text|>", "</think", "a<b>c"];
+        for (var round = 0; round < 20; round++)
+        {
+            var sb = new System.Text.StringBuilder();
+            while (sb.Length < 1024 + rng.Next(4096))
+            {
+                sb.Append(pieces[rng.Next(pieces.Length)]);
+            }
+
+            var text = sb.ToString();
+            Assert.Equal(engine.Model.TokenizeWhole(text, addSpecial, parseSpecial: true), engine.Model.Tokenize(text, addSpecial, parseSpecial: true));
+        }
+    }
+
     [Fact]
     public async Task Youtu_markers_are_single_tokens()
     {

@@ -108,6 +108,20 @@ public sealed class BadInputTests(ServerFixture server)
         Assert.Contains("5000 in the completion", msg, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Twenty_thousand_messages_are_refused_as_too_long_with_the_prompt_size()
+    {
+        // Each message renders with a role marker, which the model cuts out itself before llama_tokenize
+        // (llama.cpp's own marker split is superlinear: this request took 10-20 s before).
+        var messages = string.Join(",", Enumerable.Range(0, 20_000).Select(i => $$"""{"role":"{{(i % 2 == 0 ? "user" : "assistant")}}","content":"m{{i}}"}"""));
+        using var client = server.CreateClient();
+        var res = await client.PostAsync("/v1/chat/completions", new StringContent($$"""{"messages":[{{messages}}],"max_tokens":4}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, res.StatusCode);
+        var error = JsonNode.Parse(await res.Content.ReadAsStringAsync())!["error"]!;
+        Assert.Equal("context_length_exceeded", error["code"]!.GetValue<string>());
+        Assert.Contains("4096", error["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/v1/chat/completions")]
     [InlineData("/v1/completions")]

@@ -1,18 +1,9 @@
-using YoutuServer.Engine.Synthesis;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Operations;
 
-/// <summary>The tiny synthesized Youtu-shaped model, written once per test run for the operations tests.</summary>
+/// <summary>The operations tests' tiny model (seed 7).</summary>
 internal static class OpsTinyModel
 {
-    private static readonly Lazy<string> Model = new(() =>
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "youtu-tests");
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, $"ops-tiny-{Environment.ProcessId}.gguf");
-        YoutuSynthesizer.Synthesize(new SynthOptions { Preset = SynthPreset.Tiny, OutPath = path, Seed = 7 });
-        return path;
-    });
-
-    public static string File => Model.Value;
+    public static string File => TinyModelFiles.Get(seed: 7);
 }
