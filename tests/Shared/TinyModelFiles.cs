@@ -19,7 +19,7 @@ internal static class TinyModelFiles
         var dir = Path.Combine(Path.GetTempPath(), "youtu-tests");
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, $"tiny-{seed}-{Environment.ProcessId}.gguf");
-        YoutuSynthesizer.Synthesize(new SynthOptions { Preset = SynthPreset.Tiny, OutPath = path, Seed = seed });
+        YoutuSynthesizer.Synthesize(new SynthOptions { Preset = SynthPreset.Tiny, OutPath = path, Seed = (ulong)seed });
         return path;
     }
 }

@@ -5,7 +5,8 @@ using YoutuServer.Native;
 namespace YoutuServer.Engine.Benchmarks;
 
 /// <summary>Throughput of a plain loop over the binding: the baseline the scheduler is measured against.</summary>
-public sealed record RawDecodeResult(int Sequences, int Steps, double DecodeSeconds, double PromptTokensPerSecond)
+/// <summary>FirstSequence: the greedy tokens of sequence 0 (its prompt is the same whatever the sequence count).</summary>
+public sealed record RawDecodeResult(int Sequences, int Steps, double DecodeSeconds, double PromptTokensPerSecond, int[]? FirstSequence = null)
 {
     public double TokensPerSecond => Sequences * Steps / DecodeSeconds;
 }
@@ -71,6 +72,8 @@ public static unsafe class RawDecodeBenchmark
 
             var ppSeconds = ppTimer.Elapsed.TotalSeconds;
             var next = logitRow;
+            var first = new int[steps + 1];
+            first[0] = next[0];
             var sw = Stopwatch.StartNew();
             for (var step = 0; step < steps; step++)
             {
@@ -89,9 +92,11 @@ public static unsafe class RawDecodeBenchmark
                 {
                     next[s] = NativeMethods.llama_sampler_sample(samplers[s], ctx, s);
                 }
+
+                first[step + 1] = next[0];
             }
 
-            return new RawDecodeResult(sequences, steps, sw.Elapsed.TotalSeconds, sequences * promptTokens / ppSeconds);
+            return new RawDecodeResult(sequences, steps, sw.Elapsed.TotalSeconds, sequences * promptTokens / ppSeconds, first);
         }
         finally
         {

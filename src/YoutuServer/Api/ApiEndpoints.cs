@@ -268,7 +268,7 @@ public static class ApiEndpoints
                 }
                 else if (r.StreamOptions?.IncludeUsage == true)
                 {
-                    var u = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage, completionTokens) };
+                    var u = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage, completionTokens), Timings = TimingsDto.From(usage, completionTokens) };
                     await sse.WriteAsync(u, ApiJsonContext.Wire.CompletionResponse, false, ct);
                 }
 
@@ -317,6 +317,7 @@ public static class ApiEndpoints
             SystemFingerprint = Ids.Fingerprint,
             Choices = Enumerable.Range(0, n).Select(i => new CompletionChoice { Index = i, Text = texts[i].ToString(), FinishReason = finish[i] }).ToList(),
             Usage = Usage(usage, completionTokens),
+            Timings = TimingsDto.From(usage, completionTokens),
         };
         telemetry.End(http, 200, response.Usage);
         http.Response.ContentType = "application/json";

@@ -40,6 +40,7 @@ internal static class EngineBench
         var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs, double DecodeMsPerStep)>();
         // Greedy tokens of the first request (same prompt in every run), per sequence count: does batching change them?
         var firstTokens = new Dictionary<int, int[]>();
+        var rawFirstTokens = new Dictionary<int, int[]>();
         foreach (var n in parallel)
         {
             // Raw and scheduler runs alternate (A B A B ...) and the medians are reported, so a noisy
@@ -61,6 +62,7 @@ internal static class EngineBench
             var medianRaw = raws.OrderBy(x => x.TokensPerSecond).ElementAt(raws.Count / 2);
             var medianSched = scheds.OrderBy(x => x.TokPerSec).ElementAt(scheds.Count / 2);
             firstTokens[n] = scheds[0].First;
+            rawFirstTokens[n] = raws[0].FirstSequence ?? [];
             rows.Add((n, medianRaw, medianSched.TokPerSec, medianSched.OverheadUs, medianSched.DecodeMsPerStep));
         }
 
@@ -78,19 +80,28 @@ internal static class EngineBench
             Console.WriteLine($"\naggregate with {best.N} concurrent requests / single request: {best.Sched / rows[0].Sched:F2}x");
         }
 
-        if (firstTokens.TryGetValue(parallel.Min(), out var solo))
-        {
-            foreach (var (n, toks) in firstTokens.Where(kv => kv.Key != parallel.Min()))
-            {
-                var diverge = Enumerable.Range(0, Math.Min(solo.Length, toks.Length)).FirstOrDefault(i => solo[i] != toks[i], -1);
-                Console.WriteLine(diverge < 0 && solo.Length == toks.Length
-                    ? $"request 0 with {n} concurrent requests: same {toks.Length} greedy tokens as with {parallel.Min()}"
-                    : $"request 0 with {n} concurrent requests: tokens differ from the {parallel.Min()}-request run from token {diverge} of {toks.Length} (batch-size-dependent kernels)");
-            }
-        }
+        CompareFirst("scheduler: request 0", firstTokens, parallel.Min());
+        CompareFirst("raw loop: sequence 0", rawFirstTokens, parallel.Min());
 
         Console.WriteLine($"peak RSS: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
         return 0;
+    }
+
+    /// <summary>Same greedy tokens for the first request whatever the batch size? Says where they part if not.</summary>
+    private static void CompareFirst(string what, Dictionary<int, int[]> byN, int baseN)
+    {
+        if (!byN.TryGetValue(baseN, out var solo))
+        {
+            return;
+        }
+
+        foreach (var (n, toks) in byN.Where(kv => kv.Key != baseN))
+        {
+            var diverge = Enumerable.Range(0, Math.Min(solo.Length, toks.Length)).FirstOrDefault(i => solo[i] != toks[i], -1);
+            Console.WriteLine(diverge < 0 && solo.Length == toks.Length
+                ? $"{what} with {n} sequences: the same {toks.Length} greedy tokens as with {baseN}"
+                : $"{what} with {n} sequences: greedy tokens differ from the {baseN}-sequence run from token {diverge} of {toks.Length}");
+        }
     }
 
     private static bool? OnOff(string? v, string name) => v switch

@@ -105,7 +105,10 @@ internal static class ServeBench
             notes.Add("Method: TTFT = request sent → first chunk with text; TPOT = (latency − TTFT) / (output tokens − 1); ITL = gaps between text chunks. "
                 + "HTTP decode tok/s: one stream = (tokens − 1) / (first → last chunk); 8 streams = tokens in the window where all 8 decode / window. "
                 + "Raw: RawDecodeBenchmark (greedy, one llama_decode per step). Server-added TTFT = HTTP TTFT p50 − raw prompt evaluation of the same length, "
-                + "measured warm as (a run with two prompts) − (a run with one), each decode including the first token's sampling.");
+                + "measured warm as (a run with two prompts) − (a run with one), each decode including the first token's sampling; "
+                + "it also counts any difference between the server's prompt evaluation and the raw one (KV cells of other cached sequences, machine noise). "
+                + "TTFT − the request's own queue + prompt ms uses the server's reported timings (youtu-server, llama-server) and leaves only HTTP, planning, "
+                + "tokenizing, the first sample and the SSE write, plus any textless first tokens.");
             report.Notes = notes;
 
             if (app is not null)

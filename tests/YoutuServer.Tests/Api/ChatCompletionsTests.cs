@@ -34,6 +34,15 @@ public sealed class ChatCompletionsTests(ServerFixture server)
         Assert.Equal(usage["prompt_tokens"]!.GetValue<int>() + 8, usage["total_tokens"]!.GetValue<int>());
         Assert.NotNull(usage["prompt_tokens_details"]!["cached_tokens"]);
         Assert.Null(choice["message"]!["reasoning_content"]);
+
+        // llama-server-style timings: where the request's time went.
+        var timings = json["timings"]!;
+        Assert.Equal(usage["prompt_tokens"]!.GetValue<int>(), timings["prompt_n"]!.GetValue<int>() + timings["cache_n"]!.GetValue<int>());
+        Assert.Equal(usage["prompt_tokens_details"]!["cached_tokens"]!.GetValue<int>(), timings["cache_n"]!.GetValue<int>());
+        Assert.Equal(8, timings["predicted_n"]!.GetValue<int>());
+        Assert.True(timings["prompt_ms"]!.GetValue<double>() > 0);
+        Assert.True(timings["predicted_ms"]!.GetValue<double>() > 0);
+        Assert.True(timings["queue_ms"]!.GetValue<double>() >= 0);
     }
 
     [Fact]
@@ -56,6 +65,9 @@ public sealed class ChatCompletionsTests(ServerFixture server)
         var last = chunks[^1];
         Assert.Empty(last["choices"]!.AsArray());
         Assert.Equal(8, last["usage"]!["completion_tokens"]!.GetValue<int>());
+        Assert.Equal(8, last["timings"]!["predicted_n"]!.GetValue<int>());
+        Assert.True(last["timings"]!["prompt_ms"]!.GetValue<double>() > 0);
+        Assert.All(chunks[..^1], c => Assert.Null(c["timings"]));
     }
 
     [Fact]

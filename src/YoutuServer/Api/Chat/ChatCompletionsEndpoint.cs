@@ -73,6 +73,7 @@ public static class ChatCompletionsEndpoint
             SystemFingerprint = Ids.Fingerprint,
             Choices = choices.Select(c => c.ToChoice()).ToList(),
             Usage = BuildUsage(usage, choices),
+            Timings = TimingsDto.From(usage, choices.Sum(c => c.CompletionTokens)),
         };
         telemetry.End(http, 200, response.Usage);
         http.Response.ContentType = "application/json";
@@ -151,7 +152,7 @@ public static class ChatCompletionsEndpoint
             }
             else if (plan.IncludeUsage)
             {
-                var u = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = BuildUsage(usage, choices) };
+                var u = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = BuildUsage(usage, choices), Timings = TimingsDto.From(usage, choices.Sum(c => c.CompletionTokens)) };
                 await sse.WriteAsync(u, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
             }
 

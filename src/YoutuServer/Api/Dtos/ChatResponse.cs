@@ -11,6 +11,7 @@ public sealed class ChatCompletionResponse
     [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; set; }
     [JsonPropertyName("choices")] public List<ChatChoice> Choices { get; set; } = [];
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+    [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
 public sealed class ChatChoice
@@ -54,6 +55,30 @@ public sealed class UsageDto
     [JsonPropertyName("completion_tokens_details")] public CompletionTokensDetails? CompletionTokensDetails { get; set; }
 }
 
+/// <summary>
+/// Where the request's time went on the server, under llama-server's names (cache_n, prompt_n, prompt_ms,
+/// predicted_n, predicted_ms) plus queue_ms. Sent with usage: the non-streaming body, or the usage chunk.
+/// </summary>
+public sealed class TimingsDto
+{
+    [JsonPropertyName("queue_ms")] public double QueueMs { get; set; }
+    [JsonPropertyName("cache_n")] public int CacheN { get; set; }
+    [JsonPropertyName("prompt_n")] public int PromptN { get; set; }
+    [JsonPropertyName("prompt_ms")] public double PromptMs { get; set; }
+    [JsonPropertyName("predicted_n")] public int PredictedN { get; set; }
+    [JsonPropertyName("predicted_ms")] public double PredictedMs { get; set; }
+
+    public static TimingsDto? From(Engine.Scheduling.GenerationUsage? u, int completionTokens) => u is null ? null : new TimingsDto
+    {
+        QueueMs = Math.Round(u.QueueMs, 3),
+        CacheN = u.CachedTokens,
+        PromptN = u.PromptTokens - u.CachedTokens,
+        PromptMs = Math.Round(u.PromptEvalMs, 3),
+        PredictedN = completionTokens,
+        PredictedMs = Math.Round(Math.Max(0, u.TotalMs - u.QueueMs - u.PromptEvalMs), 3),
+    };
+}
+
 public sealed class PromptTokensDetails
 {
     [JsonPropertyName("cached_tokens")] public int CachedTokens { get; set; }
@@ -93,6 +118,7 @@ public sealed class ChatCompletionChunk
     [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; set; }
     [JsonPropertyName("choices")] public List<ChunkChoice> Choices { get; set; } = [];
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+    [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
 public sealed class ChunkChoice
@@ -122,6 +148,7 @@ public sealed class CompletionResponse
     [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; set; }
     [JsonPropertyName("choices")] public List<CompletionChoice> Choices { get; set; } = [];
     [JsonPropertyName("usage")] public UsageDto? Usage { get; set; }
+    [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
 public sealed class CompletionChoice

@@ -63,9 +63,9 @@ internal sealed class BenchReport
             sb.AppendLine();
             sb.AppendLine($"### Time to first token ({Ttft.PromptTokens}-token prompts, {Ttft.TtftMs.Count} sequential requests)");
             sb.AppendLine();
-            sb.AppendLine("| TTFT p50 / p90 / p99 ms | raw prompt evaluation ms | server-added TTFT p50 ms | target |");
-            sb.AppendLine("|---|---|---|---|");
-            sb.AppendLine($"| {Ttft.TtftMs.Triple} | {F(Raw?.WarmPromptMs ?? double.NaN, "F2")} | {F(ServerAddedTtftP50, "F2")} | ≤ 5 |");
+            sb.AppendLine("| TTFT p50 / p90 / p99 ms | raw prompt evaluation ms | TTFT p50 − raw prompt evaluation ms | TTFT − the request's own queue + prompt ms (server timings) p50 / p90 / p99 | target |");
+            sb.AppendLine("|---|---|---|---|---|");
+            sb.AppendLine($"| {Ttft.TtftMs.Triple} | {F(Raw?.WarmPromptMs ?? double.NaN, "F2")} | {F(ServerAddedTtftP50, "F2")} | {(Ttft.OverServerMs is { } o ? o.Triple : "n/a (no timings)")} | ≤ 5 |");
         }
 
         if (Prefix is not null)
@@ -154,6 +154,7 @@ internal sealed class BenchReport
                 ["ttft_ms"] = Ttft.TtftMs.ToJson(),
                 ["raw_prompt_eval_ms"] = Raw is null ? null : Distribution.Num(Raw.WarmPromptMs),
                 ["server_added_ttft_p50_ms"] = Distribution.Num(ServerAddedTtftP50),
+                ["ttft_over_server_queue_and_prompt_ms"] = Ttft.OverServerMs?.ToJson(),
             };
         }
 

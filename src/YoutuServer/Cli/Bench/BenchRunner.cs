@@ -20,7 +20,8 @@ internal sealed record RatioResult(int Streams, IReadOnlyList<double> Runs, IRea
     }
 }
 
-internal sealed record TtftResult(int PromptTokens, Distribution TtftMs, IReadOnlyDictionary<string, int> Errors);
+/// <summary>OverServerMs: each request's TTFT minus its own queue + prompt time as the server reported it (timings).</summary>
+internal sealed record TtftResult(int PromptTokens, Distribution TtftMs, IReadOnlyDictionary<string, int> Errors, Distribution? OverServerMs = null);
 
 internal sealed record PrefixResult(int PrefixTokens, IReadOnlyList<double> ColdMs, IReadOnlyList<double> WarmMs, IReadOnlyList<int?> ColdCached, IReadOnlyList<int?> WarmCached, IReadOnlyList<int> WarmPrompt, IReadOnlyDictionary<string, int> Errors)
 {
@@ -113,7 +114,8 @@ internal sealed class BenchRunner(BenchSettings s, StreamingClient client, Promp
         }
 
         var errors = results.Where(r => !r.Ok).GroupBy(r => r.Error!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        return new TtftResult(s.RatioPrompt, Distribution.Of(results.Where(r => r.Ok).Select(r => r.TtftMs)), errors);
+        var over = results.Where(r => r.Ok && r.ServerQueueAndPromptMs is not null).Select(r => r.TtftMs - r.ServerQueueAndPromptMs!.Value).ToList();
+        return new TtftResult(s.RatioPrompt, Distribution.Of(results.Where(r => r.Ok).Select(r => r.TtftMs)), errors, over.Count > 0 ? Distribution.Of(over) : null);
     }
 
     /// <summary>The load run: Concurrency closed-loop clients share Requests requests of the prompt/output mix.</summary>

@@ -20,6 +20,8 @@ internal sealed class StreamResult
     public int PromptTokens { get; set; }
     public int? CachedTokens { get; set; }
     public bool UsageSeen { get; set; }
+    /// <summary>The server's own queue + prompt-evaluation time (llama-server-style "timings"), when it sends one.</summary>
+    public double? ServerQueueAndPromptMs { get; set; }
     public bool Done { get; set; }
     /// <summary>Null when the request succeeded; else a short type ("http_429:queue_full", "stream_error:..", "timeout", ...).</summary>
     public string? Error { get; set; }
@@ -190,6 +192,11 @@ internal sealed class StreamingClient : IDisposable
                     r.LastChunk = now;
                 }
 
+                if (c.QueueAndPromptMs is { } sm)
+                {
+                    r.ServerQueueAndPromptMs = sm;
+                }
+
                 if (c.Usage is { } u)
                 {
                     r.UsageSeen = true;
@@ -259,7 +266,7 @@ internal sealed class StreamingClient : IDisposable
     }
 
     /// <summary>The facts a benchmark needs from one SSE data payload.</summary>
-    private readonly record struct Chunk(bool Done, bool Invalid, bool HasText, bool Finished, (int Prompt, int Completion, int? Cached)? Usage, string? ErrorCode, string? ErrorMessage)
+    private readonly record struct Chunk(bool Done, bool Invalid, bool HasText, bool Finished, (int Prompt, int Completion, int? Cached)? Usage, string? ErrorCode, string? ErrorMessage, double? QueueAndPromptMs = null)
     {
         private static readonly byte[] DoneBytes = "[DONE]"u8.ToArray();
 
@@ -323,7 +330,11 @@ internal sealed class StreamingClient : IDisposable
                     usage = (Int(u, "prompt_tokens"), Int(u, "completion_tokens"), cached);
                 }
 
-                return new Chunk(false, false, hasText, finished, usage, null, null);
+                double? serverMs = root.TryGetProperty("timings", out var tm) && tm.ValueKind == JsonValueKind.Object
+                    && tm.TryGetProperty("prompt_ms", out var pm) && pm.ValueKind == JsonValueKind.Number
+                    ? pm.GetDouble() + (tm.TryGetProperty("queue_ms", out var qm) && qm.ValueKind == JsonValueKind.Number ? qm.GetDouble() : 0)
+                    : null;
+                return new Chunk(false, false, hasText, finished, usage, null, null, serverMs);
             }
             catch (JsonException e)
             {
