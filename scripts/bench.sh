@@ -70,6 +70,8 @@ if [[ $tiny == 0 ]] && grep -q '<!-- bench-serve:begin -->' README.md && grep -q
   python3 - "$out/bench-serve.md" <<'PY'
 import re, sys
 table = open(sys.argv[1], encoding="utf-8").read().strip()
+# The report's headings sit two levels below the README section that holds them.
+table = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", table, flags=re.M)
 readme = open("README.md", encoding="utf-8").read()
 new = re.sub(r"(<!-- bench-serve:begin -->\n).*?(\n<!-- bench-serve:end -->)", lambda m: m.group(1) + table + m.group(2), readme, flags=re.S)
 open("README.md", "w", encoding="utf-8").write(new)

@@ -167,6 +167,8 @@ public static class LlamaConstants
     public const int FTypeMostlyQ8_0 = 7;
     public const int FTypeMostlyQ4_K_M = 15;
 
+    public const int VocabTypeBpe = 2;
+
     public const int TokenAttrUnknown = 1 << 0;
     public const int TokenAttrControl = 1 << 3;
     public const int TokenAttrUserDefined = 1 << 4;

@@ -76,6 +76,7 @@ internal static unsafe partial class NativeMethods
 
     // ----- vocabulary -----
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_n_tokens(nint vocab);
+    [LibraryImport(LlamaLib)] public static partial int llama_vocab_type(nint vocab);
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_bos(nint vocab);
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_eos(nint vocab);
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_eot(nint vocab);

@@ -158,34 +158,121 @@ public sealed unsafe partial class LlamaModel : IDisposable
     });
 
     /// <summary>Tokenizes UTF-8 text. parseSpecial maps marker text such as "&lt;|User|&gt;" to its control token.</summary>
-    public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true)
+    public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true) =>
+        TryTokenize(text, addSpecial, parseSpecial, int.MaxValue, out _)!;
+
+    /// <summary>
+    /// As <see cref="Tokenize"/>, but stops (null) as soon as the text certainly holds more than <paramref name="limit"/>
+    /// tokens; <paramref name="atLeast"/> then says how many it has seen. A request far beyond the context is refused
+    /// without tokenizing it all: llama.cpp compiles its pre-tokenizer regex for every stretch between special tokens
+    /// (~0.3 ms each here), so 20,000 short messages cost 14 s.
+    /// </summary>
+    public int[]? TryTokenize(string text, bool addSpecial, bool parseSpecial, int limit, out int atLeast)
     {
-        // Long texts with markers: split at the special tokens here (linear) instead of in llama.cpp (superlinear).
-        // Same tokens; BOS is added the way llama.cpp adds it; a vocabulary that appends EOS keeps the plain path.
-        if (!parseSpecial || text.Length < 1024 || (addSpecial && NativeMethods.llama_vocab_get_add_eos(Vocab)) || Specials.IsEmpty)
+        // Short texts: one call. Longer ones on a BPE vocabulary: cut here at special tokens (llama.cpp's own cut is
+        // superlinear) and cut long stretches into pieces (its std::regex recursion overflows the stack on a run of
+        // ~32k letters and kills the process). Same tokens, except inside runs of over MaxRun characters.
+        if (text.Length < 1024 || NativeMethods.llama_vocab_type(Vocab) != LlamaConstants.VocabTypeBpe)
         {
-            return TokenizeWhole(text, addSpecial, parseSpecial);
+            var whole = TokenizeWhole(text, addSpecial, parseSpecial);
+            atLeast = whole.Length;
+            return whole.Length > limit ? null : whole;
         }
 
-        var result = new List<int>(text.Length / 3 + 8);
-        if (addSpecial && NativeMethods.llama_vocab_get_add_bos(Vocab))
+        var parts = parseSpecial && !Specials.IsEmpty ? Specials.Split(text) : [(0, text.Length, -1)];
+        var bos = addSpecial && NativeMethods.llama_vocab_get_add_bos(Vocab) ? 1 : 0;
+        var eos = addSpecial && NativeMethods.llama_vocab_get_add_eos(Vocab) ? 1 : 0;
+
+        // Every special token is one token and every stretch between them at least one.
+        atLeast = bos + eos + parts.Count;
+        if (atLeast > limit)
+        {
+            return null;
+        }
+
+        var result = new List<int>(Math.Min(text.Length / 3 + 8, 1 << 20));
+        if (bos == 1)
         {
             result.Add(Bos);
         }
 
-        foreach (var (start, length, id) in Specials.Split(text))
+        for (var p = 0; p < parts.Count; p++)
         {
+            var (start, length, id) = parts[p];
             if (id >= 0)
             {
                 result.Add(id);
             }
             else
             {
-                result.AddRange(TokenizeWhole(text.Substring(start, length), addSpecial: false, parseSpecial: true));
+                foreach (var (cs, cl) in PlainChunks(text, start, length))
+                {
+                    result.AddRange(TokenizeWhole(text.Substring(cs, cl), addSpecial: false, parseSpecial));
+                    if (result.Count > limit)
+                    {
+                        break; // counted just below
+                    }
+                }
+            }
+
+            if (result.Count + (parts.Count - p - 1) + eos > limit)
+            {
+                atLeast = result.Count + (parts.Count - p - 1) + eos;
+                return null;
             }
         }
 
+        if (eos == 1)
+        {
+            result.Add(Eos);
+        }
+
+        atLeast = result.Count;
         return [.. result];
+    }
+
+    /// <summary>Longest stretch handed to llama.cpp without a pre-token boundary (8k letters still passed; 32k overflowed).</summary>
+    internal const int MaxRun = 1024;
+
+    private const int MaxChunk = 8192;
+
+    /// <summary>
+    /// Cuts a stretch of plain text into pieces of about MaxChunk characters at points where every supported BPE
+    /// pre-tokenizer (GPT-2, Llama-3, Youtu) starts a new pre-token anyway: before a space that follows a non-space,
+    /// after a newline that precedes a non-space. A run of more than MaxRun characters without such a point is cut
+    /// where it reaches MaxRun (never inside a surrogate pair or CR LF): the only place the tokens may differ.
+    /// </summary>
+    internal static IEnumerable<(int Start, int Length)> PlainChunks(string text, int start, int length)
+    {
+        var end = start + length;
+        var chunkStart = start;
+        var lastSafe = start;
+        for (var i = start + 1; i < end; i++)
+        {
+            var c = text[i];
+            var prev = text[i - 1];
+            var safe = (c == ' ' && !char.IsWhiteSpace(prev)) || (prev == '\n' && !char.IsWhiteSpace(c));
+            if (safe)
+            {
+                lastSafe = i;
+                if (i - chunkStart >= MaxChunk)
+                {
+                    yield return (chunkStart, i - chunkStart);
+                    chunkStart = i;
+                }
+            }
+            else if (i - Math.Max(lastSafe, chunkStart) >= MaxRun && !char.IsLowSurrogate(c) && !(prev == '\r' && c == '\n'))
+            {
+                yield return (chunkStart, i - chunkStart);
+                chunkStart = i;
+                lastSafe = i;
+            }
+        }
+
+        if (end > chunkStart)
+        {
+            yield return (chunkStart, end - chunkStart);
+        }
     }
 
     /// <summary>One llama_tokenize call over the whole text (the reference the split path must equal).</summary>

@@ -138,7 +138,12 @@ public static class ApiEndpoints
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.TokenizeRequest);
         ModelResolver.Check(host, r.Model);
         var text = r.Content ?? r.Prompt ?? throw ApiException.BadRequest("'content' is required.", "content");
-        var tokens = host.Engine.Tokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true);
+        // Bounded like a prompt (the larger of the served and the trained context), so that a body of alternating
+        // markers and text cannot keep a request thread tokenizing for minutes.
+        var limit = Math.Max(host.Engine.Options.CtxSize, host.Engine.Model.ContextTrain);
+        var tokens = host.Engine.Model.TryTokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true, limit, out var atLeast)
+            ?? throw new ApiException(400, $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
+                "invalid_request_error", "content", "context_length_exceeded");
         return Json(new TokenizeResponse
         {
             Tokens = tokens,
@@ -343,7 +348,16 @@ public static class ApiEndpoints
         if (p.ValueKind == JsonValueKind.String)
         {
             var s = p.GetString()!;
-            return s.Length == 0 ? throw ApiException.BadRequest("'prompt' must not be empty.", "prompt") : engine.Tokenize(s, addSpecial: true, parseSpecial: true);
+            if (s.Length == 0)
+            {
+                throw ApiException.BadRequest("'prompt' must not be empty.", "prompt");
+            }
+
+            var ctx = engine.Options.CtxSize;
+            return engine.Model.TryTokenize(s, addSpecial: true, parseSpecial: true, ctx - 1, out var atLeast)
+                ?? throw new ApiException(400,
+                    $"This model's maximum context length is {ctx} tokens. However, your prompt resulted in at least {atLeast} tokens. Please reduce the length of the prompt.",
+                    "invalid_request_error", "prompt", "context_length_exceeded");
         }
 
         if (p.ValueKind != JsonValueKind.Array || p.GetArrayLength() == 0)

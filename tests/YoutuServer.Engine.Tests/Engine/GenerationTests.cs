@@ -78,6 +78,44 @@ public sealed class GenerationTests
         }
     }
 
+    [Theory]
+    [InlineData("m")]
+    [InlineData(" ")]
+    [InlineData("\n")]
+    [InlineData("中")]
+    [InlineData("!")]
+    [InlineData("ü")]
+    [InlineData("😀")]
+    [InlineData("ab1")]
+    public async Task A_100k_character_run_tokenizes_without_overflowing_the_stack(string unit)
+    {
+        // llama.cpp's std::regex pre-tokenizer recursed per character: a run of 32k letters overflowed the stack and
+        // killed the process. The model hands it pieces of at most MaxRun characters without a boundary.
+        await using var engine = await Start();
+        var text = string.Concat(Enumerable.Repeat(unit, 100_000 / unit.Length));
+        var tokens = engine.Model.Tokenize(text, addSpecial: false, parseSpecial: true);
+        Assert.Equal(text, engine.Detokenize(tokens, renderSpecial: true));
+    }
+
+    [Fact]
+    public async Task Tokenizing_stops_early_past_the_limit()
+    {
+        await using var engine = await Start();
+        var text = string.Concat(Enumerable.Range(0, 1_500).Select(i => $"<|User|>m{i}"));
+
+        // 3,000 stretches (marker + text) cannot fit in 2,048 tokens: refused before any llama_tokenize call.
+        Assert.Null(engine.Model.TryTokenize(text, addSpecial: false, parseSpecial: true, limit: 2048, out var atLeast));
+        Assert.Equal(3_000, atLeast);
+
+        // 3,500 passes that bound, but the real count does not fit: refused part-way, with what it had seen.
+        Assert.Null(engine.Model.TryTokenize(text, addSpecial: false, parseSpecial: true, limit: 3500, out atLeast));
+        Assert.True(atLeast > 3500);
+        var all = engine.Model.TryTokenize(text, addSpecial: false, parseSpecial: true, limit: int.MaxValue, out var count);
+        Assert.NotNull(all);
+        Assert.Equal(all.Length, count);
+        Assert.Equal(engine.Model.TokenizeWhole(text, addSpecial: false, parseSpecial: true), all);
+    }
+
     [Fact]
     public async Task Youtu_markers_are_single_tokens()
     {

@@ -109,10 +109,24 @@ public sealed class BadInputTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task A_60k_letter_word_is_refused_and_the_server_lives_on()
+    {
+        // One 'word' of 60,000 letters used to overflow llama.cpp's regex stack and kill the whole process.
+        using var client = server.CreateClient();
+        var word = new string('m', 60_000);
+        var res = await client.PostAsync("/v1/chat/completions", new StringContent("{\"messages\":[{\"role\":\"user\",\"content\":\"" + word + "\"}],\"max_tokens\":4}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, res.StatusCode);
+        Assert.Equal("context_length_exceeded", JsonNode.Parse(await res.Content.ReadAsStringAsync())!["error"]!["code"]!.GetValue<string>());
+        var tok = await client.PostAsync("/tokenize", new StringContent("{\"content\":\"" + word + "\"}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, tok.StatusCode); // more tokens than the tiny model's trained context
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
+    }
+
+    [Fact]
     public async Task Twenty_thousand_messages_are_refused_as_too_long_with_the_prompt_size()
     {
-        // Each message renders with a role marker, which the model cuts out itself before llama_tokenize
-        // (llama.cpp's own marker split is superlinear: this request took 10-20 s before).
+        // 20,000 role markers cannot fit 4,096 tokens: refused before tokenizing (which took 10-20 s, since llama.cpp
+        // compiles its pre-tokenizer regex for every stretch between markers).
         var messages = string.Join(",", Enumerable.Range(0, 20_000).Select(i => $$"""{"role":"{{(i % 2 == 0 ? "user" : "assistant")}}","content":"m{{i}}"}"""));
         using var client = server.CreateClient();
         var res = await client.PostAsync("/v1/chat/completions", new StringContent($$"""{"messages":[{{messages}}],"max_tokens":4}""", Encoding.UTF8, "application/json"));

@@ -78,7 +78,10 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             Tools = tools.Count > 0 ? tools : null,
         };
         var prompt = formatting.Render(messages, renderOptions);
-        var tokens = engine.Tokenize(prompt, addSpecial: false, parseSpecial: true);
+        var tokens = engine.Model.TryTokenize(prompt, addSpecial: false, parseSpecial: true, options.CtxSize - 1, out var atLeast)
+            ?? throw new ApiException(400,
+                $"This model's maximum context length is {options.CtxSize} tokens. However, your messages resulted in at least {atLeast} tokens. Please reduce the length of the messages.",
+                "invalid_request_error", "messages", "context_length_exceeded");
 
         var sampling = BuildSampling(r.Temperature, r.TopP, r.TopK, r.MinP, r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.Seed, r.LogitBias, thinking);
         var (grammar, deferredUntilCall) = BuildGrammar(r.ResponseFormat, tools, toolMode, named, parallelCalls, thinking);
