@@ -138,9 +138,10 @@ public static class ApiEndpoints
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.TokenizeRequest);
         ModelResolver.Check(host, r.Model);
         var text = r.Content ?? r.Prompt ?? throw ApiException.BadRequest("'content' is required.", "content");
-        // Bounded like a prompt (the larger of the served and the trained context), so that a body of alternating
-        // markers and text cannot keep a request thread tokenizing for minutes.
-        var limit = Math.Max(host.Engine.Options.CtxSize, host.Engine.Model.ContextTrain);
+        // Bounded (4x the larger of the served and the trained context, at least 64k), so that a body of alternating
+        // markers and text cannot keep a request thread tokenizing for minutes; documents longer than the context
+        // can still be counted.
+        var limit = Math.Max(65_536, 4 * Math.Max(host.Engine.Options.CtxSize, host.Engine.Model.ContextTrain));
         var tokens = host.Engine.Model.TryTokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true, limit, out var atLeast)
             ?? throw new ApiException(400, $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
                 "invalid_request_error", "content", "context_length_exceeded");

@@ -7,7 +7,8 @@ namespace YoutuServer.Tests.Fuzz;
 /// <summary>The server in process (TestServer) on the tiny model, with short default outputs so valid mutations stay cheap.</summary>
 public sealed class FuzzServerFixture : WebApplicationFactory<Program>
 {
-    public const string ModelId = "tiny-youtu";
+    // Its own alias: the engine gauges of every in-process host share one static meter, keyed by model.
+    public const string ModelId = "tiny-youtu-fuzz";
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
