@@ -45,6 +45,9 @@ public sealed class InferenceEngine : IAsyncDisposable
             throw;
         }
 
+        // Per-vocabulary tables (grammar UTF-8 guard, special-token splitter) are built at start rather than by the
+        // first request that needs them, which would otherwise stall one inference step or one request.
+        model.WarmUpTables();
         return new InferenceEngine(model, scheduler, options);
     }
 

@@ -64,6 +64,13 @@ public sealed unsafe partial class LlamaModel : IDisposable
     internal Sampling.Utf8TokenGuard Utf8Guard =>
         LazyInitializer.EnsureInitialized(ref utf8Guard, () => new Sampling.Utf8TokenGuard(VocabSize, TokenBytes));
 
+    /// <summary>Builds the lazily made per-vocabulary tables now.</summary>
+    public void WarmUpTables()
+    {
+        _ = Utf8Guard;
+        _ = Specials;
+    }
+
     /// <summary>The raw bytes of one token (control tokens rendered as their text); may be a partial UTF-8 character.</summary>
     public byte[] TokenBytes(int token)
     {
