@@ -4,8 +4,10 @@ using YoutuServer.Native;
 
 namespace YoutuServer.Engine.Benchmarks;
 
-/// <summary>Throughput of a plain loop over the binding: the baseline the scheduler is measured against.</summary>
-/// <summary>FirstSequence: the greedy tokens of sequence 0 (its prompt is the same whatever the sequence count).</summary>
+/// <summary>
+/// Throughput of a plain loop over the binding: the baseline the scheduler is measured against. FirstSequence: the
+/// greedy tokens of sequence 0 (its prompt is the same whatever the sequence count).
+/// </summary>
 public sealed record RawDecodeResult(int Sequences, int Steps, double DecodeSeconds, double PromptTokensPerSecond, int[]? FirstSequence = null)
 {
     public double TokensPerSecond => Sequences * Steps / DecodeSeconds;

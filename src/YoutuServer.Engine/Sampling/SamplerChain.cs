@@ -34,6 +34,7 @@ internal sealed unsafe class SamplerChain : IDisposable
     }
 
     /// <summary>Builds the chain in llama-server's order: bias, penalties, grammar, top-k, top-p, min-p, temperature, pick.</summary>
+    /// <remarks><paramref name="utf8"/> is used only when <paramref name="p"/> has a grammar.</remarks>
     public static SamplerChain Create(nint vocab, int vocabSize, SamplingParams p, Utf8TokenGuard? utf8 = null)
     {
         var cp = NativeMethods.llama_sampler_chain_default_params();

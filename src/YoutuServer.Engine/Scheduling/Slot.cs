@@ -59,7 +59,7 @@ internal sealed class Slot
             sampling = sampling with { Seed = unchecked(sampling.Seed + (uint)choice * 7919u) };
         }
 
-        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, sampling.Grammar is null ? null : model.Utf8Guard);
+        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, model.Utf8Guard);
         foreach (var t in r.SamplerPrefill)
         {
             Sampler.Accept(t);

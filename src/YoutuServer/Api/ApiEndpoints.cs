@@ -143,8 +143,9 @@ public static class ApiEndpoints
         // can still be counted.
         var limit = Math.Max(65_536, 4 * Math.Max(host.Engine.Options.CtxSize, host.Engine.Model.ContextTrain));
         var tokens = host.Engine.Model.TryTokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true, limit, out var atLeast)
-            ?? throw new ApiException(400, $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
-                "invalid_request_error", "content", "context_length_exceeded");
+            ?? throw ApiException.BadRequest(
+                $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
+                "content", "context_length_exceeded");
         return Json(new TokenizeResponse
         {
             Tokens = tokens,
@@ -356,9 +357,9 @@ public static class ApiEndpoints
 
             var ctx = engine.Options.CtxSize;
             return engine.Model.TryTokenize(s, addSpecial: true, parseSpecial: true, ctx - 1, out var atLeast)
-                ?? throw new ApiException(400,
+                ?? throw ApiException.BadRequest(
                     $"This model's maximum context length is {ctx} tokens. However, your prompt resulted in at least {atLeast} tokens. Please reduce the length of the prompt.",
-                    "invalid_request_error", "prompt", "context_length_exceeded");
+                    "prompt", "context_length_exceeded");
         }
 
         if (p.ValueKind != JsonValueKind.Array || p.GetArrayLength() == 0)

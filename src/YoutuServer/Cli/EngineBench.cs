@@ -23,8 +23,9 @@ internal static class EngineBench
         var threads = cli.GetInt("threads", 0);
         var ctxSize = cli.GetInt("ctx-size", 4096);
         var repeat = Math.Max(1, cli.GetInt("repeat", 1));
-        var extraBufts = OnOff(cli.Get("extra-bufts"), "extra-bufts");
-        var mmap = OnOff(cli.Get("mmap"), "mmap");
+        bool? OnOffAuto(string key) => cli.Get(key) is null or "auto" ? null : cli.GetBool(key);
+        var extraBufts = OnOffAuto("extra-bufts");
+        var mmap = OnOffAuto("mmap");
         var flash = cli.GetInt("flash-attn", -1);
         cli.RejectUnknown();
 
@@ -103,14 +104,6 @@ internal static class EngineBench
                 : $"{what} with {n} sequences: greedy tokens differ from the {baseN}-sequence run from token {diverge} of {toks.Length}");
         }
     }
-
-    private static bool? OnOff(string? v, string name) => v switch
-    {
-        null or "auto" => null,
-        "on" or "true" or "1" => true,
-        "off" or "false" or "0" => false,
-        _ => throw new ArgumentException($"--{name} must be on, off or auto"),
-    };
 
     /// <summary>n concurrent requests with fixed lengths; rate measured over the decode phase (after every prompt is in).</summary>
     private static async Task<(double TokPerSec, double OverheadUs, double DecodeMsPerStep, int[] First)> SchedulerRunAsync(LlamaModel model, EngineOptions options, int n, int prompt, int steps)

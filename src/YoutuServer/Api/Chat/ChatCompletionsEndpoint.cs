@@ -73,8 +73,8 @@ public static class ChatCompletionsEndpoint
             SystemFingerprint = Ids.Fingerprint,
             Choices = choices.Select(c => c.ToChoice()).ToList(),
             Usage = BuildUsage(usage, choices),
-            Timings = TimingsDto.From(usage, choices.Sum(c => c.CompletionTokens)),
         };
+        response.Timings = TimingsDto.From(usage, response.Usage.CompletionTokens);
         telemetry.End(http, 200, response.Usage);
         http.Response.ContentType = "application/json";
         await System.Text.Json.JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Wire.ChatCompletionResponse, ct);
@@ -145,6 +145,7 @@ public static class ChatCompletionsEndpoint
                 await sse.FlushAsync(ct);
             }
 
+            var usageDto = BuildUsage(usage, choices);
             if (error is not null)
             {
                 var err = new ErrorResponse { Error = new ErrorBody { Message = "Generation failed: " + error, Type = "server_error", Code = "generation_failed" } };
@@ -152,12 +153,12 @@ public static class ChatCompletionsEndpoint
             }
             else if (plan.IncludeUsage)
             {
-                var u = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = BuildUsage(usage, choices), Timings = TimingsDto.From(usage, choices.Sum(c => c.CompletionTokens)) };
+                var u = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = usageDto, Timings = TimingsDto.From(usage, usageDto.CompletionTokens) };
                 await sse.WriteAsync(u, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
             }
 
             await sse.WriteDoneAsync(ct);
-            telemetry.End(http, 200, BuildUsage(usage, choices));
+            telemetry.End(http, 200, usageDto);
         }
         catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
         {
@@ -416,7 +417,7 @@ internal static class EngineErrors
             {
                 RejectionReason.QueueFull => new ApiException(429, e.Message, "rate_limit_error", null, "queue_full", retryAfterSeconds: 1),
                 RejectionReason.ShuttingDown => new ApiException(503, e.Message, "server_error", null, "shutting_down", retryAfterSeconds: 5),
-                RejectionReason.ContextLengthExceeded => new ApiException(400, e.Message, "invalid_request_error", "messages", "context_length_exceeded"),
+                RejectionReason.ContextLengthExceeded => ApiException.BadRequest(e.Message, "messages", "context_length_exceeded"),
                 _ => ApiException.BadRequest(e.Message, e.Param),
             };
         }

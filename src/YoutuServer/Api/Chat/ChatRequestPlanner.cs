@@ -79,9 +79,9 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
         };
         var prompt = formatting.Render(messages, renderOptions);
         var tokens = engine.Model.TryTokenize(prompt, addSpecial: false, parseSpecial: true, options.CtxSize - 1, out var atLeast)
-            ?? throw new ApiException(400,
+            ?? throw ApiException.BadRequest(
                 $"This model's maximum context length is {options.CtxSize} tokens. However, your messages resulted in at least {atLeast} tokens. Please reduce the length of the messages.",
-                "invalid_request_error", "messages", "context_length_exceeded");
+                "messages", "context_length_exceeded");
 
         var sampling = BuildSampling(r.Temperature, r.TopP, r.TopK, r.MinP, r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.Seed, r.LogitBias, thinking);
         var (grammar, deferredUntilCall) = BuildGrammar(r.ResponseFormat, tools, toolMode, named, parallelCalls, thinking);
@@ -432,9 +432,9 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
         {
             if ((long)promptTokens + m > ctx)
             {
-                throw new ApiException(400,
+                throw ApiException.BadRequest(
                     $"This model's maximum context length is {ctx} tokens. However, you requested {(long)promptTokens + m} tokens ({promptTokens} in the messages, {m} in the completion). Please reduce the length of the messages or completion.",
-                    "invalid_request_error", "messages", "context_length_exceeded");
+                    "messages", "context_length_exceeded");
             }
 
             return m;
@@ -442,9 +442,9 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
 
         if (promptTokens >= ctx)
         {
-            throw new ApiException(400,
+            throw ApiException.BadRequest(
                 $"This model's maximum context length is {ctx} tokens. However, your messages resulted in {promptTokens} tokens. Please reduce the length of the messages.",
-                "invalid_request_error", "messages", "context_length_exceeded");
+                "messages", "context_length_exceeded");
         }
 
         var room = ctx - promptTokens;
