@@ -169,38 +169,42 @@ internal sealed unsafe class SamplerChain : IDisposable
             return float.IsNegativeInfinity(max) ? -1 : best;
         }
 
-        for (var i = 0; i < vocabSize; i++)
+        if (utf8 is not null && utf8State.IsInvalid)
         {
-            candidates[i] = new LlamaTokenData { Id = i, Logit = logits[i], P = 0f };
+            utf8State = Utf8State.Boundary; // only forced tokens get here unscreened; start afresh after them
         }
 
-        if (utf8 is not null)
+        // With a grammar, prefer tokens that keep the bytes valid UTF-8. Where the grammar itself allows nothing else
+        // (say a lone surrogate escape in a schema), fall back to its own choice rather than fail a satisfiable request.
+        var token = Pick(logits, utf8);
+        if (token < 0 && utf8 is not null)
         {
-            if (utf8State.IsInvalid)
-            {
-                utf8State = Utf8State.Boundary; // only forced tokens get here unscreened; start afresh after them
-            }
-
-            utf8.Mask(utf8State, candidates, vocabSize);
+            token = Pick(logits, null);
         }
 
-        var arr = new LlamaTokenDataArray { Data = candidates, Size = (nuint)vocabSize, Selected = -1, Sorted = false };
-        var c = chain.DangerousGetHandle();
-        NativeMethods.llama_sampler_apply(c, &arr);
-        if (arr.Selected < 0 || arr.Selected >= (long)arr.Size)
-        {
-            return -1;
-        }
-
-        var token = arr.Data[arr.Selected].Id;
-        var logit = arr.Data[arr.Selected].Logit;
-        if (float.IsNegativeInfinity(logit))
+        if (token < 0)
         {
             return -1; // every candidate was masked (e.g. grammar dead end)
         }
 
         Accept(token);
         return token;
+    }
+
+    /// <summary>Runs the chain over the logits row (masked by the guard when given); -1 when every candidate is masked.</summary>
+    private int Pick(float* logits, Utf8TokenGuard? guard)
+    {
+        for (var i = 0; i < vocabSize; i++)
+        {
+            candidates[i] = new LlamaTokenData { Id = i, Logit = logits[i], P = 0f };
+        }
+
+        guard?.Mask(utf8State, candidates, vocabSize);
+        var arr = new LlamaTokenDataArray { Data = candidates, Size = (nuint)vocabSize, Selected = -1, Sorted = false };
+        NativeMethods.llama_sampler_apply(chain.DangerousGetHandle(), &arr);
+        return arr.Selected < 0 || arr.Selected >= (long)arr.Size || float.IsNegativeInfinity(arr.Data[arr.Selected].Logit)
+            ? -1
+            : arr.Data[arr.Selected].Id;
     }
 
     /// <summary>Feeds a token to the chain (also one it did not choose, e.g. forced text) so penalties, grammar and the UTF-8 state stay in step.</summary>

@@ -44,4 +44,21 @@ public sealed class Utf8GrammarTests
 
         Assert.True(bad.Count == 0, string.Join("\n", bad));
     }
+
+    [Fact]
+    public async Task A_grammar_that_allows_only_invalid_utf8_still_completes()
+    {
+        // A lone surrogate (ED A0 80) is the only text this grammar accepts: the guard must not turn it into a failure.
+        await using var engine = await InferenceEngine.StartAsync(TinyModel.Options(parallel: 1) with { Threads = 1 });
+        var r = await engine.GenerateAsync(new GenerationRequest
+        {
+            Prompt = engine.Tokenize("<|User|>x<|Assistant|>"),
+            MaxTokens = 10,
+            Sampling = new SamplingParams { Temperature = 1, Seed = 1, Grammar = new GrammarConstraint("root ::= \"a\\uD800b\"\n") },
+        });
+        var c = r.Choices[0];
+        Assert.Null(c.Error);
+        Assert.Equal(FinishReason.Stop, c.FinishReason);
+        Assert.Matches("^a\uFFFD+b$", c.Text);
+    }
 }
