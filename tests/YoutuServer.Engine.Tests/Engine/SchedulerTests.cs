@@ -135,8 +135,22 @@ public sealed class SchedulerTests
         {
         }
 
-        Assert.Equal(0, engine.Stats.QueueDepth);
-        Assert.Equal(0, engine.Stats.ActiveSequences);
+        // The stats are a snapshot the loop publishes after its step: the stream can end just before it.
+        var stats = await SettledStats(engine, s => s.QueueDepth == 0 && s.ActiveSequences == 0);
+        Assert.Equal(0, stats.QueueDepth);
+        Assert.Equal(0, stats.ActiveSequences);
+    }
+
+    /// <summary>The engine's stats once <paramref name="settled"/> holds, or after 5 s (the caller's asserts then fail).</summary>
+    private static async Task<EngineStats> SettledStats(InferenceEngine engine, Func<EngineStats, bool> settled)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!settled(engine.Stats) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        return engine.Stats;
     }
 
     [Fact]
