@@ -13,12 +13,24 @@ public enum RejectionReason
     InvalidRequest,
 }
 
+/// <summary>The part of a <see cref="Scheduling.GenerationRequest"/> a refusal is about.</summary>
+public enum RequestField
+{
+    None,
+    Prompt,
+    /// <summary>The number of completions (N).</summary>
+    Count,
+    MaxTokens,
+    /// <summary>The output constraint (a grammar llama.cpp cannot parse).</summary>
+    Grammar,
+}
+
 public sealed class EngineRejectedException : Exception
 {
-    public EngineRejectedException(RejectionReason reason, string message, string? param = null) : base(message)
+    public EngineRejectedException(RejectionReason reason, string message, RequestField field = RequestField.None) : base(message)
     {
         Reason = reason;
-        Param = param;
+        Field = field;
     }
 
     public EngineRejectedException() : this(RejectionReason.InvalidRequest, "rejected") { }
@@ -26,7 +38,7 @@ public sealed class EngineRejectedException : Exception
     public EngineRejectedException(string message, Exception inner) : base(message, inner) { }
 
     public RejectionReason Reason { get; }
-    public string? Param { get; }
+    public RequestField Field { get; }
     /// <summary>For ContextLengthExceeded: the tokens asked for (prompt + max tokens) and the limit.</summary>
     public int RequestedTokens { get; init; }
     public int ContextLimit { get; init; }

@@ -53,6 +53,34 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     public int[] Tokenize(string text, bool addSpecial = false, bool parseSpecial = true) => Model.Tokenize(text, addSpecial, parseSpecial);
 
+    /// <summary>Tokenizes unless the text has more than <paramref name="limit"/> tokens (then null, with a lower bound in <paramref name="atLeast"/>).</summary>
+    public int[]? TryTokenize(string text, bool addSpecial, bool parseSpecial, int limit, out int atLeast)
+        => Model.TryTokenize(text, addSpecial, parseSpecial, limit, out atLeast);
+
+    /// <summary>A token's own bytes (part of a UTF-8 character for some tokens).</summary>
+    public byte[] TokenBytes(int token) => Model.TokenBytes(token);
+
+    public int VocabSize => Model.VocabSize;
+
+    /// <summary>The context the model was trained with (GGUF metadata).</summary>
+    public int ContextTrain => Model.ContextTrain;
+
+    /// <summary>The model file's path.</summary>
+    public string ModelPath => Model.Path;
+
+    /// <summary>The GGUF's tokenizer.chat_template, if any.</summary>
+    public string? ChatTemplate => Model.ChatTemplate;
+
+    /// <summary>llama.cpp's built-in template rendering (role + content only); null when it does not know the template.</summary>
+    public string? ApplyBuiltinTemplate(string template, IReadOnlyList<(string Role, string Content)> messages, bool addAssistant)
+        => Model.ApplyBuiltinTemplate(template, messages, addAssistant);
+
+    /// <summary>Stops admitting requests; running ones go on (graceful drain).</summary>
+    public void BeginDrain() => Scheduler.BeginDrain();
+
+    /// <summary>Ends every running request now with finish reason length (the drain's deadline passed).</summary>
+    public void FinishAll() => Scheduler.FinishAll();
+
     public string Detokenize(ReadOnlySpan<int> tokens, bool renderSpecial = false) => Model.Detokenize(tokens, renderSpecial);
 
     public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)

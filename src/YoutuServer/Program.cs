@@ -17,7 +17,7 @@ try
         _ => Usage(2, $"unknown command '{command}'"),
     };
 }
-catch (CliException e)
+catch (Exception e) when (e is CliException or ConfigurationException)
 {
     await Console.Error.WriteLineAsync($"youtu-server {command}: {e.Message}");
     return 2;

@@ -22,6 +22,25 @@ public static class ResponseFormatGrammar
 
     private const string Path = "/response_format";
 
+    /// <summary>
+    /// The grammar for a JSON answer in no wire format's terms: any object (<paramref name="schemaMode"/> false, or
+    /// that schema when one is given) or a value following <paramref name="schema"/> (any JSON value without one).
+    /// </summary>
+    /// <param name="schemaPath">Where the schema sits in the request, as a JSON pointer, for error messages.</param>
+    public static GrammarSpec BuildJson(bool schemaMode, JsonElement? schema, bool allowThinking, string schemaPath, JsonGrammarOptions? options = null) =>
+        SchemaGuard.Run(schemaPath, () => BuildJsonCore(schemaMode, schema, allowThinking, schemaPath, schemaPath, options));
+
+    private static GrammarSpec BuildJsonCore(bool schemaMode, JsonElement? schema, bool allowThinking, string schemaPath, string rootPath, JsonGrammarOptions? options)
+    {
+        var builder = new GbnfBuilder(options ?? JsonGrammarOptions.Default);
+        var value = schema is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } s
+            ? new SchemaConverter(builder, s, schemaPath).ConvertDocumentRule("response")
+            : schemaMode ? builder.AnyValue() : builder.AnyObject();
+        var root = allowThinking ? ThinkGrammar.Define(builder) + "? " + value : value;
+        builder.Define("root", root, rootPath);
+        return new GrammarSpec { Gbnf = builder.Build() };
+    }
+
     private static GrammarSpec? BuildCore(JsonElement responseFormat, bool allowThinking, JsonGrammarOptions? options)
     {
         if (responseFormat.ValueKind != JsonValueKind.Object ||
@@ -30,34 +49,22 @@ public static class ResponseFormatGrammar
             throw new UnsupportedSchemaException("type", Path, "response_format needs a string 'type'");
         }
 
-        var builder = new GbnfBuilder(options ?? JsonGrammarOptions.Default);
-        string value;
         switch (typeElement.GetString())
         {
             case "text":
                 return null;
             case "json_object":
-                value = responseFormat.TryGetProperty("schema", out var extSchema) && extSchema.ValueKind != JsonValueKind.Null
-                    ? new SchemaConverter(builder, extSchema, Path + "/schema").ConvertDocumentRule("response")
-                    : builder.AnyObject();
-                break;
+                return BuildJsonCore(false, responseFormat.TryGetProperty("schema", out var extSchema) ? extSchema : null, allowThinking, Path + "/schema", Path, options);
             case "json_schema":
                 if (!responseFormat.TryGetProperty("json_schema", out var js) || js.ValueKind != JsonValueKind.Object)
                 {
                     throw new UnsupportedSchemaException("json_schema", Path, "response_format of type json_schema needs a 'json_schema' object");
                 }
 
-                value = js.TryGetProperty("schema", out var schema) && schema.ValueKind != JsonValueKind.Null
-                    ? new SchemaConverter(builder, schema, Path + "/json_schema/schema").ConvertDocumentRule("response")
-                    : builder.AnyValue();
-                break;
+                return BuildJsonCore(true, js.TryGetProperty("schema", out var schema) ? schema : null, allowThinking, Path + "/json_schema/schema", Path, options);
             default:
                 throw new UnsupportedSchemaException("type", Path + "/type",
                     $"unknown response_format type {JsonText.Quote(typeElement.GetString()!)}");
         }
-
-        var root = allowThinking ? ThinkGrammar.Define(builder) + "? " + value : value;
-        builder.Define("root", root, Path);
-        return new GrammarSpec { Gbnf = builder.Build() };
     }
 }

@@ -32,4 +32,28 @@ public sealed record ChatMessage
 
     /// <summary>Optional participant or function name. Not rendered by the Youtu template.</summary>
     public string? Name { get; init; }
+
+    /// <summary>
+    /// For assistant messages: the thinking the model produced for this turn, as a client sends it back
+    /// (<c>reasoning_content</c>, a Responses reasoning item, an Anthropic thinking block). See <see cref="WithReasoningInContent"/>.
+    /// </summary>
+    public string? Reasoning { get; init; }
+
+    /// <summary>
+    /// This message with its <see cref="Reasoning"/> folded into the content exactly as the model produced it:
+    /// <c>&lt;think&gt;\n</c> + reasoning + <c>\n&lt;/think&gt;\n\n</c> + content (the parser strips exactly that whitespace),
+    /// so that the template decides what to keep (it keeps the thinking inside a tool loop and drops it before), and a
+    /// tool loop's second prompt starts with the tokens the first turn evaluated and generated. Content that already
+    /// holds a think block is left alone.
+    /// </summary>
+    public ChatMessage WithReasoningInContent()
+    {
+        if (Role != ChatRoles.Assistant || string.IsNullOrEmpty(Reasoning)
+            || (Content is { } c && (c.Contains("<think>", StringComparison.Ordinal) || c.Contains("</think>", StringComparison.Ordinal))))
+        {
+            return this;
+        }
+
+        return this with { Content = "<think>\n" + Reasoning + "\n</think>\n\n" + (Content ?? string.Empty), Reasoning = null };
+    }
 }

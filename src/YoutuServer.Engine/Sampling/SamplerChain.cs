@@ -145,7 +145,7 @@ internal sealed unsafe class SamplerChain : IDisposable
                 s = NativeMethods.llama_sampler_init_grammar(vocab, gp, rp);
             }
 
-            return s != 0 ? s : throw new EngineRejectedException(RejectionReason.InvalidRequest, "the grammar could not be parsed by llama.cpp", "grammar");
+            return s != 0 ? s : throw new EngineRejectedException(RejectionReason.InvalidRequest, "the grammar could not be parsed by llama.cpp", RequestField.Grammar);
         }
     }
 

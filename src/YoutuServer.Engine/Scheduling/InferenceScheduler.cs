@@ -114,18 +114,18 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     {
         if (r.Prompt.Count == 0)
         {
-            throw new EngineRejectedException(RejectionReason.InvalidRequest, "The prompt is empty.", "prompt");
+            throw new EngineRejectedException(RejectionReason.InvalidRequest, "The prompt is empty.", RequestField.Prompt);
         }
 
         if (r.N < 1 || r.N > options.Parallel)
         {
             throw new EngineRejectedException(RejectionReason.InvalidRequest,
-                $"n must be between 1 and {options.Parallel} (the server's parallel sequences), got {r.N}.", "n");
+                $"The number of completions must be between 1 and {options.Parallel} (the server's parallel sequences), got {r.N}.", RequestField.Count);
         }
 
         if (r.MaxTokens < 1)
         {
-            throw new EngineRejectedException(RejectionReason.InvalidRequest, "max_tokens must be at least 1.", "max_tokens");
+            throw new EngineRejectedException(RejectionReason.InvalidRequest, "The maximum number of tokens must be at least 1.", RequestField.MaxTokens);
         }
 
         var limit = options.CtxSize;
@@ -134,8 +134,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         {
             throw new EngineRejectedException(RejectionReason.ContextLengthExceeded,
                 $"This model's maximum context length is {limit} tokens. However, you requested {wanted} tokens " +
-                $"({r.Prompt.Count} in the messages, {r.MaxTokens} in the completion). Please reduce the length of the messages or completion.",
-                "messages")
+                $"({r.Prompt.Count} in the prompt, {r.MaxTokens} in the completion). Please reduce the length of the prompt or completion.",
+                RequestField.Prompt)
             { RequestedTokens = (int)Math.Min(int.MaxValue, wanted), ContextLimit = limit };
         }
     }

@@ -1,15 +1,20 @@
 using System.Text.Json;
-using YoutuServer.Api.Chat;
-using YoutuServer.Api.Dtos;
-using YoutuServer.Api.Sse;
-using YoutuServer.Engine.Scheduling;
+using YoutuServer.Api.OpenAI;
+using YoutuServer.Api.OpenAI.Chat;
+using YoutuServer.Api.OpenAI.Completions;
+using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Generation;
 using YoutuServer.Hosting;
+using YoutuServer.Http;
 
 namespace YoutuServer.Api;
 
 /// <summary>The HTTP surface: OpenAI routes, tokenizer utilities, health.</summary>
 public static class ApiEndpoints
 {
+    /// <summary>The error shape of each wire format, by route prefix (OpenAI's everywhere else).</summary>
+    public static ErrorShapes ErrorShapes() => new(OpenAIErrorShape.Instance);
+
     public static void Map(WebApplication app)
     {
         // Client mistakes are ApiExceptions: write them here so they never reach the 500 handler or its error log.
@@ -23,6 +28,13 @@ public static class ApiEndpoints
             {
                 Operations.RequestObserver.Refused(http, e);
                 await ErrorWriter.WriteAsync(http, e);
+            }
+            catch (IntentException e)
+            {
+                // A route that did not name the fields itself (tokenize, models): OpenAI's names.
+                var api = OpenAIErrors.ToApi(e, OpenAIErrors.ChatFields());
+                Operations.RequestObserver.Refused(http, api);
+                await ErrorWriter.WriteAsync(http, api);
             }
             catch (BadHttpRequestException e) when (e.StatusCode == 413)
             {
@@ -53,7 +65,7 @@ public static class ApiEndpoints
             .Accepts<ChatCompletionRequest>("application/json")
             .Produces<ChatCompletionResponse>(200, "application/json", "text/event-stream")
             .WithErrors(400, 401, 404, 413, 429, 503);
-        app.MapPost("/v1/completions", CompletionsAsync).WithName("CreateCompletion")
+        app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync).WithName("CreateCompletion")
             .WithSummary("Legacy text completion (JSON, or SSE with stream=true)")
             .Accepts<CompletionRequest>("application/json")
             .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
@@ -75,7 +87,7 @@ public static class ApiEndpoints
         // Accepts() above makes routing match only JSON bodies (and documents them); these undocumented,
         // lower-priority twins take every other content type so the body reader answers with the usual 400.
         app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithOrder(1).ExcludeFromDescription();
-        app.MapPost("/v1/completions", CompletionsAsync).WithOrder(1).ExcludeFromDescription();
+        app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync).WithOrder(1).ExcludeFromDescription();
         app.MapPost("/tokenize", TokenizeAsync).WithOrder(1).ExcludeFromDescription();
         app.MapPost("/detokenize", DetokenizeAsync).WithOrder(1).ExcludeFromDescription();
         app.MapPost("/apply-template", ApplyTemplateAsync).WithOrder(1).ExcludeFromDescription();
@@ -117,7 +129,7 @@ public static class ApiEndpoints
 
     private static ModelList ModelsList(EngineHost host)
     {
-        var created = new DateTimeOffset(File.GetLastWriteTimeUtc(host.Engine.Model.Path)).ToUnixTimeSeconds();
+        var created = new DateTimeOffset(File.GetLastWriteTimeUtc(host.Engine.ModelPath)).ToUnixTimeSeconds();
         return new ModelList
         {
             Data =
@@ -141,8 +153,8 @@ public static class ApiEndpoints
         // Bounded (4x the larger of the served and the trained context, at least 64k), so that a body of alternating
         // markers and text cannot keep a request thread tokenizing for minutes; documents longer than the context
         // can still be counted.
-        var limit = Math.Max(65_536, 4 * Math.Max(host.Engine.Options.CtxSize, host.Engine.Model.ContextTrain));
-        var tokens = host.Engine.Model.TryTokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true, limit, out var atLeast)
+        var limit = Math.Max(65_536, 4 * Math.Max(host.Engine.Options.CtxSize, host.Engine.ContextTrain));
+        var tokens = host.Engine.TryTokenize(text, addSpecial: r.AddSpecial ?? false, parseSpecial: true, limit, out var atLeast)
             ?? throw ApiException.BadRequest(
                 $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
                 "content", "context_length_exceeded");
@@ -159,7 +171,7 @@ public static class ApiEndpoints
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.DetokenizeRequest);
         ModelResolver.Check(host, r.Model);
         var tokens = r.Tokens ?? throw ApiException.BadRequest("'tokens' is required.", "tokens");
-        var vocab = host.Engine.Model.VocabSize;
+        var vocab = host.Engine.VocabSize;
         for (var i = 0; i < tokens.Count; i++)
         {
             if ((uint)tokens[i] >= (uint)vocab)
@@ -171,226 +183,18 @@ public static class ApiEndpoints
         return Json(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Wire.DetokenizeResponse);
     }
 
-    private static async Task<IResult> ApplyTemplateAsync(HttpContext http, ChatRequestPlanner planner)
+    private static async Task<IResult> ApplyTemplateAsync(HttpContext http, EngineHost host, GenerationPlanner planner)
     {
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
-        var plan = planner.Plan(r);
-        return Json(new ApplyTemplateResponse { Prompt = plan.Prompt }, ApiJsonContext.Wire.ApplyTemplateResponse);
-    }
-
-    // ------------------------------------------------------------------ legacy completions
-
-    private static async Task CompletionsAsync(HttpContext http, EngineHost host, ChatRequestPlanner planner, RequestTelemetry telemetry)
-    {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.CompletionRequest);
-        ModelResolver.Check(host, r.Model);
-        var engine = host.Engine;
-        var prompt = CompletionPrompt(r.Prompt, engine.Model.VocabSize, engine);
-        var n = r.N ?? 1;
-        if (n < 1 || n > engine.Options.Parallel)
+        try
         {
-            throw ApiException.BadRequest($"'n' must be between 1 and {engine.Options.Parallel} on this server, got {n}.", "n");
+            ModelResolver.Check(host, r.Model);
+            var plan = planner.Plan(ChatRequestMapper.ToIntent(r));
+            return Json(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ApiJsonContext.Wire.ApplyTemplateResponse);
         }
-
-        if (r.Logprobs is { } lp && (lp < 0 || lp > 5))
+        catch (IntentException e)
         {
-            throw ApiException.BadRequest("'logprobs' must be between 0 and 5 for completions.", "logprobs");
+            throw OpenAIErrors.ToApi(e, ChatRequestMapper.Names(r));
         }
-
-        var sampling = planner.BuildSampling(r.Temperature, r.TopP, r.TopK, r.MinP, r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.Seed, r.LogitBias, thinking: false);
-        var maxTokens = planner.ResolveMaxTokens(null, r.MaxTokens ?? 16, prompt.Length, "max_tokens");
-        ChatRequestPlanner.ValidateMinTokens(r.MinTokens, maxTokens);
-        var generation = new GenerationRequest
-        {
-            Prompt = prompt,
-            MaxTokens = maxTokens,
-            MinTokens = r.MinTokens ?? 0,
-            IgnoreEos = r.IgnoreEos ?? false,
-            Stop = ChatRequestPlanner.ParseStop(r.Stop),
-            N = n,
-            Sampling = sampling,
-        };
-        telemetry.Begin(http, host.ServedModelId, prompt.Length, r.Stream ?? false);
-        var handle = EngineErrors.Submit(engine, generation, http.RequestAborted);
-        var id = Ids.Completion();
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var echo = r.Echo == true ? engine.Detokenize(prompt, renderSpecial: true) : null;
-        var ct = http.RequestAborted;
-        var texts = Enumerable.Range(0, n).Select(_ => new System.Text.StringBuilder(echo ?? "")).ToArray();
-        var finish = new string?[n];
-        var completionTokens = 0;
-        GenerationUsage? usage = null;
-        string? error = null;
-
-        if (r.Stream == true)
-        {
-            var sse = new SseWriter(http.Response);
-            var chunk = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint };
-            var choice = new CompletionChoice();
-            chunk.Choices.Add(choice);
-            try
-            {
-                if (echo is not null)
-                {
-                    for (var i = 0; i < n; i++)
-                    {
-                        choice.Index = i;
-                        choice.Text = echo;
-                        await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: false, ct);
-                    }
-                }
-
-                await foreach (var e in handle.ReadAllAsync(ct))
-                {
-                    switch (e)
-                    {
-                        case TokenEvent t when t.Text.Length > 0:
-                            telemetry.Token();
-                            choice.Index = t.Choice;
-                            choice.Text = t.Text;
-                            choice.FinishReason = null;
-                            await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: !handle.Events.TryPeek(out _), ct);
-                            break;
-                        case ChoiceFinishedEvent f:
-                            error ??= f.Error;
-                            completionTokens += f.CompletionTokens;
-                            choice.Index = f.Choice;
-                            choice.Text = f.Text;
-                            choice.FinishReason = f.Reason == FinishReason.Length ? "length" : "stop";
-                            if (f.Error is null)
-                            {
-                                await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: true, ct);
-                            }
-
-                            break;
-                        case RequestCompletedEvent c:
-                            usage = c.Usage;
-                            break;
-                    }
-                }
-
-                if (error is not null)
-                {
-                    await sse.WriteAsync(new ErrorResponse { Error = new ErrorBody { Message = "Generation failed: " + error, Type = "server_error", Code = "generation_failed" } }, ApiJsonContext.Wire.ErrorResponse, false, ct);
-                }
-                else if (r.StreamOptions?.IncludeUsage == true)
-                {
-                    var u = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage, completionTokens), Timings = TimingsDto.From(usage, completionTokens) };
-                    await sse.WriteAsync(u, ApiJsonContext.Wire.CompletionResponse, false, ct);
-                }
-
-                await sse.WriteDoneAsync(ct);
-                telemetry.End(http, 200, Usage(usage, completionTokens));
-            }
-            catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
-            {
-                handle.Cancel();
-                telemetry.End(http, 499, Usage(usage, completionTokens));
-            }
-
-            return;
-        }
-
-        await foreach (var e in handle.ReadAllAsync(ct))
-        {
-            switch (e)
-            {
-                case TokenEvent t:
-                    telemetry.Token();
-                    texts[t.Choice].Append(t.Text);
-                    break;
-                case ChoiceFinishedEvent f:
-                    texts[f.Choice].Append(f.Text);
-                    finish[f.Choice] = f.Reason == FinishReason.Length ? "length" : "stop";
-                    completionTokens += f.CompletionTokens;
-                    error ??= f.Error;
-                    break;
-                case RequestCompletedEvent c:
-                    usage = c.Usage;
-                    break;
-            }
-        }
-
-        if (error is not null)
-        {
-            throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
-        }
-
-        var response = new CompletionResponse
-        {
-            Id = id,
-            Created = created,
-            Model = host.ServedModelId,
-            SystemFingerprint = Ids.Fingerprint,
-            Choices = Enumerable.Range(0, n).Select(i => new CompletionChoice { Index = i, Text = texts[i].ToString(), FinishReason = finish[i] }).ToList(),
-            Usage = Usage(usage, completionTokens),
-            Timings = TimingsDto.From(usage, completionTokens),
-        };
-        telemetry.End(http, 200, response.Usage);
-        http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Wire.CompletionResponse, ct);
-    }
-
-    private static UsageDto Usage(GenerationUsage? usage, int completion) => new()
-    {
-        PromptTokens = usage?.PromptTokens ?? 0,
-        CompletionTokens = completion,
-        TotalTokens = (usage?.PromptTokens ?? 0) + completion,
-        PromptTokensDetails = new PromptTokensDetails { CachedTokens = usage?.CachedTokens ?? 0 },
-    };
-
-    /// <summary>Prompt as a string, a one-element string array, or token ids (flat or one nested array).</summary>
-    private static int[] CompletionPrompt(JsonElement? prompt, int vocab, Engine.InferenceEngine engine)
-    {
-        if (prompt is not { } p || p.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            throw ApiException.BadRequest("'prompt' is required.", "prompt");
-        }
-
-        if (p.ValueKind == JsonValueKind.String)
-        {
-            var s = p.GetString()!;
-            if (s.Length == 0)
-            {
-                throw ApiException.BadRequest("'prompt' must not be empty.", "prompt");
-            }
-
-            var ctx = engine.Options.CtxSize;
-            return engine.Model.TryTokenize(s, addSpecial: true, parseSpecial: true, ctx - 1, out var atLeast)
-                ?? throw ApiException.BadRequest(
-                    $"This model's maximum context length is {ctx} tokens. However, your prompt resulted in at least {atLeast} tokens. Please reduce the length of the prompt.",
-                    "prompt", "context_length_exceeded");
-        }
-
-        if (p.ValueKind != JsonValueKind.Array || p.GetArrayLength() == 0)
-        {
-            throw ApiException.BadRequest("'prompt' must be a string, an array of strings, or an array of token ids.", "prompt");
-        }
-
-        var first = p[0];
-        if (first.ValueKind == JsonValueKind.String || first.ValueKind == JsonValueKind.Array)
-        {
-            if (p.GetArrayLength() > 1)
-            {
-                throw ApiException.BadRequest("Batched prompts are not supported: send one prompt per request (use 'n' for several completions).", "prompt");
-            }
-
-            return CompletionPrompt(first, vocab, engine);
-        }
-
-        var tokens = new List<int>();
-        var i = 0;
-        foreach (var e in p.EnumerateArray())
-        {
-            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out var t) || t < 0 || t >= vocab)
-            {
-                throw ApiException.BadRequest($"prompt[{i}] must be a token id in [0, {vocab - 1}].", $"prompt[{i}]");
-            }
-
-            tokens.Add(t);
-            i++;
-        }
-
-        return [.. tokens];
     }
 }

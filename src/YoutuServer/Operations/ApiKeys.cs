@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using YoutuServer.Api;
-using YoutuServer.Cli;
+using YoutuServer.Http;
 using YoutuServer.Hosting;
 
 namespace YoutuServer.Operations;
@@ -36,13 +35,13 @@ public sealed class ApiKeyStore
             this.file = Path.GetFullPath(file);
             if (!File.Exists(this.file))
             {
-                throw new CliException($"API keys file '{this.file}' not found (--api-keys-file / Youtu:ApiKeysFile).");
+                throw new ConfigurationException($"API keys file '{this.file}' not found (--api-keys-file / Youtu:ApiKeysFile).");
             }
 
             ReloadFile();
             if (fileHashes.Length == 0 && fixedHashes.Length == 0)
             {
-                throw new CliException($"API keys file '{this.file}' holds no key: refusing to start an open server by accident.");
+                throw new ConfigurationException($"API keys file '{this.file}' holds no key: refusing to start an open server by accident.");
             }
         }
     }

@@ -56,7 +56,7 @@ public sealed partial class DrainCoordinator : IHostedLifecycleService
         Volatile.Write(ref draining, 1);
         if (host.IsReady)
         {
-            host.Engine.Scheduler.BeginDrain();
+            host.Engine.BeginDrain();
         }
     }
 
@@ -87,7 +87,7 @@ public sealed partial class DrainCoordinator : IHostedLifecycleService
         LogDrainTimeout(InFlight, options.DrainTimeoutSeconds);
         if (host.IsReady)
         {
-            host.Engine.Scheduler.FinishAll();
+            host.Engine.FinishAll();
         }
 
         if (await WaitIdleAsync(FinishGrace, cancellationToken))

@@ -9,8 +9,7 @@ using OpenTelemetry.Trace;
 using Serilog;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
-using YoutuServer.Api;
-using YoutuServer.Cli;
+using YoutuServer.Http;
 using YoutuServer.Hosting;
 
 namespace YoutuServer.Operations;
@@ -149,7 +148,7 @@ internal static class Observability
 
         if (!Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
         {
-            throw new CliException($"--otlp-endpoint '{options.OtlpEndpoint}' must be an absolute http(s) URL, e.g. http://otel-collector:4317");
+            throw new ConfigurationException($"--otlp-endpoint '{options.OtlpEndpoint}' must be an absolute http(s) URL, e.g. http://otel-collector:4317");
         }
 
         // gRPC on 4317 unless told otherwise (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, or the HTTP port 4318).

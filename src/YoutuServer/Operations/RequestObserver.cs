@@ -3,8 +3,8 @@ using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Serilog.Context;
-using YoutuServer.Api;
-using YoutuServer.Api.Dtos;
+using YoutuServer.Generation;
+using YoutuServer.Http;
 using YoutuServer.Hosting;
 
 namespace YoutuServer.Operations;
@@ -126,7 +126,7 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
         ServerMetrics.RequestDuration.Record(seconds, tags);
 
         var model = items["youtu.model"] as string;
-        var usage = items["youtu.usage"] as UsageDto;
+        var usage = items[RequestTelemetry.UsageItem] as UsageRecord;
         var ttft = items["youtu.ttft_ms"] as double?;
         var tpot = items["youtu.tpot_ms"] as double?;
         if (model is not null)
@@ -136,7 +136,7 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
             {
                 ServerMetrics.PromptTokens.Add(usage.PromptTokens, modelTag);
                 ServerMetrics.GenerationTokens.Add(usage.CompletionTokens, modelTag);
-                ServerMetrics.PrefixCacheHitTokens.Add(usage.PromptTokensDetails?.CachedTokens ?? 0, modelTag);
+                ServerMetrics.PrefixCacheHitTokens.Add(usage.CachedTokens, modelTag);
             }
 
             if (ttft is { } t)
@@ -170,7 +170,7 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
             else
             {
                 var completion = usage?.CompletionTokens;
-                var cached = usage?.PromptTokensDetails?.CachedTokens;
+                var cached = usage?.CachedTokens;
                 var promptTokens = usage?.PromptTokens ?? items["youtu.prompt_tokens"] as int?;
                 if (options.LogPrompts)
                 {
@@ -191,11 +191,11 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
         var items = http.Items;
         activity.SetTag("http.response.status_code", status);
         activity.SetTag("gen_ai.request.model", items["youtu.model"] as string);
-        if (items["youtu.usage"] is UsageDto usage)
+        if (items[RequestTelemetry.UsageItem] is UsageRecord usage)
         {
             activity.SetTag("gen_ai.usage.input_tokens", usage.PromptTokens);
             activity.SetTag("gen_ai.usage.output_tokens", usage.CompletionTokens);
-            activity.SetTag("youtu.cached_tokens", usage.PromptTokensDetails?.CachedTokens ?? 0);
+            activity.SetTag("youtu.cached_tokens", usage.CachedTokens);
         }
 
         activity.SetTag("youtu.ttft_ms", items["youtu.ttft_ms"] as double?);

@@ -1,12 +1,11 @@
 using System.Collections.Frozen;
 using System.Reflection;
 using System.Security.Cryptography;
-using YoutuServer.Api.Dtos;
 
 namespace YoutuServer.Web;
 
 /// <summary>
-/// The built-in chat page at / and the simple POST /chat endpoint.
+/// The built-in chat page at / (it talks to POST /chat, see Api/Simple).
 /// </summary>
 /// <remarks>
 /// The page's files (src/YoutuServer/wwwroot) are embedded in the assembly as "wwwroot/NAME" resources, so
@@ -34,32 +33,6 @@ internal static class WebUi
                 .ExcludeFromDescription()
                 .AllowAnonymous();
         }
-
-        app.MapPost("/chat", SimpleChatEndpoint.HandleAsync)
-            .WithName("SimpleChat")
-            .WithTags("Simple chat")
-            .WithSummary("One prompt in, one answer out (no streaming, no OpenAI client needed).")
-            .WithDescription(
-                "A single user message to the served model. `prompt` is required; `max_tokens` (>= 1) defaults to the " +
-                "server's default; `enable_thinking` switches Youtu's thinking mode (server default when omitted). " +
-                "The answer comes back in `response`, the model's reasoning (thinking mode) in `reasoning`. Validation " +
-                "and errors are those of /v1/chat/completions: OpenAI-shaped `{\"error\":{message,type,param,code}}`, " +
-                "400 with `param` naming the field, `context_length_exceeded` when prompt plus max_tokens exceed the context.")
-            .Accepts<SimpleChatRequest>("application/json")
-            .Produces<SimpleChatResponse>(StatusCodes.Status200OK, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status400BadRequest, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status401Unauthorized, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status413PayloadTooLarge, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status429TooManyRequests, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status500InternalServerError, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable, "application/json");
-
-        // Accepts() makes routing match /chat only for JSON bodies; any other content type would fall through to
-        // the JSON 404 fallback. This twin (same handler, lower priority, undocumented) answers those requests,
-        // and the handler's body reader turns them into the API's usual 400.
-        app.MapPost("/chat", SimpleChatEndpoint.HandleAsync)
-            .WithOrder(1)
-            .ExcludeFromDescription();
     }
 
     /// <summary>Names of the embedded page files ("index.html", "app.js", ...), for tests.</summary>

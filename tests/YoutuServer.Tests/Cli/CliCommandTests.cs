@@ -30,8 +30,8 @@ public sealed class CliCommandTests
     public async Task Unknown_options_are_refused()
     {
         await Assert.ThrowsAsync<CliException>(() => SynthCommand.RunAsync(["--preset", "tiny", "--out", TempFile("y.gguf"), "--frobnicate", "1"]));
-        Assert.Throws<CliException>(() => YoutuServer.Hosting.ServerApp.ParseServeArgs(["--prot", "80"]));
-        var ok = YoutuServer.Hosting.ServerApp.ParseServeArgs(["--port", "9000", "--api-key", "a", "--api-key", "b", "--thinking", "off"]);
+        Assert.Throws<CliException>(() => YoutuServer.Cli.ServerApp.ParseServeArgs(["--prot", "80"]));
+        var ok = YoutuServer.Cli.ServerApp.ParseServeArgs(["--port", "9000", "--api-key", "a", "--api-key", "b", "--thinking", "off"]);
         Assert.Equal("9000", ok["Youtu:Port"]);
         Assert.Equal("a", ok["Youtu:ApiKeys:0"]);
         Assert.Equal("b", ok["Youtu:ApiKeys:1"]);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using YoutuServer.Engine.Scheduling;
+using YoutuServer.Cli;
 using YoutuServer.Hosting;
 
 namespace YoutuServer.Tests.Load;

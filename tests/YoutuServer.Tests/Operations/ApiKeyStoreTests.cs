@@ -52,10 +52,10 @@ public sealed class ApiKeyStoreTests : IDisposable
     [Fact]
     public void A_missing_or_empty_keys_file_refuses_to_start()
     {
-        Assert.Throws<CliException>(() => new ApiKeyStore([], Path.Combine(dir, "nope.txt")));
+        Assert.Throws<YoutuServer.Hosting.ConfigurationException>(() => new ApiKeyStore([], Path.Combine(dir, "nope.txt")));
         var empty = Path.Combine(dir, "empty.txt");
         File.WriteAllText(empty, "# nothing here\n\n");
-        Assert.Throws<CliException>(() => new ApiKeyStore([], empty));
+        Assert.Throws<YoutuServer.Hosting.ConfigurationException>(() => new ApiKeyStore([], empty));
     }
 
     [Theory]

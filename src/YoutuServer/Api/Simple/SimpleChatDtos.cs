@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace YoutuServer.Web;
+namespace YoutuServer.Api.Simple;
 
 /// <summary>POST /chat request body.</summary>
 public sealed class SimpleChatRequest
@@ -37,4 +37,4 @@ public sealed class SimpleChatUsage
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 64)]
 [JsonSerializable(typeof(SimpleChatRequest))]
 [JsonSerializable(typeof(SimpleChatResponse))]
-internal sealed partial class WebJsonContext : JsonSerializerContext;
+internal sealed partial class SimpleJsonContext : JsonSerializerContext;

@@ -2,7 +2,7 @@ using YoutuServer.Chat.Messages;
 using YoutuServer.Chat.Templates;
 using YoutuServer.Hosting;
 
-namespace YoutuServer.Api.Chat;
+namespace YoutuServer.Generation;
 
 /// <summary>
 /// Picks the prompt formatter once, from the model's tokenizer.chat_template: Youtu's template selects the C#
@@ -31,7 +31,7 @@ public sealed class ChatFormatting
         }
         catch (ChatTemplateException e)
         {
-            throw ApiException.BadRequest($"The conversation cannot be rendered with the model's chat template: {e.Message}", "messages");
+            throw new IntentException(IntentFailure.Invalid(IntentField.Messages, _ => $"The conversation cannot be rendered with the model's chat template: {e.Message}"));
         }
     }
 
@@ -39,7 +39,7 @@ public sealed class ChatFormatting
     public IChatFormatter Select()
     {
         var forced = options.ChatFormat?.Trim().ToLowerInvariant();
-        var template = host.Engine.Model.ChatTemplate;
+        var template = host.Engine.ChatTemplate;
         if (forced is "youtu")
         {
             return YoutuChatFormatter.Instance;
@@ -55,7 +55,7 @@ public sealed class ChatFormatting
             return YoutuChatFormatter.Instance;
         }
 
-        if (template is not null && host.Engine.Model.ApplyBuiltinTemplate(template, [("user", "x")], true) is not null)
+        if (template is not null && host.Engine.ApplyBuiltinTemplate(template, [("user", "x")], true) is not null)
         {
             return new BuiltinTemplateFormatter(host, template);
         }
@@ -84,29 +84,27 @@ public sealed class ChatFormatting
             }
 
             var msgs = messages.Select(m => (m.Role == "developer" ? "system" : m.Role, m.Content ?? "")).ToList();
-            return host.Engine.Model.ApplyBuiltinTemplate(template, msgs, options.AddGenerationPrompt)
+            return host.Engine.ApplyBuiltinTemplate(template, msgs, options.AddGenerationPrompt)
                 ?? throw new ChatTemplateException($"llama.cpp does not know the template '{template}'");
         }
     }
 }
 
-internal static class ModelResolver
+/// <summary>Which model names this server answers to.</summary>
+public static class ModelResolver
 {
-    /// <summary>404 model_not_found unless the name is the served model or one of its aliases (empty = served model).</summary>
+    /// <summary>Refuses (model not found) unless the name is the served model or one of its aliases (empty = served model).</summary>
     public static void Check(EngineHost host, string? model)
     {
-        if (string.IsNullOrEmpty(model))
+        if (!Serves(host, model))
         {
-            return;
+            throw new IntentException(new IntentFailure(IntentField.Model, IntentFailureKind.ModelNotFound,
+                _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'."));
         }
-
-        if (string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
-            || host.ServedAliases.Any(a => string.Equals(a, model, StringComparison.OrdinalIgnoreCase)))
-        {
-            return;
-        }
-
-        throw new ApiException(404, $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'.",
-            "invalid_request_error", "model", "model_not_found");
     }
+
+    public static bool Serves(EngineHost host, string? model) =>
+        string.IsNullOrEmpty(model)
+        || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
+        || host.ServedAliases.Any(a => string.Equals(a, model, StringComparison.OrdinalIgnoreCase));
 }

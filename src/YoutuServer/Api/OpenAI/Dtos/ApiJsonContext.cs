@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace YoutuServer.Api.Dtos;
+namespace YoutuServer.Api.OpenAI.Dtos;
 
 /// <summary>Source-generated serializers for every wire type: no reflection on the hot path.</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 64)]

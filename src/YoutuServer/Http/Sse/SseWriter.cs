@@ -3,10 +3,10 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace YoutuServer.Api.Sse;
+namespace YoutuServer.Http.Sse;
 
 /// <summary>
-/// Writes OpenAI-style server-sent events straight into the response pipe: <c>data: {json}\n\n</c>, comment
+/// Writes server-sent events straight into the response pipe: <c>data: {json}\n\n</c> (optionally after an <c>event:</c> line), comment
 /// keep-alives and the closing <c>data: [DONE]</c>. JSON goes through a reused Utf8JsonWriter into the pipe's own
 /// buffers, so a token costs no intermediate string. (System.Net.ServerSentEvents' SseFormatter writes data events
 /// only; OpenAI streams also need comment keep-alives while a request waits in the queue, hence this writer.)
@@ -16,6 +16,8 @@ public sealed class SseWriter
 #pragma warning restore CA1001
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventPrefix = "event: "u8.ToArray();
+    private static readonly byte[] LineEnd = "\n"u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
     private static readonly byte[] KeepAlive = ": keep-alive\n\n"u8.ToArray();
@@ -62,6 +64,20 @@ public sealed class SseWriter
         json.Flush();
         pipe.Write(EventEnd);
         return flush ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Writes one named event (<c>event: NAME</c> then <c>data: {json}</c>), as the Responses and Anthropic Messages
+    /// streams need; flushes only when asked.
+    /// </summary>
+    public ValueTask WriteEventAsync<T>(string eventName, T value, JsonTypeInfo<T> typeInfo, bool flush, CancellationToken cancellationToken)
+    {
+        Start();
+        pipe.Write(EventPrefix);
+        var span = pipe.GetSpan(System.Text.Encoding.UTF8.GetMaxByteCount(eventName.Length));
+        pipe.Advance(System.Text.Encoding.UTF8.GetBytes(eventName, span));
+        pipe.Write(LineEnd);
+        return WriteAsync(value, typeInfo, flush, cancellationToken);
     }
 
     public ValueTask WriteKeepAliveAsync(CancellationToken cancellationToken)

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace YoutuServer.Api.Dtos;
+namespace YoutuServer.Api.OpenAI.Dtos;
 
 public sealed class ChatCompletionResponse
 {
@@ -67,6 +67,8 @@ public sealed class TimingsDto
     [JsonPropertyName("prompt_ms")] public double PromptMs { get; set; }
     [JsonPropertyName("predicted_n")] public int PredictedN { get; set; }
     [JsonPropertyName("predicted_ms")] public double PredictedMs { get; set; }
+
+    public static TimingsDto? From(Generation.UsageRecord usage) => From(usage.Engine, usage.CompletionTokens);
 
     public static TimingsDto? From(Engine.Scheduling.GenerationUsage? u, int completionTokens) => u is null ? null : new TimingsDto
     {

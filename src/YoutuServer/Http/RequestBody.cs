@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace YoutuServer.Api;
+namespace YoutuServer.Http;
 
 /// <summary>
 /// Reads a JSON body with our own error mapping: malformed JSON, invalid UTF-8, nesting beyond 64 levels and

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace YoutuServer.Api.Dtos;
+namespace YoutuServer.Api.OpenAI.Dtos;
 
 // OpenAI wire types. Every property names its wire field explicitly: host JSON options must never rename them
 // (research/dotnet.md §2.5). Polymorphic fields (content, stop, tool_choice, prompt) stay JsonElement and are
@@ -54,6 +54,7 @@ public sealed class ChatMessageDto
     [JsonPropertyName("tool_calls")] public List<ToolCallDto>? ToolCalls { get; set; }
     [JsonPropertyName("tool_call_id")] public string? ToolCallId { get; set; }
     [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; set; }
+    [JsonPropertyName("reasoning")] public string? Reasoning { get; set; }
 }
 
 public sealed class ToolCallDto

@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Diagnostics;
 using YoutuServer.Api;
-using YoutuServer.Api.Chat;
-using YoutuServer.Cli;
+using YoutuServer.Generation;
+using YoutuServer.Hosting;
+using YoutuServer.Http;
 
-namespace YoutuServer.Hosting;
+namespace YoutuServer.Cli;
 
-/// <summary>Builds and runs the HTTP server (`youtu-server serve`).</summary>
+/// <summary>Builds and runs the HTTP server (`youtu-server serve`): the composition root of every room.</summary>
 public static class ServerApp
 {
     /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
@@ -148,8 +149,9 @@ public static class ServerApp
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
-        builder.Services.AddSingleton<ChatRequestPlanner>();
-        builder.Services.AddScoped<RequestTelemetry>();
+        builder.Services.AddSingleton<GenerationPlanner>();
+        builder.Services.AddScoped<Operations.RequestTelemetry>();
+        builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "YoutuServer";
@@ -162,6 +164,7 @@ public static class ServerApp
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);
+        Api.Simple.SimpleChatEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(o =>
         {

@@ -1,0 +1,158 @@
+using YoutuServer.Chat.Parsing;
+using YoutuServer.Engine;
+using YoutuServer.Engine.Scheduling;
+
+namespace YoutuServer.Generation;
+
+/// <summary>How a choice ended, in no wire format's vocabulary.</summary>
+public enum ChoiceFinish
+{
+    /// <summary>End of generation, a stop string, or a grammar that completed.</summary>
+    Stop,
+    /// <summary>The token limit (or the context) was reached.</summary>
+    Length,
+    /// <summary>The answer ended with tool calls.</summary>
+    ToolCalls,
+    /// <summary>The client went away.</summary>
+    Cancelled,
+    Error,
+}
+
+/// <summary>One sampled token's log-probability, its bytes and the most likely alternatives (when asked for).</summary>
+public sealed record LogprobEntry(string Token, float Logprob, byte[] Bytes, IReadOnlyList<LogprobAlternative> Top);
+
+public sealed record LogprobAlternative(string Token, float Logprob, byte[] Bytes);
+
+/// <summary>
+/// One choice's output: engine token text in, the Chat room's parsed events out (content, reasoning, tool calls),
+/// with token counts, finish and the whole output so far. Raw choices (legacy completions) pass text through unparsed.
+/// </summary>
+public sealed class ChoiceOutput
+{
+    private readonly AssistantOutputParser? parser;
+    private readonly OutputAccumulator accumulator = new();
+    private readonly bool thinkingParsed;
+    private readonly InferenceEngine engine;
+    private readonly bool logprobs;
+    private List<LogprobEntry>? logprobList;
+    private int tokensBeforeAnswer;
+    private bool answerStarted;
+    private ParsedAssistantOutput? built;
+
+    internal ChoiceOutput(int index, OutputParserOptions? options, bool logprobs, InferenceEngine engine)
+    {
+        Index = index;
+        parser = options is null ? null : new AssistantOutputParser(options);
+        this.logprobs = logprobs;
+        this.engine = engine;
+        thinkingParsed = options is { ThinkingEnabled: true, ReasoningFormat: ReasoningFormat.Parsed };
+        answerStarted = !thinkingParsed;
+    }
+
+    public int Index { get; }
+    public int CompletionTokens { get; private set; }
+    public int ReasoningTokens { get; private set; }
+    public bool Finished { get; private set; }
+    public ChoiceFinish Finish { get; private set; }
+
+    /// <summary>Why generation failed (finish <see cref="ChoiceFinish.Error"/>).</summary>
+    public string? Error { get; private set; }
+
+    /// <summary>Every token's log-probability, in order (when logprobs were asked for).</summary>
+    public IReadOnlyList<LogprobEntry>? Logprobs => logprobList;
+
+    /// <summary>The output so far: content, reasoning and tool calls (empty content or reasoning is null).</summary>
+    public ParsedAssistantOutput Output => built ??= accumulator.Build();
+
+    /// <summary>Feeds one token; adds its parsed events to <paramref name="events"/> and returns its logprob entry (when asked for).</summary>
+    internal LogprobEntry? OnToken(TokenEvent t, List<OutputEvent> events)
+    {
+        Feed(t.Text, events);
+        if (!answerStarted)
+        {
+            tokensBeforeAnswer++;
+        }
+
+        Track(events);
+        if (!logprobs)
+        {
+            return null;
+        }
+
+        var entry = LogprobEntryOf(t);
+        (logprobList ??= []).Add(entry);
+        return entry;
+    }
+
+    /// <summary>The choice ended: releases held-back text and closes the parser.</summary>
+    internal void OnFinished(ChoiceFinishedEvent f, List<OutputEvent> events)
+    {
+        Feed(f.Text, events);
+        if (parser is not null)
+        {
+            parser.Finish(events);
+        }
+
+        Track(events);
+        CompletionTokens = f.CompletionTokens;
+        Finished = true;
+        var output = Output;
+        Error = f.Reason == FinishReason.Error ? f.Error ?? "unknown error" : null;
+        Finish = f.Reason switch
+        {
+            FinishReason.Error => ChoiceFinish.Error,
+            FinishReason.Cancelled => ChoiceFinish.Cancelled,
+            FinishReason.Length => ChoiceFinish.Length,
+            _ when output.ToolCalls.Count > 0 => ChoiceFinish.ToolCalls,
+            _ => ChoiceFinish.Stop,
+        };
+
+        // Tokens until the answer began were thinking; output that never left its think block is all reasoning.
+        ReasoningTokens = output.Reasoning is null ? 0 : Math.Min(answerStarted ? tokensBeforeAnswer : CompletionTokens, CompletionTokens);
+    }
+
+    private void Feed(string text, List<OutputEvent> events)
+    {
+        if (text.Length == 0)
+        {
+            return;
+        }
+
+        if (parser is null)
+        {
+            events.Add(OutputEvent.Content(text));
+        }
+        else
+        {
+            parser.Feed(text, events);
+        }
+    }
+
+    private void Track(List<OutputEvent> events)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        built = null;
+        foreach (var e in events)
+        {
+            accumulator.Add(e);
+            if (!answerStarted && e.Kind != OutputEventKind.ReasoningDelta)
+            {
+                answerStarted = true;
+            }
+        }
+    }
+
+    private LogprobEntry LogprobEntryOf(TokenEvent t)
+    {
+        // bytes are the token's own bytes (OpenAI's contract: concatenated, they rebuild the text even where a token
+        // holds only part of a UTF-8 character); token is its text, U+FFFD for such a part.
+        var top = t.TopLogprobs is { } alternatives
+            ? alternatives.Select(a => new LogprobAlternative(engine.Detokenize([a.Token], renderSpecial: true), a.Logprob, engine.TokenBytes(a.Token))).ToArray()
+            : [];
+        return new LogprobEntry(engine.Detokenize([t.Token], renderSpecial: true), t.Logprob, engine.TokenBytes(t.Token), top);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text.Json;
+using YoutuServer.Chat.Messages;
+
+namespace YoutuServer.Generation;
+
+/// <summary>
+/// What a client wants generated, in no wire format's vocabulary: every front door (OpenAI chat, legacy
+/// completions, Responses, Anthropic Messages, the simple /chat) maps its request onto this, and
+/// <see cref="GenerationPlanner"/> turns it into a prompt, a grammar and an engine request in one place.
+/// </summary>
+public sealed record GenerationIntent
+{
+    /// <summary>The model name the client asked for; null or empty means the served model.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>The conversation. Assistant messages may carry <see cref="ChatMessage.Reasoning"/> as the model produced it.</summary>
+    public IReadOnlyList<ChatMessage> Messages { get; init; } = [];
+
+    /// <summary>Raw prompt token ids instead of a conversation (legacy completions); no template, no parsing.</summary>
+    public RawPrompt? Raw { get; init; }
+
+    public IReadOnlyList<ToolDefinition> Tools { get; init; } = [];
+    public ToolChoice ToolChoice { get; init; } = ToolChoice.Default;
+    public bool ParallelToolCalls { get; init; } = true;
+    public OutputConstraint Output { get; init; } = OutputConstraint.Text;
+    public ThinkingIntent Thinking { get; init; } = new();
+    public SamplingIntent Sampling { get; init; } = new();
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    /// <summary>Number of independent completions.</summary>
+    public int N { get; init; } = 1;
+
+    /// <summary>Null: as many as fit (bounded by the server's default).</summary>
+    public int? MaxTokens { get; init; }
+    public int? MinTokens { get; init; }
+    public bool IgnoreEos { get; init; }
+
+    /// <summary>Null: no logprobs; 0: the chosen token's only; k: plus the k most likely alternatives.</summary>
+    public int? TopLogprobs { get; init; }
+
+    /// <summary>Logprobs asked for without a count (validated against <see cref="TopLogprobs"/>).</summary>
+    public bool Logprobs { get; init; }
+}
+
+/// <summary>A legacy-completions prompt: text tokenized with BOS, or token ids as given.</summary>
+public sealed record RawPrompt(string? Text, IReadOnlyList<int>? Tokens, bool Echo = false);
+
+/// <summary>A function the model may call. <see cref="TemplateJson"/> is the object the chat template renders.</summary>
+public sealed record ToolDefinition
+{
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+
+    /// <summary>JSON Schema of the arguments; null means any object.</summary>
+    public JsonElement? Parameters { get; init; }
+    public bool Strict { get; init; }
+
+    /// <summary>
+    /// The tool as the template sees it: <c>{"type":"function","function":{...}}</c> (the convention of Hugging Face chat
+    /// templates). An adapter whose wire already has that shape passes the client's object, keeping its key order.
+    /// </summary>
+    public required JsonElement TemplateJson { get; init; }
+
+    /// <summary>Builds <see cref="TemplateJson"/> from the parts, for wire formats with another tool shape.</summary>
+    public static ToolDefinition Create(string name, string? description, JsonElement? parameters, bool strict = false)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "function");
+            w.WriteStartObject("function");
+            w.WriteString("name", name);
+            if (description is not null)
+            {
+                w.WriteString("description", description);
+            }
+
+            if (parameters is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } p)
+            {
+                w.WritePropertyName("parameters");
+                p.WriteTo(w);
+            }
+
+            if (strict)
+            {
+                w.WriteBoolean("strict", true);
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        return new ToolDefinition { Name = name, Description = description, Parameters = parameters, Strict = strict, TemplateJson = doc.RootElement.Clone() };
+    }
+}
+
+public enum ToolChoiceKind
+{
+    /// <summary>Not said: auto when there are tools, none otherwise.</summary>
+    Default,
+    Auto,
+    None,
+    Required,
+    Named,
+}
+
+public sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
+{
+    public static ToolChoice Default { get; } = new(ToolChoiceKind.Default);
+    public static ToolChoice Auto { get; } = new(ToolChoiceKind.Auto);
+    public static ToolChoice None { get; } = new(ToolChoiceKind.None);
+    public static ToolChoice Required { get; } = new(ToolChoiceKind.Required);
+    public static ToolChoice Function(string name) => new(ToolChoiceKind.Named, name);
+}
+
+public enum OutputKind
+{
+    Text,
+    JsonObject,
+    JsonSchema,
+}
+
+/// <summary>
+/// What the answer text must be: free text, any JSON object, or JSON following a schema (grammar-enforced).
+/// <see cref="SchemaPath"/> is where the schema sits in the client's request (a JSON pointer), for error messages.
+/// </summary>
+public sealed record OutputConstraint(OutputKind Kind, JsonElement? Schema = null, string? Name = null, string SchemaPath = "/schema")
+{
+    public static OutputConstraint Text { get; } = new(OutputKind.Text);
+}
+
+/// <summary>Thinking on or off (null: the server's default), a budget in tokens (null: the server's; -1: unlimited), forced.</summary>
+public sealed record ThinkingIntent(bool? Enabled = null, int? Budget = null, bool Forced = false);
+
+/// <summary>Sampling as asked; unset fields take the model's recommended preset for the thinking mode.</summary>
+public sealed record SamplingIntent
+{
+    public double? Temperature { get; init; }
+    public double? TopP { get; init; }
+    public int? TopK { get; init; }
+    public double? MinP { get; init; }
+    public double? PresencePenalty { get; init; }
+    public double? FrequencyPenalty { get; init; }
+    public double? RepetitionPenalty { get; init; }
+    public long? Seed { get; init; }
+
+    /// <summary>Token id (as the client wrote it) → bias in [-100, 100]; -100 bans.</summary>
+    public IReadOnlyDictionary<string, double>? LogitBias { get; init; }
+}
