@@ -36,6 +36,7 @@ public static class ServerApp
         ["reasoning-budget"] = "ReasoningBudget",
         ["chat-format"] = "ChatFormat",
         ["default-max-tokens"] = "DefaultMaxTokens",
+        ["reasoning-key"] = "ReasoningKey",
         ["api-keys-file"] = "ApiKeysFile",
         ["metrics-require-key"] = "MetricsRequireKey",
         ["max-body-bytes"] = "MaxRequestBodyBytes",
@@ -150,6 +151,7 @@ public static class ServerApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<GenerationPlanner>();
+        builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>

@@ -45,6 +45,12 @@ public sealed class ServerOptions
     /// <summary>Default max tokens when a request sets none; -1 = up to the context.</summary>
     public int DefaultMaxTokens { get; set; } = -1;
 
+    /// <summary>
+    /// Secret that seals reasoning handed to stateless clients (Responses' encrypted_content, Anthropic's thinking
+    /// signature). Replicas behind one gateway must share it; empty = a random key per process.
+    /// </summary>
+    public string? ReasoningKey { get; set; }
+
     public List<string> ApiKeys { get; set; } = [];
     public string? ApiKeysFile { get; set; }
     public bool MetricsRequireKey { get; set; }
