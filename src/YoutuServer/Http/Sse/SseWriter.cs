@@ -96,6 +96,8 @@ public sealed class SseWriter
 
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
+        // A flush sends the headers: they must be the stream's, even when nothing was written yet.
+        Start();
         var r = await pipe.FlushAsync(cancellationToken);
         if (r.IsCanceled || r.IsCompleted)
         {
