@@ -151,6 +151,7 @@ public static class ServerApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<GenerationPlanner>();
+        builder.Services.AddSingleton(new OutputMemory());
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
