@@ -703,6 +703,13 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
 
             var logprobs = r.TopLogprobs >= 0 ? Logprobs.Prepare(logits, model.VocabSize, r.TopLogprobs) : default;
             int token;
+            if (s.Forced.Count > 0 && !s.Sampler!.GrammarAllows(s.Forced.Peek()))
+            {
+                // A reasoning budget ending where the grammar does not allow the close tag (e.g. a tool-call grammar
+                // engaged inside text-level reasoning): the grammar wins, the budget gives up writing the close.
+                s.Forced.Clear();
+            }
+
             if (s.Forced.Count > 0)
             {
                 token = s.Forced.Dequeue();
@@ -710,15 +717,15 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
             else
             {
-                if (r.IgnoreEos || s.Generated < r.MinTokens)
+                // ignore_eos and min_tokens forbid the end, but a grammar that allows nothing else has ended the
+                // output: that is a Stop, not a failure (SamplerChain relaxes conflicting constraints in a fixed order).
+                token = s.Sampler!.Sample(logits, endForbidden: r.IgnoreEos || s.Generated < r.MinTokens);
+                if (token == SamplerChain.End)
                 {
-                    foreach (var t in model.EndOfGenerationTokens)
-                    {
-                        logits[t] = float.NegativeInfinity;
-                    }
+                    FinishChoice(s, FinishReason.Stop, null);
+                    continue;
                 }
 
-                token = s.Sampler!.Sample(logits);
                 if (token < 0)
                 {
                     FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");
