@@ -159,6 +159,7 @@ public static class ServerApp
         Operations.Observability.Configure(builder, options);
 
         var app = builder.Build();
+        DemoModel.UseWarningHeader(app);
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);
