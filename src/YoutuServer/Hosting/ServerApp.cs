@@ -35,6 +35,7 @@ public static class ServerApp
         ["reasoning-budget"] = "ReasoningBudget",
         ["chat-format"] = "ChatFormat",
         ["default-max-tokens"] = "DefaultMaxTokens",
+        ["seed"] = "Seed",
         ["api-keys-file"] = "ApiKeysFile",
         ["metrics-require-key"] = "MetricsRequireKey",
         ["max-body-bytes"] = "MaxRequestBodyBytes",

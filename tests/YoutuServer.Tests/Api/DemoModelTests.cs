@@ -28,6 +28,12 @@ public sealed class EmbeddedDefaultServer : WebApplicationFactory<Program>
         builder.UseSetting("Youtu:Threads", "1");
     }
 
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        ColdEngine.Reset(Services);
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);

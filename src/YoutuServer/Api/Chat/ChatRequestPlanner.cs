@@ -365,7 +365,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             RepetitionPenalty = (float)(repetition ?? preset.RepetitionPenalty ?? 1.0),
             PresencePenalty = (float)(presence ?? 0),
             FrequencyPenalty = (float)(frequency ?? 0),
-            Seed = seed is { } s ? unchecked((uint)s) : (uint)Random.Shared.Next(),
+            Seed = options.ResolveSeed(seed),
             LogitBias = bias,
         };
     }
