@@ -304,18 +304,20 @@ internal sealed unsafe class SamplerChain : IDisposable
         if (grammar is not null)
         {
             NativeMethods.llama_sampler_apply(grammar.DangerousGetHandle(), &arr);
-        }
 
-        // Nothing left: stop here rather than let the chain normalise a row of -inf (and draw from its RNG).
-        var any = false;
-        for (var i = 0; i < (int)arr.Size && !any; i++)
-        {
-            any = !float.IsNegativeInfinity(arr.Data[i].Logit) && !float.IsNaN(arr.Data[i].Logit);
-        }
+            // Nothing left: stop here rather than let the chain normalise a row of -inf (and draw from its RNG, which
+            // would shift the seed's stream for the relaxed retry). Without a grammar this cannot happen in practice
+            // (a bias or the end mask never covers the vocabulary), and the check after the chain still catches it.
+            var any = false;
+            for (var i = 0; i < vocabSize && !any; i++)
+            {
+                any = !float.IsNegativeInfinity(candidates[i].Logit) && !float.IsNaN(candidates[i].Logit);
+            }
 
-        if (!any)
-        {
-            return -1;
+            if (!any)
+            {
+                return -1;
+            }
         }
 
         NativeMethods.llama_sampler_apply(chain.DangerousGetHandle(), &arr);
