@@ -37,6 +37,7 @@ public static class ServerApp
         ["chat-format"] = "ChatFormat",
         ["default-max-tokens"] = "DefaultMaxTokens",
         ["reasoning-key"] = "ReasoningKey",
+        ["seed"] = "Seed",
         ["api-keys-file"] = "ApiKeysFile",
         ["metrics-require-key"] = "MetricsRequireKey",
         ["max-body-bytes"] = "MaxRequestBodyBytes",
@@ -164,6 +165,7 @@ public static class ServerApp
         Operations.Observability.Configure(builder, options);
 
         var app = builder.Build();
+        DemoModel.UseWarningHeader(app);
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);

@@ -461,7 +461,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             RepetitionPenalty = (float)(s.RepetitionPenalty ?? preset.RepetitionPenalty ?? 1.0),
             PresencePenalty = (float)(s.PresencePenalty ?? 0),
             FrequencyPenalty = (float)(s.FrequencyPenalty ?? 0),
-            Seed = s.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
+            Seed = options.ResolveSeed(s.Seed),
             LogitBias = ParseLogitBias(s.LogitBias),
         };
     }
