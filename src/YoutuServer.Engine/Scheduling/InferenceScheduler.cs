@@ -759,9 +759,11 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             int token;
             if (s.Forced.Count > 0 && !s.Sampler!.GrammarAllows(s.Forced.Peek()))
             {
-                // A reasoning budget ending where the grammar does not allow the close tag (e.g. a tool-call grammar
-                // engaged inside text-level reasoning): the grammar wins, the budget gives up writing the close.
+                // A reasoning budget ending where the grammar does not allow the close tag now (inside a UTF-8
+                // character, or a tool-call grammar engaged inside text-level reasoning): the grammar wins this step,
+                // and the budget tries again after the next token.
                 s.Forced.Clear();
+                s.RetryReasoningClose();
             }
 
             if (s.Forced.Count > 0)

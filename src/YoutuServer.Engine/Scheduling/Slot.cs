@@ -97,6 +97,15 @@ internal sealed class Slot
         return Decoder.Push(piece.AsSpan(0, n));
     }
 
+    /// <summary>The queued close was refused by the grammar: queue it again after the next token (still past the budget).</summary>
+    public void RetryReasoningClose()
+    {
+        if (reasoning == ReasoningState.Done)
+        {
+            reasoning = ReasoningState.Inside;
+        }
+    }
+
     /// <summary>Counts thinking tokens and, past the budget, queues the close tokens.</summary>
     public void TrackReasoning(string text)
     {
