@@ -125,23 +125,10 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             }
         }
 
-        var n = CheckCount(intent.N);
-        var topLogprobs = CheckLogprobs(intent);
-        var maxTokens = ResolveMaxTokens(intent.MaxTokens, tokens.Length);
-        var budget = ResolveBudget(intent.Thinking.Budget, thinking, forced);
-        CheckMinTokens(intent.MinTokens, maxTokens);
-
-        var request = new GenerationRequest
+        var request = Counts(intent, tokens, sampling) with
         {
-            Prompt = tokens,
-            MaxTokens = maxTokens,
-            MinTokens = intent.MinTokens ?? 0,
-            IgnoreEos = intent.IgnoreEos,
-            Stop = CheckStop(intent.Stop),
-            N = n,
-            Sampling = sampling,
-            TopLogprobs = topLogprobs,
-            ReasoningBudget = budget,
+            TopLogprobs = CheckLogprobs(intent),
+            ReasoningBudget = ResolveBudget(intent.Thinking.Budget, thinking, forced),
             DeferredGrammar = deferred,
             SamplerPrefill = prefill,
         };
@@ -157,7 +144,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         };
 
         var generationPrefill = YoutuChatFormatter.GenerationPrefill(new ChatRenderOptions { EnableThinking = thinking, ForcedThinking = forced ? true : null });
-        return new GenerationPlan(prompt, request, parser, thinking != false, tools.Count > 0, topLogprobs >= 0)
+        return new GenerationPlan(prompt, request, parser, thinking != false, tools.Count > 0, request.TopLogprobs >= 0)
         {
             Memory = memory,
             Prefill = generationPrefill,
@@ -197,20 +184,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
                     $"This model's maximum context length is {ctx} tokens. However, your {n(IntentField.Prompt)} resulted in at least {atLeast} tokens. Please reduce the length of the {n(IntentField.Prompt)}."));
         }
 
-        var count = CheckCount(intent.N);
-        var sampling = BuildSampling(intent.Sampling, thinking: false);
-        var maxTokens = ResolveMaxTokens(intent.MaxTokens, prompt.Length);
-        CheckMinTokens(intent.MinTokens, maxTokens);
-        var request = new GenerationRequest
-        {
-            Prompt = prompt,
-            MaxTokens = maxTokens,
-            MinTokens = intent.MinTokens ?? 0,
-            IgnoreEos = intent.IgnoreEos,
-            Stop = CheckStop(intent.Stop),
-            N = count,
-            Sampling = sampling,
-        };
+        var request = Counts(intent, prompt, BuildSampling(intent.Sampling, thinking: false));
         var echo = raw.Echo ? engine.Detokenize(prompt, renderSpecial: true) : null;
         return new GenerationPlan(null, request, null, ThinkingOn: false, HasTools: false, Logprobs: false, echo);
     }
@@ -334,6 +308,24 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
     }
 
     // ------------------------------------------------------------------ counts and limits
+
+    /// <summary>The engine request's prompt, counts, stops and sampling, checked.</summary>
+    private GenerationRequest Counts(GenerationIntent intent, int[] prompt, SamplingParams sampling)
+    {
+        var n = CheckCount(intent.N);
+        var maxTokens = ResolveMaxTokens(intent.MaxTokens, prompt.Length);
+        CheckMinTokens(intent.MinTokens, maxTokens);
+        return new GenerationRequest
+        {
+            Prompt = prompt,
+            MaxTokens = maxTokens,
+            MinTokens = intent.MinTokens ?? 0,
+            IgnoreEos = intent.IgnoreEos,
+            Stop = CheckStop(intent.Stop),
+            N = n,
+            Sampling = sampling,
+        };
+    }
 
     private int CheckCount(int n) => n < 1 || n > options.Parallel
         ? throw Fail(IntentField.N, f => $"'{f(IntentField.N)}' must be between 1 and {options.Parallel} on this server, got {n}.")
