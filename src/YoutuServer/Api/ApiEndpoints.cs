@@ -4,6 +4,7 @@ using YoutuServer.Api.Dtos;
 using YoutuServer.Api.Sse;
 using YoutuServer.Engine.Scheduling;
 using YoutuServer.Hosting;
+using YoutuServer.Models;
 
 namespace YoutuServer.Api;
 
@@ -62,8 +63,8 @@ public static class ApiEndpoints
             .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
         {
-            ModelResolver.Check(host, id);
-            return Json(ModelsList(host).Data[0], ApiJsonContext.Wire.ModelCard);
+            var adapter = ModelResolver.Resolve(host, id);
+            return Json(ModelsList(host).Data.First(m => m.Id == (adapter ?? host.ServedModelId)), ApiJsonContext.Wire.ModelCard);
         }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithErrors(404);
         app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize").WithSummary("Text to token ids")
             .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithErrors(400);
@@ -129,6 +130,15 @@ public static class ApiEndpoints
                     ContextLength = host.Engine.Options.CtxSize,
                     Description = host.IsDemoModel ? "synthesized demo model (random weights)" : host.CatalogEntry?.Description,
                 },
+                .. host.ServedAdapters.Select(a => new ModelCard
+                {
+                    Id = a.Id,
+                    Created = created,
+                    ContextLength = host.Engine.Options.CtxSize,
+                    Description = a.Description,
+                    Parent = host.ServedModelId,
+                    Root = host.ServedModelId,
+                }),
             ],
         };
     }
@@ -183,7 +193,7 @@ public static class ApiEndpoints
     private static async Task CompletionsAsync(HttpContext http, EngineHost host, ChatRequestPlanner planner, RequestTelemetry telemetry)
     {
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.CompletionRequest);
-        ModelResolver.Check(host, r.Model);
+        var adapter = ModelResolver.Resolve(host, r.Model);
         var engine = host.Engine;
         var prompt = CompletionPrompt(r.Prompt, engine.Model.VocabSize, engine);
         var n = r.N ?? 1;
@@ -209,6 +219,7 @@ public static class ApiEndpoints
             Stop = ChatRequestPlanner.ParseStop(r.Stop),
             N = n,
             Sampling = sampling,
+            Adapter = adapter,
         };
         telemetry.Begin(http, host.ServedModelId, prompt.Length, r.Stream ?? false);
         var handle = EngineErrors.Submit(engine, generation, http.RequestAborted);

@@ -89,24 +89,3 @@ public sealed class ChatFormatting
         }
     }
 }
-
-internal static class ModelResolver
-{
-    /// <summary>404 model_not_found unless the name is the served model or one of its aliases (empty = served model).</summary>
-    public static void Check(EngineHost host, string? model)
-    {
-        if (string.IsNullOrEmpty(model))
-        {
-            return;
-        }
-
-        if (string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
-            || host.ServedAliases.Any(a => string.Equals(a, model, StringComparison.OrdinalIgnoreCase)))
-        {
-            return;
-        }
-
-        throw new ApiException(404, $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'.",
-            "invalid_request_error", "model", "model_not_found");
-    }
-}

@@ -62,7 +62,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
     private ChatPlan PlanCore(ChatCompletionRequest r)
     {
         var engine = host.Engine;
-        ModelResolver.Check(host, r.Model);
+        var adapter = ModelResolver.Resolve(host, r.Model);
         var messages = MapMessages(r.Messages);
         var thinking = ResolveThinking(r);
         var forced = r.ChatTemplateKwargs is { } kw && kw.TryGetValue("forced_thinking", out var ft) && ft.ValueKind == JsonValueKind.True;
@@ -149,6 +149,7 @@ public sealed class ChatRequestPlanner(EngineHost host, ChatFormatting formattin
             ReasoningBudget = budget,
             DeferredGrammar = deferred,
             SamplerPrefill = prefill,
+            Adapter = adapter,
         };
 
         var raw = string.Equals(options.ReasoningFormat, "raw", StringComparison.OrdinalIgnoreCase);
