@@ -19,7 +19,7 @@ public static partial class LoraSynthesizer
 
     // A and B entries of about this size make B·A comparable to the base weights' 0.02 spread, so that a scale-1
     // adapter visibly changes a random model's greedy output.
-    private const double Amplitude = 0.15;
+    private const double Amplitude = 0.5;
 
     public static LoraSynthResult Synthesize(string baseModelPath, string outPath, int rank = 8, float? alpha = null, ulong seed = 7)
     {
