@@ -66,7 +66,7 @@ public static class ServerMetrics
         // Queued requests are youtu_queue_depth above.
         Meter.CreateObservableGauge("youtu.running_requests", () => Observe(s => s.ActiveRequests), null,
             "Requests being served now (admitted to sequence slots).");
-        Meter.CreateObservableGauge("youtu.kv_cache_utilization", () => ObserveDouble(s => s.KvCellsTotal == 0 ? 0 : (double)s.KvCellsActive / s.KvCellsTotal), null,
+        Meter.CreateObservableGauge("youtu.kv_cache_utilization", () => ObserveDouble(s => s.KvCellsTotal == 0 ? 0 : Math.Min(1.0, (double)s.KvCellsActive / s.KvCellsTotal)), null,
             "Fraction (0-1) of the KV cells held by running requests; idle prefix caches are evictable and not counted.");
         Meter.CreateObservableGauge("youtu.cache_config_info", () => ObserveLabelled(s => (1.0, CacheConfigLabels(s))), null,
             "KV cache configuration as labels: block_size (tokens per block as the router hashes prefixes) and num_gpu_blocks (cells / block_size); value 1.");
