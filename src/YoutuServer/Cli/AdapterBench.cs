@@ -58,30 +58,34 @@ internal static class AdapterBench
         await using var engine = await InferenceEngine.StartAsync(options);
         Console.Error.WriteLine($"bench: {engine.Model.Name}: {engine.Model.Description}; {streams} streams, prompt {prompt}, {steps} tokens each; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; adapter quantum {quantum} step(s)");
 
-        var rows = new List<(int Adapters, double TokPerSec, double StepsPerToken, double SwitchesPerStep, double DecodeMs)>();
+        var rows = new List<(int Adapters, double TokPerSec, double TokPerCpuSec, double StepsPerToken, double SwitchesPerStep, double DecodeMs)>();
         foreach (var k in spreads)
         {
-            var runs = new List<(double TokPerSec, double StepsPerToken, double SwitchesPerStep, double DecodeMs)>();
+            var runs = new List<(double TokPerSec, double TokPerCpuSec, double StepsPerToken, double SwitchesPerStep, double DecodeMs)>();
             for (var r = 0; r < repeat; r++)
             {
                 Console.Error.Write($"bench: [{r + 1}/{repeat}] {streams} streams over {(k == 0 ? "the base model" : $"{k} adapter(s)")}... ");
                 var run = await RunOnceAsync(engine, streams, k, prompt, steps, seed: 1234 + r);
-                Console.Error.WriteLine($"{run.TokPerSec:F2} tok/s");
+                Console.Error.WriteLine($"{run.TokPerSec:F2} tok/s, {run.TokPerCpuSec:F2} tok per CPU-second");
                 runs.Add(run);
             }
 
             var median = runs.OrderBy(x => x.TokPerSec).ElementAt(runs.Count / 2);
-            rows.Add((k, median.TokPerSec, median.StepsPerToken, median.SwitchesPerStep, median.DecodeMs));
+            var medianCpu = runs.Select(x => x.TokPerCpuSec).Order().ElementAt(runs.Count / 2);
+            rows.Add((k, median.TokPerSec, medianCpu, median.StepsPerToken, median.SwitchesPerStep, median.DecodeMs));
         }
 
         var one = rows.FirstOrDefault(x => x.Adapters == 1);
         Console.WriteLine();
-        Console.WriteLine("| streams | spread over | aggregate tok/s | vs 1 adapter | decode steps per stream token | adapter switches per step | llama_decode ms/step |");
-        Console.WriteLine("|---|---|---|---|---|---|---|");
-        foreach (var (k, tps, spt, sw, ms) in rows)
+        // Tokens per CPU-second (process CPU time over the decode phase) is the figure to compare on a shared machine:
+        // wall-clock rates there depend on what else runs.
+        Console.WriteLine("| streams | spread over | aggregate tok/s | vs 1 adapter | tok per CPU-second | vs 1 adapter | decode steps per stream token | adapter switches per step | llama_decode ms/step |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var (k, tps, cpu, spt, sw, ms) in rows)
         {
             var vs = one.TokPerSec > 0 ? (tps / one.TokPerSec).ToString("F2", CultureInfo.InvariantCulture) : "-";
-            Console.WriteLine($"| {streams} | {(k == 0 ? "base model" : $"{k} adapter{(k > 1 ? "s" : "")}")} | {tps:F2} | {vs} | {spt:F2} | {sw:F2} | {ms:F1} |");
+            var vsCpu = one.TokPerCpuSec > 0 ? (cpu / one.TokPerCpuSec).ToString("F2", CultureInfo.InvariantCulture) : "-";
+            Console.WriteLine($"| {streams} | {(k == 0 ? "base model" : $"{k} adapter{(k > 1 ? "s" : "")}")} | {tps:F2} | {vs} | {cpu:F2} | {vsCpu} | {spt:F2} | {sw:F2} | {ms:F1} |");
         }
 
         Console.WriteLine($"peak RSS: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
@@ -89,7 +93,7 @@ internal static class AdapterBench
     }
 
     /// <summary>Stream i uses adapter i mod k (k = 0: the base); the rate is taken over the decode phase.</summary>
-    private static async Task<(double TokPerSec, double StepsPerToken, double SwitchesPerStep, double DecodeMs)> RunOnceAsync(
+    private static async Task<(double TokPerSec, double TokPerCpuSec, double StepsPerToken, double SwitchesPerStep, double DecodeMs)> RunOnceAsync(
         InferenceEngine engine, int n, int k, int prompt, int steps, int seed)
     {
         var rng = new Random(seed);
@@ -109,6 +113,7 @@ internal static class AdapterBench
         var allStarted = new TaskCompletionSource();
         var seen = 0;
         long start = 0;
+        var cpuStart = TimeSpan.Zero;
         var readers = handles.Select(async h =>
         {
             var first = true;
@@ -120,6 +125,7 @@ internal static class AdapterBench
                     if (Interlocked.Increment(ref seen) == n)
                     {
                         start = Stopwatch.GetTimestamp();
+                        cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
                         allStarted.TrySetResult();
                     }
                 }
@@ -129,8 +135,9 @@ internal static class AdapterBench
         var s0 = engine.Stats;
         await Task.WhenAll(readers);
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
         var s1 = engine.Stats;
         var stepCount = Math.Max(1, s1.Steps - s0.Steps);
-        return (n * steps / elapsed, (double)stepCount / steps, (double)(s1.AdapterSwitches - s0.AdapterSwitches) / stepCount, (s1.DecodeMsTotal - s0.DecodeMsTotal) / stepCount);
+        return (n * steps / elapsed, n * steps / Math.Max(cpu, 1e-9), (double)stepCount / steps, (double)(s1.AdapterSwitches - s0.AdapterSwitches) / stepCount, (s1.DecodeMsTotal - s0.DecodeMsTotal) / stepCount);
     }
 }
