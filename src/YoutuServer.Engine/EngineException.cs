@@ -23,6 +23,8 @@ public enum RequestField
     MaxTokens,
     /// <summary>The output constraint (a grammar llama.cpp cannot parse).</summary>
     Grammar,
+    /// <summary>The LoRA adapter (not loaded).</summary>
+    Adapter,
 }
 
 public sealed class EngineRejectedException : Exception

@@ -35,6 +35,14 @@ public sealed record EngineOptions
     public int FlashAttention { get; init; } = LlamaConstants.FlashAttnAuto;
     /// <summary>Keep finished sequences' KV cells for prefix reuse by later requests.</summary>
     public bool PrefixCache { get; init; } = true;
+    /// <summary>LoRA adapters loaded beside the base model; a request picks one by id (GenerationRequest.Adapter).</summary>
+    public IReadOnlyList<LoraAdapterOptions> Adapters { get; init; } = [];
+    /// <summary>Steps one adapter group is decoded before the next group with work gets its turn (llama.cpp applies
+    /// adapters per context, so sequences of different adapters never share a llama_decode).</summary>
+    public int AdapterQuantumSteps { get; init; } = 1;
     /// <summary>Skip the managed GGUF validation (only for files already validated).</summary>
     public bool SkipValidation { get; init; }
 }
+
+/// <summary>A LoRA adapter to load: the id requests use, its GGUF file, and the scale it is applied with.</summary>
+public sealed record LoraAdapterOptions(string Id, string Path, float Scale = 1f);

@@ -22,6 +22,8 @@ public sealed class InferenceEngine : IAsyncDisposable
     public InferenceScheduler Scheduler { get; }
     public EngineOptions Options { get; }
     public EngineStats Stats => Scheduler.Stats;
+    /// <summary>The LoRA adapters loaded beside the model (GenerationRequest.Adapter picks one by id).</summary>
+    public IReadOnlyList<LoraAdapter> Adapters => Scheduler.Adapters;
 
     /// <summary>Validates and loads the model, creates the context and starts the inference loop.</summary>
     public static async Task<InferenceEngine> StartAsync(EngineOptions options, ILoggerFactory? loggerFactory = null)
@@ -33,7 +35,28 @@ public sealed class InferenceEngine : IAsyncDisposable
         }
 
         var model = LlamaModel.Load(options, log);
-        var scheduler = new InferenceScheduler(model, options, loggerFactory?.CreateLogger<InferenceScheduler>());
+        var adapters = new List<LoraAdapter>();
+        try
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var baseFile = options.Adapters.Count > 0 ? Gguf.GgufReader.Read(options.ModelPath) : null;
+            foreach (var a in options.Adapters)
+            {
+                if (!seen.Add(a.Id))
+                {
+                    throw new ModelLoadException($"LoRA adapter id '{a.Id}' is given twice");
+                }
+
+                adapters.Add(model.LoadAdapter(a, baseFile, log));
+            }
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+
+        var scheduler = new InferenceScheduler(model, options, loggerFactory?.CreateLogger<InferenceScheduler>(), adapters);
         try
         {
             await scheduler.StartAsync().ConfigureAwait(false);

@@ -49,6 +49,13 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LlamaLib)] public static partial byte* llama_model_chat_template(nint model, byte* name);
     [LibraryImport(LlamaLib)] public static partial uint llama_model_quantize(byte* fnameInp, byte* fnameOut, LlamaModelQuantizeParams* p);
 
+    // ----- LoRA adapters (llama.h "Adapters"): an adapter lives as long as its model; contexts apply a set of them -----
+    [LibraryImport(LlamaLib)] public static partial nint llama_adapter_lora_init(nint model, byte* pathLora);
+    [LibraryImport(LlamaLib)] public static partial void llama_adapter_lora_free(nint adapter);
+    [LibraryImport(LlamaLib)] public static partial int llama_adapter_meta_val_str(nint adapter, byte* key, byte* buf, nuint bufSize);
+    /// <summary>Sets the context's adapters (n = 0 clears them); a no-op when the set and scales are unchanged.</summary>
+    [LibraryImport(LlamaLib)] public static partial int llama_set_adapters_lora(nint ctx, nint* adapters, nuint nAdapters, float* scales);
+
     // ----- context -----
     [LibraryImport(LlamaLib)] public static partial nint llama_init_from_model(nint model, LlamaContextParams p);
     [LibraryImport(LlamaLib)] public static partial void llama_free(nint ctx);

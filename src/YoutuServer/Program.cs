@@ -41,7 +41,9 @@ static int Usage(int code, string? error = null)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
                     --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off --mmap on|off
                     --native-dir DIR --native auto|cpu|cuda --cpu-variant NAME --models-file FILE --models-dir DIR
+                    --lora ID=PATH[:SCALE] (repeatable; requests select it with "model": ID) --adapter-quantum STEPS
           synth     write a Youtu-shaped test model:  --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]
+                    or a random LoRA adapter for one:  --lora-for BASE.gguf --out ADAPTER.gguf [--rank R] [--alpha A] [--seed N]
           generate  one completion from the command line:  --model FILE --prompt TEXT [--max-tokens N] [--seed N]
                     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]
           bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]

@@ -117,6 +117,14 @@ public sealed class ModelValidator
         }
     }
 
+    /// <summary>Problems with where the tensor data lies (bounds, alignment, overlap, packing), for any GGUF.</summary>
+    internal static List<(ValidationCode Code, string Message)> PlacementProblems(GgufFile file)
+    {
+        var problems = new List<(ValidationCode, string)>();
+        Checker.CheckPlacement(file, problems);
+        return problems;
+    }
+
     private static ValidationResult Failed(string path, ValidationCode code, string message) =>
         new(path, [(code, message)], [], null);
 
@@ -660,8 +668,13 @@ public sealed class ModelValidator
             return true;
         }
 
-        private void CheckPlacement()
+        private void CheckPlacement() => CheckPlacement(f, _problems);
+
+        /// <summary>Tensor data placement as gguf.cpp requires it (also used for LoRA adapter files).</summary>
+        internal static void CheckPlacement(GgufFile f, List<(ValidationCode, string)> problems)
         {
+            void Problem(ValidationCode code, string message) => problems.Add((code, message));
+            ulong Pad(ulong n) => (n + f.Alignment - 1) / f.Alignment * f.Alignment;
             if (f.Tensors.Count == 0)
             {
                 return;
@@ -699,7 +712,7 @@ public sealed class ModelValidator
                 packed += Pad(size);
             }
 
-            if (Failed)
+            if (problems.Count > 0)
             {
                 return;
             }
@@ -715,7 +728,7 @@ public sealed class ModelValidator
                 }
             }
 
-            if (Failed)
+            if (problems.Count > 0)
             {
                 return;
             }

@@ -9,6 +9,18 @@ public sealed record EngineStats
     public int Slots { get; init; }
     public int KvCellsUsed { get; init; }
     public int KvCellsTotal { get; init; }
+    /// <summary>Cells held by sequences of running requests (KvCellsUsed less the idle prefix caches, which are evictable).</summary>
+    public int KvCellsActive { get; init; }
+    /// <summary>LoRA adapters loaded (vLLM's max_lora).</summary>
+    public int MaxAdapters { get; init; }
+    /// <summary>Ids of the adapters of running requests.</summary>
+    public IReadOnlyList<string> RunningAdapters { get; init; } = [];
+    /// <summary>Ids of the adapters of requests waiting for a slot.</summary>
+    public IReadOnlyList<string> WaitingAdapters { get; init; } = [];
+    /// <summary>When the running or waiting adapter set last changed (engine start before that).</summary>
+    public DateTimeOffset AdaptersChangedAt { get; init; }
+    /// <summary>Times the context's adapter set was switched between decode steps.</summary>
+    public long AdapterSwitches { get; init; }
     public long Steps { get; init; }
     public long PromptTokensEvaluated { get; init; }
     public long TokensGenerated { get; init; }

@@ -34,6 +34,8 @@ public sealed record GenerationRequest
     /// thinking): accepted into every choice's sampler before the first sample.
     /// </summary>
     public IReadOnlyList<int> SamplerPrefill { get; init; } = [];
+    /// <summary>Id of a loaded LoRA adapter to generate with (EngineOptions.Adapters); null = the base model.</summary>
+    public string? Adapter { get; init; }
     /// <summary>Used in logs and traces only.</summary>
     public string? Id { get; init; }
 }

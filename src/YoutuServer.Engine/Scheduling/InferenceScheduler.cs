@@ -54,7 +54,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private TaskCompletionSource? clearRequest;
     private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null)
+    public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null, IReadOnlyList<LoraAdapter>? adapters = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Parallel, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CtxSize, 16);
@@ -74,6 +74,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         thread = new Thread(Run) { IsBackground = true, Name = "youtu-inference" };
+        this.adapters = [.. adapters ?? []];
     }
 
     public LlamaModel Model => model;
@@ -96,7 +97,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         Validate(request);
-        var job = new Job(request, Stopwatch.GetTimestamp());
+        var job = new Job(request, Stopwatch.GetTimestamp()) { Adapter = AdapterIndex(request) };
         if (Interlocked.Increment(ref queued) > options.QueueSize || !submissions.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref queued);
@@ -352,7 +353,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         Admit();
-        BuildBatch();
+        BuildAdapterGroupBatch();
         if (entries.Count == 0)
         {
             // Nothing could be batched although prompts are pending: their cells together exceed the KV pool.
@@ -367,6 +368,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             return;
         }
 
+        ApplyAdapter();
         var t1 = Stopwatch.GetTimestamp();
         var ok = Decode(entries);
         var t2 = Stopwatch.GetTimestamp();
@@ -453,7 +455,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             var best = -1;
             foreach (var s in free)
             {
-                var lcp = options.PrefixCache ? s.CommonPrefix(prompt) : 0;
+                var lcp = options.PrefixCache && s.Adapter == job.Adapter ? s.CommonPrefix(prompt) : 0;
                 if (lcp > best || (lcp == best && s.LastUsed < primary.LastUsed))
                 {
                     best = lcp;
@@ -481,6 +483,11 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             {
                 TruncateSeq(s, 0);
                 chosen.Add(s);
+            }
+
+            foreach (var s in chosen)
+            {
+                s.Adapter = job.Adapter;
             }
 
             job.Admit(chosen, reuse, Stopwatch.GetTimestamp());
@@ -590,6 +597,11 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         var generating = false;
         foreach (var j in running)
         {
+            if (j.Adapter != currentAdapter)
+            {
+                continue;
+            }
+
             foreach (var s in j.Slots)
             {
                 if (s.Job == j && !s.Finished && s.PendingToken >= 0)
@@ -609,7 +621,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
 
             var s = j.Slots[0];
-            if (!j.Prefilling || s.Job != j || s.Finished)
+            if (!j.Prefilling || s.Job != j || s.Finished || j.Adapter != currentAdapter)
             {
                 continue;
             }
@@ -904,13 +916,17 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private EngineStats BuildStats()
     {
         var active = 0;
+        var activeCells = 0;
         foreach (var s in slots)
         {
             if (s.Job != null)
             {
                 active++;
+                activeCells += s.Tokens.Count;
             }
         }
+
+        var (runningAdapters, waitingAdapters, changedAt) = AdapterSets();
 
         return new EngineStats
         {
@@ -920,6 +936,12 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             Slots = slots.Length,
             KvCellsUsed = UsedCells(),
             KvCellsTotal = nCtx,
+            KvCellsActive = activeCells,
+            MaxAdapters = adapters.Length,
+            RunningAdapters = runningAdapters,
+            WaitingAdapters = waitingAdapters,
+            AdaptersChangedAt = changedAt,
+            AdapterSwitches = adapterSwitches,
             Steps = steps,
             PromptTokensEvaluated = promptTokens,
             TokensGenerated = generatedTokens,

@@ -17,6 +17,8 @@ internal sealed class Job
     }
 
     public GenerationRequest Request { get; }
+    /// <summary>0 = the base model, k = the scheduler's k-th adapter.</summary>
+    public int Adapter { get; init; }
     public Channel<GenerationEvent> Output { get; }
     public long EnqueuedAt { get; }
     public volatile bool Cancelled;

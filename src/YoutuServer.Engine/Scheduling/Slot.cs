@@ -23,6 +23,8 @@ internal sealed class Slot
     /// <summary>Exactly the tokens whose cells the KV cache holds for this sequence, in position order.</summary>
     public List<int> Tokens { get; } = [];
     public long LastUsed { get; set; }
+    /// <summary>The adapter (0 = base) the cached <see cref="Tokens"/> were computed with: prefixes are reused only by the same one.</summary>
+    public int Adapter { get; set; }
     public Job? Job { get; set; }
     public int Choice { get; private set; }
     public bool Finished { get; set; }

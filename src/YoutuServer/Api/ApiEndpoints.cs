@@ -141,6 +141,15 @@ public static class ApiEndpoints
                 Description = host.IsDemoModel ? "synthesized demo model (random weights)" : host.CatalogEntry?.Description,
             },
         };
+        cards.AddRange(host.ServedAdapters.Select(a => new ModelCard
+        {
+            Id = a.Id,
+            Created = created,
+            ContextLength = host.Engine.Options.CtxSize,
+            Description = a.Description,
+            Parent = host.ServedModelId,
+            Root = host.ServedModelId,
+        }));
         if (host.StandsInFor is { } standIn && !string.Equals(standIn, host.ServedModelId, StringComparison.OrdinalIgnoreCase))
         {
             // The default model's weights are missing: its id is answered by the demo model, and listed as such.

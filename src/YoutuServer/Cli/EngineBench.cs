@@ -16,6 +16,11 @@ internal static class EngineBench
     public static async Task<int> RunAsync(string[] args)
     {
         var cli = new CliArgs(args);
+        if (cli.Get("adapters") is not null)
+        {
+            return await AdapterBench.RunAsync(cli); // --adapters 0,1,2,4: streams spread over LoRA adapters
+        }
+
         var modelPath = cli.Require("model");
         var parallel = (cli.Get("parallel") ?? "1,4,8").Split(',').Select(int.Parse).ToArray();
         var steps = cli.GetInt("tokens", 32);

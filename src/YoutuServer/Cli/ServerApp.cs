@@ -47,6 +47,7 @@ public static class ServerApp
         ["log-prompts"] = "LogPrompts",
         ["otlp-endpoint"] = "OtlpEndpoint",
         ["prefix-cache"] = "PrefixCache",
+        ["adapter-quantum"] = "AdapterQuantumSteps",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -86,6 +87,17 @@ public static class ServerApp
                 for (var i = 0; i < keys.Count; i++)
                 {
                     values[$"{ServerOptions.Section}:ApiKeys:{i}"] = keys[i];
+                }
+
+                continue;
+            }
+
+            if (key is "lora")
+            {
+                var loras = cli.GetAll(key);
+                for (var i = 0; i < loras.Count; i++)
+                {
+                    values[$"{ServerOptions.Section}:Lora:{i}"] = loras[i];
                 }
 
                 continue;

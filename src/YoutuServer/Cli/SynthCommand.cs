@@ -4,12 +4,20 @@ using YoutuServer.Native;
 
 namespace YoutuServer.Cli;
 
-/// <summary>`youtu-server synth --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]`.</summary>
+/// <summary>
+/// `youtu-server synth --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]`, or a random LoRA adapter
+/// for a base file: `youtu-server synth --lora-for BASE.gguf --out ADAPTER.gguf [--rank R] [--alpha A] [--seed N]`.
+/// </summary>
 internal static class SynthCommand
 {
     public static Task<int> RunAsync(string[] args)
     {
         var cli = new CliArgs(args);
+        if (cli.Get("lora-for") is { } baseModel)
+        {
+            return Task.FromResult(SynthLora(cli, baseModel));
+        }
+
         var preset = cli.Get("preset") ?? "tiny";
         var output = cli.Require("out");
         var quant = (cli.Get("quant") ?? (preset == "tiny" ? "f32" : "f16")).ToLowerInvariant();
@@ -64,5 +72,36 @@ internal static class SynthCommand
 
         Console.WriteLine(Path.GetFullPath(output));
         return Task.FromResult(0);
+    }
+
+    private static int SynthLora(CliArgs cli, string baseModel)
+    {
+        var output = cli.Require("out");
+        var rank = cli.GetInt("rank", 8);
+        var seed = (ulong)cli.GetInt("seed", 7);
+        var alphaText = cli.Get("alpha");
+        cli.RejectUnknown();
+        if (rank < 1 || rank > Engine.Gguf.LoraValidator.MaxRank)
+        {
+            throw new CliException($"--rank must be between 1 and {Engine.Gguf.LoraValidator.MaxRank}, got {rank}");
+        }
+
+        float? alpha = null;
+        if (alphaText is not null)
+        {
+            alpha = float.TryParse(alphaText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var a) && float.IsFinite(a) && a >= 0
+                ? a
+                : throw new CliException($"--alpha must be a number >= 0, got '{alphaText}'");
+        }
+
+        if (!File.Exists(baseModel))
+        {
+            throw new CliException($"--lora-for: no such file '{baseModel}'");
+        }
+
+        var r = LoraSynthesizer.Synthesize(baseModel, output, rank, alpha, seed);
+        Console.Error.WriteLine($"synth: LoRA rank {r.Rank}, alpha {r.Alpha}, {r.TensorPairs} tensor pairs, {r.FileLength:N0} bytes");
+        Console.WriteLine(r.Path);
+        return 0;
     }
 }

@@ -90,19 +90,34 @@ public sealed class ChatFormatting
     }
 }
 
-/// <summary>Which model names this server answers to.</summary>
+/// <summary>Maps a request's "model" to what serves it: the base model (its id or an alias) or one of its LoRA adapters.</summary>
 public static class ModelResolver
 {
-    /// <summary>Refuses (model not found) unless the name is the served model or one of its aliases (empty = served model).</summary>
-    public static void Check(EngineHost host, string? model)
+    /// <summary>Refuses (model not found) unless the name is served here (empty = the served model).</summary>
+    public static void Check(EngineHost host, string? model) => Resolve(host, model);
+
+    /// <summary>The adapter id to generate with, or null for the base model; any other name is refused (model not found).</summary>
+    public static string? Resolve(EngineHost host, string? model)
     {
-        if (!Serves(host, model))
+        if (Serves(host, model))
         {
-            throw new IntentException(new IntentFailure(IntentField.Model, IntentFailureKind.ModelNotFound,
-                _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'."));
+            return null;
         }
+
+        foreach (var a in host.ServedAdapters)
+        {
+            if (string.Equals(a.Id, model, StringComparison.OrdinalIgnoreCase))
+            {
+                return a.Id;
+            }
+        }
+
+        throw new IntentException(new IntentFailure(IntentField.Model, IntentFailureKind.ModelNotFound,
+            _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'"
+                + (host.ServedAdapters.Count > 0 ? $" and its adapters {string.Join(", ", host.ServedAdapters.Select(a => $"'{a.Id}'"))}." : ".")));
     }
 
+    /// <summary>True for the base model: empty, its id or one of its aliases.</summary>
     public static bool Serves(EngineHost host, string? model) =>
         string.IsNullOrEmpty(model)
         || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)

@@ -66,8 +66,9 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
     public GenerationPlan Plan(GenerationIntent intent)
     {
         ArgumentNullException.ThrowIfNull(intent);
-        ModelResolver.Check(host, intent.Model);
-        return intent.Raw is { } raw ? PlanRaw(intent, raw) : PlanChat(intent);
+        var adapter = ModelResolver.Resolve(host, intent.Model);
+        var plan = intent.Raw is { } raw ? PlanRaw(intent, raw) : PlanChat(intent);
+        return adapter is null ? plan : plan with { Request = plan.Request with { Adapter = adapter } };
     }
 
     /// <summary>Renders the conversation exactly as generation would see it (the /apply-template view), with no other checks.</summary>

@@ -213,6 +213,7 @@ public sealed class GenerationRun
                 RequestField.Count => IntentField.N,
                 RequestField.MaxTokens => IntentField.MaxTokens,
                 RequestField.Grammar => IntentField.Output,
+                RequestField.Adapter => IntentField.Model,
                 _ => IntentField.None,
             }, _ => message)),
         };

@@ -32,6 +32,8 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
     public string ServedModelId { get; private set; } = "";
     /// <summary>Other names "model" may carry for the served model (its catalog aliases; for a stand-in demo, the default's id and aliases).</summary>
     public IReadOnlyList<string> ServedAliases { get; private set; } = [];
+    /// <summary>LoRA adapters served beside the model; a request selects one by its id in "model".</summary>
+    public IReadOnlyList<ServedAdapter> ServedAdapters { get; private set; } = [];
     public bool IsDemoModel { get; private set; }
 
     /// <summary>
@@ -51,6 +53,7 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         var (path, entry, catalog) = ResolveModel();
         Catalog = catalog;
         CatalogEntry = entry;
+        var adapters = ResolveAdapters(entry, catalog);
         var engineOptions = new EngineOptions
         {
             ModelPath = path,
@@ -75,12 +78,20 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             UseExtraBufts = options.UseExtraBufts,
             UseMmap = options.UseMmap,
             PrefixCache = options.PrefixCache,
+            Adapters = [.. adapters.Select(a => a.Options)],
+            AdapterQuantumSteps = options.AdapterQuantumSteps,
         };
         engine = await InferenceEngine.StartAsync(engineOptions, loggerFactory).ConfigureAwait(false);
         ServedModelId = options.ModelAlias ?? entry?.Id ?? Path.GetFileNameWithoutExtension(path);
         ServedAliases = StandsInFor is null
             ? entry?.Aliases ?? []
             : [.. new[] { StandsInFor }.Concat(standInAliases).Where(a => !string.Equals(a, ServedModelId, StringComparison.OrdinalIgnoreCase))];
+        ServedAdapters = [.. adapters.Select(a => new ServedAdapter(a.Options.Id, a.Description))];
+        foreach (var a in ServedAdapters.Where(a => string.Equals(a.Id, ServedModelId, StringComparison.OrdinalIgnoreCase)
+                     || ServedAliases.Contains(a.Id, StringComparer.OrdinalIgnoreCase)))
+        {
+            throw new InvalidDataException($"LoRA adapter id '{a.Id}' is also the served model's name; give the adapter another id");
+        }
         LogReady(ServedModelId, path, options.Parallel, options.CtxSize);
     }
 
@@ -128,6 +139,53 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         return (fallback, null, catalog);
     }
 
+    /// <summary>models.json adapters of the served catalog model, then --lora ID=PATH[:SCALE] options.</summary>
+    private List<(LoraAdapterOptions Options, string? Description)> ResolveAdapters(ModelEntry? entry, ModelCatalog catalog)
+    {
+        var list = new List<(LoraAdapterOptions, string?)>();
+        if (entry is not null)
+        {
+            foreach (var a in catalog.AdaptersFor(entry))
+            {
+                list.Add((new LoraAdapterOptions(a.Id, catalog.AdapterPath(a, options.ModelsDir), a.Scale ?? 1f), a.Description));
+            }
+        }
+
+        foreach (var spec in options.Lora)
+        {
+            list.Add((ParseLora(spec), null));
+        }
+
+        return list;
+    }
+
+    /// <summary>"ID=PATH[:SCALE]": the scale is the text after the last ':' when it is a number.</summary>
+    internal static LoraAdapterOptions ParseLora(string spec)
+    {
+        var eq = spec.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0 || eq == spec.Length - 1)
+        {
+            throw new InvalidDataException($"--lora '{spec}': expected ID=PATH[:SCALE]");
+        }
+
+        var id = spec[..eq].Trim();
+        var path = spec[(eq + 1)..];
+        var scale = 1f;
+        var colon = path.LastIndexOf(':');
+        if (colon > 0 && float.TryParse(path[(colon + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s))
+        {
+            if (!float.IsFinite(s) || s < 0)
+            {
+                throw new InvalidDataException($"--lora '{spec}': the scale must be a finite number >= 0");
+            }
+
+            scale = s;
+            path = path[..colon];
+        }
+
+        return new LoraAdapterOptions(id, Path.GetFullPath(path), scale);
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (engine is not null)
@@ -163,3 +221,6 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         """)]
     private partial void LogDemoModel(string id, string path, string pullId, string demo);
 }
+
+/// <summary>An adapter as the API lists it.</summary>
+public sealed record ServedAdapter(string Id, string? Description);

@@ -29,6 +29,11 @@ public sealed class ServerOptions
     /// <summary>null = map the file unless weights are repacked on the CPU (see EngineOptions.UseMmap).</summary>
     public bool? UseMmap { get; set; }
     public bool PrefixCache { get; set; } = true;
+    /// <summary>LoRA adapters to serve beside the model, each "ID=PATH[:SCALE]" (--lora, repeatable); models.json
+    /// adapters whose base is the served model are added to these.</summary>
+    public List<string> Lora { get; set; } = [];
+    /// <summary>Decode steps an adapter group keeps the engine before the next group's turn.</summary>
+    public int AdapterQuantumSteps { get; set; } = 1;
     public string? NativeDir { get; set; }
     /// <summary>auto | cpu | cuda.</summary>
     public string NativeFlavour { get; set; } = "auto";

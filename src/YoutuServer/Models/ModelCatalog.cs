@@ -43,10 +43,24 @@ public sealed class ModelEntry
     [JsonPropertyName("sampling")] public ModelSampling? Sampling { get; set; }
 }
 
+/// <summary>A LoRA adapter of a base model: requests select it by putting its id in "model".</summary>
+public sealed class AdapterEntry
+{
+    [JsonPropertyName("id")] public string Id { get; set; } = "";
+    /// <summary>The adapter GGUF (general.type "adapter"); relative paths resolve like model paths.</summary>
+    [JsonPropertyName("path")] public string? Path { get; set; }
+    /// <summary>Id (or alias) of the base model in "models" it was trained on; loaded only when that model is served.</summary>
+    [JsonPropertyName("base")] public string? Base { get; set; }
+    /// <summary>Scale it is applied with; default 1.</summary>
+    [JsonPropertyName("scale")] public float? Scale { get; set; }
+    [JsonPropertyName("description")] public string? Description { get; set; }
+}
+
 public sealed class ModelCatalogDocument
 {
     [JsonPropertyName("default")] public string? Default { get; set; }
     [JsonPropertyName("models")] public List<ModelEntry> Models { get; set; } = [];
+    [JsonPropertyName("adapters")] public List<AdapterEntry> Adapters { get; set; } = [];
 }
 
 [JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
@@ -55,6 +69,7 @@ public sealed class ModelCatalogDocument
 [JsonSerializable(typeof(ModelSource))]
 [JsonSerializable(typeof(ModelSampling))]
 [JsonSerializable(typeof(SamplingPreset))]
+[JsonSerializable(typeof(AdapterEntry))]
 internal sealed partial class CatalogJsonContext : JsonSerializerContext;
 
 /// <summary>models.json: the models this server knows, where they live and how to fetch them.</summary>
@@ -241,6 +256,39 @@ public sealed partial class ModelCatalog
             errors.Add($"field 'default': no model named '{d}'");
         }
 
+        for (var i = 0; i < Document.Adapters.Count; i++)
+        {
+            var a = Document.Adapters[i];
+            var where = string.IsNullOrWhiteSpace(a.Id) ? $"adapters[{i}]" : $"adapter '{a.Id}'";
+            if (string.IsNullOrWhiteSpace(a.Id))
+            {
+                errors.Add($"{where}: field 'id' is required");
+            }
+            else if (!names.Add(a.Id))
+            {
+                errors.Add($"{where}: name '{a.Id}' is used by another entry");
+            }
+
+            if (string.IsNullOrWhiteSpace(a.Path))
+            {
+                errors.Add($"{where}: field 'path' is required");
+            }
+
+            if (string.IsNullOrWhiteSpace(a.Base))
+            {
+                errors.Add($"{where}: field 'base' is required (the id of its base model)");
+            }
+            else if (Find(a.Base) is null)
+            {
+                errors.Add($"{where}: field 'base': no model named '{a.Base}'");
+            }
+
+            if (a.Scale is { } scale && (!float.IsFinite(scale) || scale < 0))
+            {
+                errors.Add($"{where}: field 'scale' must be a finite number >= 0");
+            }
+        }
+
         return errors;
     }
 
@@ -271,6 +319,21 @@ public sealed partial class ModelCatalog
         string.Equals(m.Id, idOrAlias, StringComparison.OrdinalIgnoreCase) ||
         m.Aliases.Any(a => string.Equals(a, idOrAlias, StringComparison.OrdinalIgnoreCase)));
 
+    /// <summary>Adapters whose base is <paramref name="model"/>.</summary>
+    public IEnumerable<AdapterEntry> AdaptersFor(ModelEntry model) => Document.Adapters.Where(a => a.Base is { } b && Find(b) == model);
+
+    /// <summary>Where an adapter file is: absolute as given, else in <paramref name="modelsDir"/> or beside models.json.</summary>
+    public string AdapterPath(AdapterEntry a, string? modelsDir = null)
+    {
+        var p = a.Path ?? a.Id + ".gguf";
+        if (Path.IsPathRooted(p))
+        {
+            return p;
+        }
+
+        return modelsDir is { Length: > 0 } dir ? Path.Combine(dir, Path.GetFileName(p)) : Path.Combine(BaseDirectory, p);
+    }
+
     public string LocalPath(ModelEntry m, string? modelsDir = null)
     {
         var p = m.Path ?? m.Id + ".gguf";
@@ -289,6 +352,15 @@ public sealed partial class ModelCatalog
         if (!root.TryGetProperty("models", out var models) || models.ValueKind != JsonValueKind.Array)
         {
             return;
+        }
+
+        if (root.TryGetProperty("adapters", out var adapters) && adapters.ValueKind == JsonValueKind.Array)
+        {
+            var k = 0;
+            foreach (var a in adapters.EnumerateArray())
+            {
+                Check(a, ctx.AdapterEntry, $"adapters[{k++}]", "", errors);
+            }
         }
 
         var i = 0;

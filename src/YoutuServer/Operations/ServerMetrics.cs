@@ -60,7 +60,41 @@ public static class ServerMetrics
         Meter.CreateObservableGauge("youtu.kv_cells_used", () => Observe(s => s.KvCellsUsed), null, "KV-cache cells holding tokens (prefix cache included).");
         Meter.CreateObservableGauge("youtu.kv_cells_total", () => Observe(s => s.KvCellsTotal), null, "KV-cache cells of the context.");
         Meter.CreateObservableGauge("youtu.draining", () => Observe(s => s.Draining ? 1 : 0), null, "1 while the server drains before shutting down.");
+
+        // The model-server protocol of the Gateway API Inference Extension (deploy/inference-gateway/): the endpoint
+        // picker reads these through its engineConfigs (names may differ from vLLM's; types and meaning match).
+        // Queued requests are youtu_queue_depth above.
+        Meter.CreateObservableGauge("youtu.running_requests", () => Observe(s => s.ActiveRequests), null,
+            "Requests being served now (admitted to sequence slots).");
+        Meter.CreateObservableGauge("youtu.kv_cache_utilization", () => ObserveDouble(s => s.KvCellsTotal == 0 ? 0 : Math.Min(1.0, (double)s.KvCellsActive / s.KvCellsTotal)), null,
+            "Fraction (0-1) of the KV cells held by running requests; idle prefix caches are evictable and not counted.");
+        Meter.CreateObservableGauge("youtu.cache_config_info", () => ObserveLabelled(s => (1.0, CacheConfigLabels(s))), null,
+            "KV cache configuration as labels: block_size (tokens per block as the router hashes prefixes) and num_gpu_blocks (cells / block_size); value 1.");
+        Meter.CreateObservableGauge("youtu.lora_requests_info", () => ObserveLabelled(s => (s.AdaptersChangedAt.ToUnixTimeMilliseconds() / 1000.0, LoraLabels(s))), null,
+            "LoRA adapters in vLLM's label format: max_lora, running_lora_adapters and waiting_lora_adapters (comma-separated ids); value = Unix time of the last change.");
+        Meter.CreateObservableCounter("youtu.adapter_switches", () => ObserveLong(s => s.AdapterSwitches), null,
+            "Times the engine switched the context's LoRA adapter between decode steps.");
     }
+
+    /// <summary>
+    /// Tokens per KV block reported in cache_config_info. llama.cpp allocates KV cells one token at a time and the
+    /// prefix cache reuses any common prefix, so every block-aligned prefix the router hashes is reusable here; 16 is
+    /// vLLM's default block size, for which the endpoint picker's prefix hashing is tuned.
+    /// </summary>
+    public const int KvBlockTokens = 16;
+
+    private static KeyValuePair<string, object?>[] CacheConfigLabels(EngineStats s) =>
+    [
+        new("block_size", KvBlockTokens.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("num_gpu_blocks", (s.KvCellsTotal / KvBlockTokens).ToString(System.Globalization.CultureInfo.InvariantCulture)),
+    ];
+
+    private static KeyValuePair<string, object?>[] LoraLabels(EngineStats s) =>
+    [
+        new("max_lora", s.MaxAdapters.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        new("running_lora_adapters", string.Join(',', s.RunningAdapters)),
+        new("waiting_lora_adapters", string.Join(',', s.WaitingAdapters)),
+    ];
 
     /// <summary>Adds an engine whose snapshot the gauges report; dispose the result to remove it.</summary>
     public static IDisposable AddSource(Func<(string Model, EngineStats Stats)?> source)
@@ -84,6 +118,32 @@ public static class ServerMetrics
             if (source() is { } s)
             {
                 yield return new Measurement<int>(value(s.Stats), new KeyValuePair<string, object?>("model", s.Model));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<double>> ObserveDouble(Func<EngineStats, double> value) =>
+        ObserveLabelled(s => (value(s), []));
+
+    private static IEnumerable<Measurement<long>> ObserveLong(Func<EngineStats, long> value)
+    {
+        foreach (var source in Volatile.Read(ref sources))
+        {
+            if (source() is { } s)
+            {
+                yield return new Measurement<long>(value(s.Stats), new KeyValuePair<string, object?>("model", s.Model));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<double>> ObserveLabelled(Func<EngineStats, (double Value, KeyValuePair<string, object?>[] Labels)> value)
+    {
+        foreach (var source in Volatile.Read(ref sources))
+        {
+            if (source() is { } s)
+            {
+                var (v, labels) = value(s.Stats);
+                yield return new Measurement<double>(v, [new KeyValuePair<string, object?>("model", s.Model), .. labels]);
             }
         }
     }

@@ -37,4 +37,36 @@ public sealed class CliCommandTests
         Assert.Equal("b", ok["Youtu:ApiKeys:1"]);
         Assert.Equal("false", ok["Youtu:Thinking"]);
     }
+
+    [Fact]
+    public async Task Synth_lora_for_writes_an_adapter_the_validator_accepts_for_its_base_only()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(TempFile("x"))!);
+        var model = TempFile("cli-lora-base.gguf");
+        var adapter = TempFile("cli-lora.gguf");
+        Assert.Equal(0, await SynthCommand.RunAsync(["--preset", "tiny", "--out", model, "--seed", "7"]));
+        Assert.Equal(0, await SynthCommand.RunAsync(["--lora-for", model, "--out", adapter, "--rank", "4", "--alpha", "8"]));
+        var result = YoutuServer.Engine.Gguf.LoraValidator.Validate(adapter, YoutuServer.Engine.Gguf.GgufReader.Read(model));
+        Assert.True(result.IsValid, result.Message);
+        Assert.Equal(4, result.Rank);
+        Assert.Equal(8f, result.Alpha);
+        await Assert.ThrowsAsync<CliException>(() => SynthCommand.RunAsync(["--lora-for", model, "--out", adapter, "--rank", "0"]));
+        await Assert.ThrowsAsync<CliException>(() => SynthCommand.RunAsync(["--lora-for", TempFile("none.gguf"), "--out", adapter]));
+    }
+
+    [Fact]
+    public void Lora_options_are_repeatable_and_parse_id_path_and_scale()
+    {
+        var args = YoutuServer.Cli.ServerApp.ParseServeArgs(["--lora", "sql=/m/sql.gguf", "--lora", "chat=/m/chat.gguf:0.5"]);
+        Assert.Equal("sql=/m/sql.gguf", args["Youtu:Lora:0"]);
+        Assert.Equal("chat=/m/chat.gguf:0.5", args["Youtu:Lora:1"]);
+
+        var sql = YoutuServer.Hosting.EngineHost.ParseLora("sql=/m/sql.gguf");
+        Assert.Equal(("sql", "/m/sql.gguf", 1f), (sql.Id, sql.Path, sql.Scale));
+        var chat = YoutuServer.Hosting.EngineHost.ParseLora("chat=/m/chat.gguf:0.5");
+        Assert.Equal(("chat", "/m/chat.gguf", 0.5f), (chat.Id, chat.Path, chat.Scale));
+        Assert.Equal("/m/a:b.gguf", YoutuServer.Hosting.EngineHost.ParseLora("x=/m/a:b.gguf").Path); // not a number: part of the path
+        Assert.Throws<InvalidDataException>(() => YoutuServer.Hosting.EngineHost.ParseLora("nopath"));
+        Assert.Throws<InvalidDataException>(() => YoutuServer.Hosting.EngineHost.ParseLora("x=/m/a.gguf:-1"));
+    }
 }

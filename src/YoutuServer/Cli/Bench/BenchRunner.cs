@@ -36,11 +36,15 @@ internal sealed class BenchRunner(BenchSettings s, StreamingClient client, Promp
     private const int TurnSuffix = 32;
     private const int PrefixOutput = 16;
 
+    // --served-model a,b,c: the load run spreads its requests over these (LoRA adapters of one server); the other
+    // scenarios use the first.
+    private readonly string[] models = model.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     private string PathFor => BenchBodies.Path(s.Endpoint);
     private bool TextPrompts => s.Endpoint == "chat";
 
     private Task<StreamResult> One(BenchPrompt p, int maxTokens, int seed, CancellationToken ct)
-        => client.StreamAsync(PathFor, BenchBodies.Build(s.Endpoint, model, p, maxTokens, seed, s.Temperature), ct);
+        => client.StreamAsync(PathFor, BenchBodies.Build(s.Endpoint, models[0], p, maxTokens, seed, s.Temperature), ct);
 
     public async Task WarmUpAsync(CancellationToken ct)
     {
@@ -129,7 +133,7 @@ internal sealed class BenchRunner(BenchSettings s, StreamingClient client, Promp
             var p = s.PromptTokens[rng.Next(s.PromptTokens.Count)];
             var o = s.MaxTokens[rng.Next(s.MaxTokens.Count)];
             mix.Add((p, o));
-            bodies.Add(BenchBodies.Build(s.Endpoint, model, pool.Make(p, rng, TextPrompts), o, s.Seed + i, s.Temperature));
+            bodies.Add(BenchBodies.Build(s.Endpoint, models[i % models.Length], pool.Make(p, rng, TextPrompts), o, s.Seed + i, s.Temperature));
         }
 
         var results = new StreamResult[s.Requests];

@@ -28,7 +28,8 @@ internal sealed record BenchSettings
           --prefix-tokens N      shared prefix of the prefix-reuse scenario (default 2000)
           --prefix-repeats R     conversations of the prefix-reuse scenario (default 3)
           --endpoint E           completions (token-id prompts when /tokenize exists) | chat (default completions)
-          --served-model NAME    the "model" field (default: the first id of GET /v1/models)
+          --served-model NAME    the "model" field (default: the first id of GET /v1/models); a comma-separated
+                                 list (base model and LoRA adapters) spreads the load run's requests over them
           --api-key KEY          sent as Authorization: Bearer KEY
           --temperature T        sampling temperature (default 0: greedy, as the raw baseline)
           --timeout S            per-request timeout in seconds (default 600)

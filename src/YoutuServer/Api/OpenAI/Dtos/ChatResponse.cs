@@ -175,6 +175,9 @@ public sealed class ModelCard
     [JsonPropertyName("owned_by")] public string OwnedBy { get; set; } = "youtu-server";
     [JsonPropertyName("context_length")] public int? ContextLength { get; set; }
     [JsonPropertyName("description")] public string? Description { get; set; }
+    /// <summary>For a LoRA adapter: the base model it runs on (as vLLM lists adapters); null for the base.</summary>
+    [JsonPropertyName("parent")] public string? Parent { get; set; }
+    [JsonPropertyName("root")] public string? Root { get; set; }
 }
 
 public sealed class TokenizeResponse

@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace YoutuServer.Tests.Api;
+
+/// <summary>LoRA adapters over the API: listed in /v1/models with their parent, selected by "model", unknown ids 404.</summary>
+[Collection("adapter-server")]
+public sealed class AdapterApiTests(AdapterServerFixture server)
+{
+    private static StringContent Completion(string model, string prompt = "Once upon a time", int max = 12) => new(
+        $$"""{"model":"{{model}}","prompt":"{{prompt}}","max_tokens":{{max}},"temperature":0,"ignore_eos":true}""", Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task Models_lists_the_base_and_its_adapters_with_parent()
+    {
+        using var client = server.CreateClient();
+        using var doc = JsonDocument.Parse(await client.GetStringAsync("/v1/models"));
+        var data = doc.RootElement.GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal([AdapterServerFixture.ModelId, .. AdapterServerFixture.Adapters], data.Select(m => m.GetProperty("id").GetString()));
+        Assert.False(data[0].TryGetProperty("parent", out _)); // the base has none (nulls are omitted)
+        Assert.All(data.Skip(1), m => Assert.Equal(AdapterServerFixture.ModelId, m.GetProperty("parent").GetString()));
+
+        using var one = JsonDocument.Parse(await client.GetStringAsync("/v1/models/support"));
+        Assert.Equal("support", one.RootElement.GetProperty("id").GetString());
+        Assert.Equal(AdapterServerFixture.ModelId, one.RootElement.GetProperty("parent").GetString());
+    }
+
+    [Fact]
+    public async Task A_request_picks_an_adapter_by_model_and_unknown_ids_stay_404()
+    {
+        using var client = server.CreateClient();
+        async Task<string> Text(string model)
+        {
+            using var res = await client.PostAsync("/v1/completions", Completion(model));
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+            using var doc = JsonDocument.Parse(await res.Content.ReadAsStringAsync());
+            return doc.RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        }
+
+        var baseText = await Text(AdapterServerFixture.ModelId);
+        var sql = await Text("sql");
+        Assert.NotEqual(baseText, sql);
+        Assert.Equal(sql, await Text("SQL")); // ids match case-insensitively, like the base model's
+        Assert.Equal(baseText, await Text(AdapterServerFixture.ModelId));
+
+        using var chat = await client.PostAsync("/v1/chat/completions", new StringContent(
+            """{"model":"agent","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"enable_thinking":false}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+
+        using var missing = await client.PostAsync("/v1/completions", Completion("sql-v9"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Contains("model_not_found", await missing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var missingCard = await client.GetAsync("/v1/models/sql-v9");
+        Assert.Equal(HttpStatusCode.NotFound, missingCard.StatusCode);
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using YoutuServer.Engine.Synthesis;
+using YoutuServer.Tests.Load;
+
+namespace YoutuServer.Tests.Api;
+
+/// <summary>
+/// The server in process on the tiny model with three random LoRA adapters (synth --lora-for) and two sequence slots,
+/// so that a third request has to queue: what the inference gateway's protocol metrics are asserted against.
+/// </summary>
+public sealed class AdapterServerFixture : WebApplicationFactory<Program>
+{
+    // Its own alias: the engine gauges of every in-process host share one static meter, keyed by model.
+    public const string ModelId = "tiny-youtu-lora";
+    public static readonly string[] Adapters = ["sql", "support", "agent"];
+
+    private static readonly Lazy<string[]> Files = new(() =>
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "youtu-tests");
+        Directory.CreateDirectory(dir);
+        return [.. Adapters.Select((id, i) =>
+            LoraSynthesizer.Synthesize(TinyModelFile.Path, Path.Combine(dir, $"api-lora-{id}-{Environment.ProcessId}.gguf"), rank: 8, seed: (ulong)(i + 1)).Path)];
+    });
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Youtu:Model", TinyModelFile.Path);
+        builder.UseSetting("Youtu:ModelAlias", ModelId);
+        builder.UseSetting("Youtu:Parallel", "2");
+        builder.UseSetting("Youtu:CtxSize", "1024");
+        builder.UseSetting("Youtu:Threads", "1");
+        builder.UseSetting("Youtu:QueueSize", "16");
+        for (var i = 0; i < Adapters.Length; i++)
+        {
+            builder.UseSetting($"Youtu:Lora:{i}", $"{Adapters[i]}={Files.Value[i]}");
+        }
+    }
+}
+
+[CollectionDefinition("adapter-server")]
+public sealed class AdapterServerCollection : ICollectionFixture<AdapterServerFixture>;
