@@ -38,8 +38,10 @@ public sealed record EngineOptions
     /// <summary>LoRA adapters loaded beside the base model; a request picks one by id (GenerationRequest.Adapter).</summary>
     public IReadOnlyList<LoraAdapterOptions> Adapters { get; init; } = [];
     /// <summary>Steps one adapter group is decoded before the next group with work gets its turn (llama.cpp applies
-    /// adapters per context, so sequences of different adapters never share a llama_decode).</summary>
-    public int AdapterQuantumSteps { get; init; } = 1;
+    /// adapters per context, so sequences of different adapters never share a llama_decode, and every switch makes it
+    /// re-reserve the graph: 4 steps per turn cost 0.94x/0.81x of one adapter's throughput for 2/4 adapters on the 2b
+    /// model, 1 step 0.84x/0.67x; see the README's adapter benchmark).</summary>
+    public int AdapterQuantumSteps { get; init; } = 4;
     /// <summary>Skip the managed GGUF validation (only for files already validated).</summary>
     public bool SkipValidation { get; init; }
 }

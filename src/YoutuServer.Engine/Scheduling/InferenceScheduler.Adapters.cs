@@ -20,6 +20,7 @@ public sealed partial class InferenceScheduler
     private string[] lastRunningAdapters = [];
     private string[] lastWaitingAdapters = [];
     private DateTimeOffset adaptersChangedAt = DateTimeOffset.UtcNow;
+    private bool otherGroupsGenerating;
 
     public IReadOnlyList<LoraAdapter> Adapters => adapters;
 
@@ -47,6 +48,7 @@ public sealed partial class InferenceScheduler
     {
         if (adapters.Length == 0)
         {
+            otherGroupsGenerating = false;
             BuildBatch();
             return;
         }
@@ -68,6 +70,7 @@ public sealed partial class InferenceScheduler
                 stepsOnCurrent = 0;
             }
 
+            otherGroupsGenerating = OthersGenerating(g);
             BuildBatch();
             if (entries.Count > 0)
             {
@@ -75,6 +78,27 @@ public sealed partial class InferenceScheduler
                 return;
             }
         }
+    }
+
+    private bool OthersGenerating(int group)
+    {
+        foreach (var j in running)
+        {
+            if (j.Adapter == group)
+            {
+                continue;
+            }
+
+            foreach (var s in j.Slots)
+            {
+                if (s.Job == j && !s.Finished && s.PendingToken >= 0)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private bool GroupHasWork(int group)

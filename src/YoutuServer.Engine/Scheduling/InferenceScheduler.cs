@@ -594,7 +594,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private void BuildBatch()
     {
         entries.Clear();
-        var generating = false;
+        // Streams of other adapter groups wait for this step too: keep its prompt chunk small for them as well.
+        var generating = otherGroupsGenerating;
         foreach (var j in running)
         {
             if (j.Adapter != currentAdapter)

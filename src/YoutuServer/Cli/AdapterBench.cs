@@ -27,7 +27,7 @@ internal static class AdapterBench
         var ctxSize = cli.GetInt("ctx-size", 4096);
         var repeat = Math.Max(1, cli.GetInt("repeat", 1));
         var rank = cli.GetInt("lora-rank", 8);
-        var quantum = cli.GetInt("quantum", 1);
+        var quantum = cli.GetInt("quantum", 4);
         var given = cli.Get("lora")?.Split(',', StringSplitOptions.RemoveEmptyEntries);
         cli.RejectUnknown();
         if (spreads.Any(k => k < 0 || k > streams))

@@ -33,7 +33,7 @@ public sealed class ServerOptions
     /// adapters whose base is the served model are added to these.</summary>
     public List<string> Lora { get; set; } = [];
     /// <summary>Decode steps an adapter group keeps the engine before the next group's turn.</summary>
-    public int AdapterQuantumSteps { get; set; } = 1;
+    public int AdapterQuantumSteps { get; set; } = 4;
     public string? NativeDir { get; set; }
     /// <summary>auto | cpu | cuda.</summary>
     public string NativeFlavour { get; set; } = "auto";

@@ -172,4 +172,30 @@ public sealed class ModelCatalogValidationTests
 
         Assert.StartsWith("models.json: not valid JSON (line 3", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Adapters_name_their_base_and_resolve_their_files_like_models()
+    {
+        var doc = JsonNode.Parse(Shipped)!;
+        doc["adapters"] = JsonNode.Parse("""[{"id":"sql","path":"youtu-sql-lora.gguf","base":"youtu-llm-2b","scale":0.5,"description":"text-to-SQL"}]""");
+        var catalog = ModelCatalog.Parse(doc.ToJsonString(), RepoFiles.Root, "models.json");
+        var adapter = Assert.Single(catalog.AdaptersFor(catalog.Find("youtu-llm-2b")!));
+        Assert.Equal(("sql", 0.5f), (adapter.Id, adapter.Scale!.Value));
+        Assert.Equal(Path.Combine(RepoFiles.Root, "youtu-sql-lora.gguf"), catalog.AdapterPath(adapter));
+        Assert.Equal(Path.Combine("/models", "youtu-sql-lora.gguf"), catalog.AdapterPath(adapter, "/models"));
+        Assert.Empty(catalog.AdaptersFor(catalog.Models.First(m => m.Id != "youtu-llm-2b")));
+    }
+
+    [Theory]
+    [InlineData("""[{"id":"sql","path":"a.gguf","base":"no-such-model"}]""", "adapter 'sql': field 'base': no model named 'no-such-model'")]
+    [InlineData("""[{"id":"sql","path":"a.gguf"}]""", "adapter 'sql': field 'base' is required")]
+    [InlineData("""[{"id":"sql","base":"youtu-llm-2b"}]""", "adapter 'sql': field 'path' is required")]
+    [InlineData("""[{"id":"youtu-llm-2b","path":"a.gguf","base":"youtu-llm-2b"}]""", "name 'youtu-llm-2b' is used by another entry")]
+    [InlineData("""[{"id":"sql","path":"a.gguf","base":"youtu-llm-2b","scale":-1}]""", "field 'scale' must be a finite number >= 0")]
+    [InlineData("""[{"id":"sql","path":"a.gguf","base":"youtu-llm-2b","rank":8}]""", "rank")]
+    public void Broken_adapter_entries_are_refused_with_the_entry_and_field(string adapters, string expected)
+    {
+        var e = Broken(doc => doc["adapters"] = JsonNode.Parse(adapters));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
 }
