@@ -24,6 +24,9 @@ public sealed record GenerationPlan(
 {
     public int PromptTokens => Request.Prompt.Count;
 
+    /// <summary>The model that answers, as responses name it: the served model's id, or the LoRA adapter's.</summary>
+    public string ModelId { get; init; } = "";
+
     /// <summary>Where finished turns are remembered token for token (chat plans); null for raw prompts.</summary>
     public OutputMemory? Memory { get; init; }
 
@@ -68,7 +71,9 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         ArgumentNullException.ThrowIfNull(intent);
         var adapter = ModelResolver.Resolve(host, intent.Model);
         var plan = intent.Raw is { } raw ? PlanRaw(intent, raw) : PlanChat(intent);
-        return adapter is null ? plan : plan with { Request = plan.Request with { Adapter = adapter } };
+        return adapter is null
+            ? plan with { ModelId = host.ServedModelId }
+            : plan with { ModelId = adapter, Request = plan.Request with { Adapter = adapter } };
     }
 
     /// <summary>Renders the conversation exactly as generation would see it (the /apply-template view), with no other checks.</summary>

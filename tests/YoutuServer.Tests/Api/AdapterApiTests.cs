@@ -47,6 +47,11 @@ public sealed class AdapterApiTests(AdapterServerFixture server)
         using var chat = await client.PostAsync("/v1/chat/completions", new StringContent(
             """{"model":"agent","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"enable_thinking":false}""", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        using (var answer = JsonDocument.Parse(await chat.Content.ReadAsStringAsync()))
+        {
+            // The response names the model that answered: the adapter, as OpenAI clients and the gateway address it.
+            Assert.Equal("agent", answer.RootElement.GetProperty("model").GetString());
+        }
 
         using var missing = await client.PostAsync("/v1/completions", Completion("sql-v9"));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);

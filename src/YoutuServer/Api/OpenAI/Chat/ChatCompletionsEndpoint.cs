@@ -57,7 +57,7 @@ public static class ChatCompletionsEndpoint
         {
             Id = id,
             Created = created,
-            Model = host.ServedModelId,
+            Model = run.Plan.ModelId,
             SystemFingerprint = Ids.Fingerprint,
             Choices = run.Choices.Select(ToChoice).ToList(),
             Usage = ToUsage(usage),
@@ -72,7 +72,7 @@ public static class ChatCompletionsEndpoint
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
-        var chunk = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint };
+        var chunk = new ChatCompletionChunk { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint };
         var writer = new ChunkWriter(sse, chunk, ct);
         var choices = run.Choices;
 
@@ -119,7 +119,7 @@ public static class ChatCompletionsEndpoint
             }
             else if (includeUsage)
             {
-                var u = new ChatCompletionChunk { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = ToUsage(usage), Timings = TimingsDto.From(usage) };
+                var u = new ChatCompletionChunk { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = ToUsage(usage), Timings = TimingsDto.From(usage) };
                 await sse.WriteAsync(u, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
             }
 

@@ -124,7 +124,7 @@ public static class CompletionsEndpoint
         {
             Id = id,
             Created = created,
-            Model = host.ServedModelId,
+            Model = run.Plan.ModelId,
             SystemFingerprint = Ids.Fingerprint,
             Choices = run.Choices.Select(c => new CompletionChoice { Index = c.Index, Text = echo + c.Output.Content, FinishReason = Finish(c) }).ToList(),
             Usage = Usage(usage),
@@ -139,7 +139,7 @@ public static class CompletionsEndpoint
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
-        var chunk = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint };
+        var chunk = new CompletionResponse { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint };
         var choice = new CompletionChoice();
         chunk.Choices.Add(choice);
         try
@@ -194,7 +194,7 @@ public static class CompletionsEndpoint
             }
             else if (includeUsage)
             {
-                var u = new CompletionResponse { Id = id, Created = created, Model = host.ServedModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage), Timings = TimingsDto.From(usage) };
+                var u = new CompletionResponse { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage), Timings = TimingsDto.From(usage) };
                 await sse.WriteAsync(u, ApiJsonContext.Wire.CompletionResponse, false, ct);
             }
 
