@@ -36,7 +36,7 @@ static int Usage(int code, string? error = null)
           serve     (default) OpenAI-compatible HTTP server
                     --model FILE|ID --host H --port P --parallel N --ctx-size N --queue-size N --threads N
                     --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
-                    --seed N (for requests without one; default random)
+                    --seed N (for requests without one; default random) --reasoning-key SECRET (seals reasoning for stateless clients; share across replicas)
                     --api-key KEY (repeatable) --api-keys-file FILE --metrics-require-key --cors-origin URL (repeatable)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
                     --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off --mmap on|off
