@@ -90,6 +90,26 @@ public static class ServerApp
                 continue;
             }
 
+            if (key is "model-alias" or "alias")
+            {
+                // NAME (no '='): the name the API reports for the served model, as before. NAME=ID (repeatable):
+                // a client-side model name routed to the served model (Anthropic clients send claude-* names).
+                var map = 0;
+                foreach (var v in cli.GetAll(key))
+                {
+                    if (v.Contains('=', StringComparison.Ordinal))
+                    {
+                        values[$"{ServerOptions.Section}:ModelAliasMap:{map++}"] = v;
+                    }
+                    else
+                    {
+                        values[$"{ServerOptions.Section}:ModelAlias"] = v;
+                    }
+                }
+
+                continue;
+            }
+
             if (key is "cors-origin")
             {
                 var origins = cli.GetAll(key);

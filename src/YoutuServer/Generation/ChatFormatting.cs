@@ -96,15 +96,31 @@ public static class ModelResolver
     /// <summary>Refuses (model not found) unless the name is the served model or one of its aliases (empty = served model).</summary>
     public static void Check(EngineHost host, string? model)
     {
+        ArgumentNullException.ThrowIfNull(host);
         if (!Serves(host, model))
         {
+            var served = host.ServedModelId;
             throw new IntentException(new IntentFailure(IntentField.Model, IntentFailureKind.ModelNotFound,
-                _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'."));
+                _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{served}'. " +
+                    $"To route a client's own model name here, start the server with --model-alias '{model}={served}' " +
+                    $"(repeatable; a trailing * matches any suffix, e.g. --model-alias 'claude-*={served}') or add the name to the model's \"aliases\" in models.json."));
         }
     }
 
-    public static bool Serves(EngineHost host, string? model) =>
-        string.IsNullOrEmpty(model)
-        || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
-        || host.ServedAliases.Any(a => string.Equals(a, model, StringComparison.OrdinalIgnoreCase));
+    public static bool Serves(EngineHost host, string? model)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return string.IsNullOrEmpty(model)
+            || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
+            || host.ServedAliases.Any(a => Matches(a, model));
+    }
+
+    /// <summary>An alias matches a name exactly (ignoring case), or by prefix when it ends in '*'.</summary>
+    public static bool Matches(string alias, string model)
+    {
+        ArgumentNullException.ThrowIfNull(alias);
+        return alias.EndsWith('*')
+            ? model.StartsWith(alias[..^1], StringComparison.OrdinalIgnoreCase)
+            : string.Equals(alias, model, StringComparison.OrdinalIgnoreCase);
+    }
 }

@@ -36,6 +36,8 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var (path, entry, catalog) = ResolveModel();
+        var servedId = options.ModelAlias ?? entry?.Id ?? Path.GetFileNameWithoutExtension(path);
+        var clientAliases = ClientAliases(options.ModelAliasMap, servedId, entry);
         Catalog = catalog;
         CatalogEntry = entry;
         var engineOptions = new EngineOptions
@@ -64,8 +66,8 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             PrefixCache = options.PrefixCache,
         };
         engine = await InferenceEngine.StartAsync(engineOptions, loggerFactory).ConfigureAwait(false);
-        ServedModelId = options.ModelAlias ?? entry?.Id ?? Path.GetFileNameWithoutExtension(path);
-        ServedAliases = entry?.Aliases ?? [];
+        ServedModelId = servedId;
+        ServedAliases = [.. entry?.Aliases ?? [], .. clientAliases];
         LogReady(ServedModelId, path, options.Parallel, options.CtxSize);
     }
 
@@ -108,6 +110,36 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         IsDemoModel = true;
         LogDemoModel("(none)", "(no models.json)", "youtu-llm-2b", fallback);
         return (fallback, null, catalog);
+    }
+
+    /// <summary>
+    /// The names of <c>--model-alias NAME=ID</c> entries, checked before the model loads: each must be NAME=ID with ID
+    /// the served model (its id, catalog id or one of its catalog aliases).
+    /// </summary>
+    internal static List<string> ClientAliases(IEnumerable<string> map, string servedId, ModelEntry? entry)
+    {
+        var names = new List<string>();
+        foreach (var item in map)
+        {
+            var eq = item.IndexOf('=', StringComparison.Ordinal);
+            var name = eq < 0 ? "" : item[..eq].Trim();
+            var id = eq < 0 ? "" : item[(eq + 1)..].Trim();
+            if (name.Length == 0 || id.Length == 0 || (name.Contains('*', StringComparison.Ordinal) && name.IndexOf('*', StringComparison.Ordinal) != name.Length - 1))
+            {
+                throw new ConfigurationException($"--model-alias '{item}': expected NAME=ID (a trailing * in NAME matches any suffix, e.g. claude-*={servedId}).");
+            }
+
+            var served = string.Equals(id, servedId, StringComparison.OrdinalIgnoreCase)
+                || (entry is not null && (string.Equals(id, entry.Id, StringComparison.OrdinalIgnoreCase) || entry.Aliases.Any(a => string.Equals(a, id, StringComparison.OrdinalIgnoreCase))));
+            if (!served)
+            {
+                throw new ConfigurationException($"--model-alias '{item}': '{id}' is not the served model; this server serves '{servedId}'.");
+            }
+
+            names.Add(name);
+        }
+
+        return names;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -12,6 +12,11 @@ public sealed class ServerOptions
     public string? Model { get; set; }
     /// <summary>Name the API reports for the served model; default: the catalog id or the file name.</summary>
     public string? ModelAlias { get; set; }
+    /// <summary>
+    /// Client-side model names routed to the served model, each "NAME=ID" (<c>--model-alias NAME=ID</c>, repeatable;
+    /// a trailing * in NAME matches any suffix: "claude-*=youtu-llm-2b"). ID must name the served model.
+    /// </summary>
+    public List<string> ModelAliasMap { get; set; } = [];
     public string? ModelsFile { get; set; }
     /// <summary>Where downloaded and synthesized models live.</summary>
     public string? ModelsDir { get; set; }
