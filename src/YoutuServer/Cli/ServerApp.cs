@@ -42,6 +42,7 @@ public static class ServerApp
         ["max-body-bytes"] = "MaxRequestBodyBytes",
         ["rate-limit"] = "RateLimitPerMinute",
         ["drain-timeout"] = "DrainTimeoutSeconds",
+        ["stream-ping"] = "StreamPingSeconds",
         ["log-json"] = "LogJson",
         ["log-prompts"] = "LogPrompts",
         ["otlp-endpoint"] = "OtlpEndpoint",

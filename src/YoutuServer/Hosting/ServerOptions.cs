@@ -64,6 +64,8 @@ public sealed class ServerOptions
     /// <summary>Requests per minute per API key (or client address); 0 = unlimited.</summary>
     public int RateLimitPerMinute { get; set; }
     public int DrainTimeoutSeconds { get; set; } = 30;
+    /// <summary>Seconds of quiet (queued, prompt evaluation, a slow step) before an Anthropic stream sends a ping event.</summary>
+    public double StreamPingSeconds { get; set; } = 2;
 
     public bool LogJson { get; set; }
     public bool LogPrompts { get; set; }

@@ -16,8 +16,6 @@ namespace YoutuServer.Api.Anthropic;
 /// </summary>
 public static partial class MessagesEndpoint
 {
-    /// <summary>How often a ping goes out while the request waits in the queue or the model thinks without output.</summary>
-    private static readonly TimeSpan PingEvery = TimeSpan.FromSeconds(2);
     private const string LogCategory = "YoutuServer.Api.Anthropic.MessagesEndpoint";
 
     public static void Map(WebApplication app)
@@ -74,7 +72,7 @@ public static partial class MessagesEndpoint
         await JsonSerializer.SerializeAsync(http.Response.Body, new CountTokensResponse { InputTokens = count }, AnthropicJsonContext.Wire.CountTokensResponse, http.RequestAborted);
     }
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, RequestTelemetry telemetry, ILoggerFactory logs)
+    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
         var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false);
@@ -99,7 +97,8 @@ public static partial class MessagesEndpoint
         var id = "msg_" + Ids.Random24();
         if (stream)
         {
-            await StreamAsync(http, host, run, seal, id, telemetry);
+            // A ping goes out after each quiet spell (queued, prompt evaluation, thinking without output).
+            await StreamAsync(http, host, run, seal, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
         }
         else
         {
@@ -198,7 +197,7 @@ public static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ SSE
 
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry)
+    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -211,7 +210,7 @@ public static partial class MessagesEndpoint
         {
             // message_start goes out at once: the client sees the request accepted even while it waits in the queue.
             await sse.WriteEventAsync("message_start", start, AnthropicJsonContext.Wire.MessageStartEvent, flush: true, ct);
-            await foreach (var r in run.ReadAsync(PingEvery, ct))
+            await foreach (var r in run.ReadAsync(pingEvery, ct))
             {
                 switch (r.Kind)
                 {

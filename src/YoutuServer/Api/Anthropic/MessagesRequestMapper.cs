@@ -499,9 +499,10 @@ public static class MessagesRequestMapper
                     throw ApiException.BadRequest("thinking.budget_tokens: Field required (a non-negative integer) when thinking is enabled.", "thinking.budget_tokens");
                 }
 
-                return new ThinkingIntent(true, budget);
+                // Forced: the prompt opens the think block, so a thinking block always comes first (as Claude's do).
+                return new ThinkingIntent(true, budget, Forced: true);
             case "adaptive":
-                return new ThinkingIntent(true, effortBudget);
+                return new ThinkingIntent(true, effortBudget, Forced: true);
             case "disabled":
                 return new ThinkingIntent(false);
             default:
