@@ -182,9 +182,10 @@ public static partial class MessagesEndpoint
 
     internal static string StopReason(ChoiceOutput c) => c.Finish switch
     {
+        // A stop string ends the message where it matched, also inside a tool call.
+        _ when c.StopString is not null => "stop_sequence",
         ChoiceFinish.Length => "max_tokens",
         ChoiceFinish.ToolCalls => "tool_use",
-        _ when c.StopString is not null => "stop_sequence",
         _ => "end_turn",
     };
 

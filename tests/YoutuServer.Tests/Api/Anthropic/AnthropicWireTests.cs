@@ -134,16 +134,26 @@ public sealed class AnthropicWireTests(ServerFixture server)
     }
 
     [Fact]
-    public async Task Stop_sequence_is_reported()
+    public async Task Output_format_constrains_the_text_and_a_stop_sequence_is_reported()
     {
         using var client = server.CreateClient();
-        // The grammar makes the output JSON with the key "city": a stop at that key must end the message there.
-        var body = Body($$"""
-            "max_tokens":60,"stop_sequences":["city"],"tools":[{{CityTool}}],"tool_choice":{"type":"tool","name":"get_weather"}
-            """, "Anthropic stop sequence test");
-        var msg = JsonNode.Parse(await (await client.SendAsync(Post("/v1/messages", body))).Content.ReadAsStringAsync())!;
-        Assert.Equal("stop_sequence", msg["stop_reason"]!.GetValue<string>());
-        Assert.Equal("city", msg["stop_sequence"]!.GetValue<string>());
+        const string format = """
+            "output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"city":{"type":"string","enum":["Paris","Rome"]}},"required":["city"],"additionalProperties":false}}}
+            """;
+        var full = JsonNode.Parse(await (await client.SendAsync(Post("/v1/messages", Body("\"max_tokens\":60," + format.Trim(), "Anthropic format test")))).Content.ReadAsStringAsync())!;
+        var text = full["content"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "text")!["text"]!.GetValue<string>();
+        using (var doc = JsonDocument.Parse(text))
+        {
+            Assert.Contains(doc.RootElement.GetProperty("city").GetString(), new[] { "Paris", "Rome" });
+        }
+
+        Assert.Equal("end_turn", full["stop_reason"]!.GetValue<string>());
+        Assert.Null(full["stop_sequence"]);
+
+        // The grammar writes the key "city": a stop sequence on it ends the message there and is named.
+        var stopped = JsonNode.Parse(await (await client.SendAsync(Post("/v1/messages", Body("\"max_tokens\":60,\"stop_sequences\":[\"city\"]," + format.Trim(), "Anthropic format test")))).Content.ReadAsStringAsync())!;
+        Assert.Equal("stop_sequence", stopped["stop_reason"]!.GetValue<string>());
+        Assert.Equal("city", stopped["stop_sequence"]!.GetValue<string>());
     }
 
     [Fact]
