@@ -64,9 +64,18 @@ public sealed class ContentBlock
     [JsonPropertyName("id")] public string? Id { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("input")] public JsonElement? Input { get; set; }
+    /// <summary>tool_use: who made the call; always the model itself here ({"type":"direct"}).</summary>
+    [JsonPropertyName("caller")] public ToolCaller? Caller { get; set; }
     [JsonPropertyName("thinking")] public string? Thinking { get; set; }
     [JsonPropertyName("signature")] public string? Signature { get; set; }
     [JsonPropertyName("text")] public string? Text { get; set; }
+}
+
+public sealed class ToolCaller
+{
+    public static ToolCaller Direct { get; } = new();
+
+    [JsonPropertyName("type")] public string Type { get; set; } = "direct";
 }
 
 /// <summary>

@@ -143,7 +143,7 @@ public static partial class MessagesEndpoint
 
         foreach (var call in output.ToolCalls)
         {
-            content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments) });
+            content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments), Caller = ToolCaller.Direct });
         }
 
         var usage = run.Usage;
@@ -312,7 +312,7 @@ public static partial class MessagesEndpoint
                     break;
                 case OutputEventKind.ToolCallStart:
                     pendingSpace = "";
-                    await StartAsync(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(e.ToolCallId ?? ""), Name = e.ToolCallName, Input = EmptyInput() });
+                    await StartAsync(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(e.ToolCallId ?? ""), Name = e.ToolCallName, Input = EmptyInput(), Caller = ToolCaller.Direct });
                     toolCall = e.ToolCallIndex;
                     break;
                 case OutputEventKind.ToolCallArgumentsDelta:
