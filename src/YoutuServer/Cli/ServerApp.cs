@@ -178,7 +178,7 @@ public static class ServerApp
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "YoutuServer";
-            doc.Info.Description = "OpenAI-compatible API for Youtu-LLM-2B (chat completions with reasoning and tool calls, completions, models, tokenizer utilities).";
+            doc.Info.Description = "OpenAI-compatible API for Youtu-LLM-2B (chat completions with reasoning and tool calls, completions, models, tokenizer utilities), plus Anthropic's Messages API (/v1/messages, /v1/messages/count_tokens).";
             return Task.CompletedTask;
         }));
         Operations.Observability.Configure(builder, options);

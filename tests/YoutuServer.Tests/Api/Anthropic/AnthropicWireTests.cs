@@ -267,4 +267,19 @@ public sealed class AnthropicWireTests(ServerFixture server)
         var usage = created["usage"]!;
         Assert.Equal(n, usage["input_tokens"]!.GetValue<int>() + usage["cache_read_input_tokens"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task Openapi_document_describes_the_messages_routes()
+    {
+        using var client = server.CreateClient();
+        var doc = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json"))!;
+        var post = doc["paths"]!["/v1/messages"]!["post"]!;
+        Assert.NotNull(post["requestBody"]!["content"]!["application/json"]);
+        Assert.NotNull(post["responses"]!["200"]!["content"]!["text/event-stream"]);
+        Assert.NotNull(post["responses"]!["529"]);
+        Assert.NotNull(doc["paths"]!["/v1/messages/count_tokens"]!["post"]!["responses"]!["200"]);
+        var schemas = doc["components"]!["schemas"]!.AsObject();
+        Assert.Contains(schemas, kv => kv.Key.Contains("MessagesRequest", StringComparison.Ordinal));
+        Assert.Contains(schemas, kv => kv.Key.Contains("AnthropicErrorResponse", StringComparison.Ordinal));
+    }
 }
