@@ -432,6 +432,16 @@ public static class MessagesRequestMapper
 
             var description = t.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
             var strict = t.TryGetProperty("strict", out var st) && st.ValueKind == JsonValueKind.True;
+            if (!strict)
+            {
+                var removed = new SortedSet<string>(StringComparer.Ordinal);
+                schema = LenientSchema.Relax(schema, removed);
+                if (removed.Count > 0)
+                {
+                    warnings.Add($"{p}.input_schema: {string.Join(", ", removed)} cannot be enforced by the call grammar and were ignored (send \"strict\": true to have such a schema refused instead)");
+                }
+            }
+
             list.Add(ToolDefinition.Create(name, description, schema, strict));
             index.Add(i);
         }

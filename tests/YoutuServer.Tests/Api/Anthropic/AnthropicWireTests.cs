@@ -282,4 +282,26 @@ public sealed class AnthropicWireTests(ServerFixture server)
         Assert.Contains(schemas, kv => kv.Key.Contains("MessagesRequest", StringComparison.Ordinal));
         Assert.Contains(schemas, kv => kv.Key.Contains("AnthropicErrorResponse", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Keywords_the_grammar_cannot_enforce_are_ignored_for_non_strict_tools_and_refused_for_strict_ones()
+    {
+        using var client = server.CreateClient();
+        const string schema = """
+            {"type":"object","properties":{"tags":{"type":"object","propertyNames":{"pattern":"^[a-z]+$"},"additionalProperties":{"type":"string"}},
+              "enum":{"type":"string","enum":["not","if"]}},"required":["enum"]}
+            """;
+        string Body(bool strict) => $$"""
+            {"model":"tiny-youtu","max_tokens":1,"messages":[{"role":"user","content":"Anthropic lenient schema test"}],
+             "tools":[{"name":"tagger","strict":{{(strict ? "true" : "false")}},"input_schema":{{schema}}}]}
+            """;
+        using var lenient = await client.SendAsync(Post("/v1/messages", Body(strict: false)));
+        Assert.True(lenient.StatusCode == HttpStatusCode.OK, await lenient.Content.ReadAsStringAsync());
+        Assert.Contains(lenient.Headers.GetValues("Warning"), w => w.Contains("tools.0.input_schema: propertyNames", StringComparison.Ordinal));
+
+        using var strict = await client.SendAsync(Post("/v1/messages", Body(strict: true)));
+        var error = JsonNode.Parse(await strict.Content.ReadAsStringAsync())!;
+        Assert.Equal(HttpStatusCode.BadRequest, strict.StatusCode);
+        Assert.Contains("propertyNames", error["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
 }
