@@ -113,7 +113,15 @@ public static partial class MessagesEndpoint
         {
             LogSkipped(logger, w);
             // RFC 7234 warn-code 299 (miscellaneous persistent warning); one header value per warning.
-            http.Response.Headers.Append("Warning", "299 youtu-server \"" + w.Replace("\"", "'", StringComparison.Ordinal) + "\"");
+            // Header values are visible ASCII: anything else a client sent (a tool's name, say) becomes '?'.
+            var text = string.Create(w.Length, w, static (span, src) =>
+            {
+                for (var i = 0; i < span.Length; i++)
+                {
+                    span[i] = src[i] is >= ' ' and <= '~' and not '"' and not '\\' ? src[i] : '?';
+                }
+            });
+            http.Response.Headers.Append("Warning", "299 youtu-server \"" + text + "\"");
         }
     }
 

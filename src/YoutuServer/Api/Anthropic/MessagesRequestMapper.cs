@@ -438,7 +438,7 @@ public static class MessagesRequestMapper
                 schema = LenientSchema.Relax(schema, removed);
                 if (removed.Count > 0)
                 {
-                    warnings.Add($"{p}.input_schema: {string.Join(", ", removed)} cannot be enforced by the call grammar and were ignored (send \"strict\": true to have such a schema refused instead)");
+                    warnings.Add($"{p}.input_schema: {string.Join(", ", removed)} cannot be enforced by the call grammar and were ignored (a tool with strict: true gets a 400 instead)");
                 }
             }
 
