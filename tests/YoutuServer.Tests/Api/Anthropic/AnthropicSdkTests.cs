@@ -17,6 +17,7 @@ public sealed class AnthropicSdkTests(ServerFixture server)
         HttpClient = server.CreateClient(),
         ApiKey = "unused",
         MaxRetries = 0,
+        Timeout = TimeSpan.FromMinutes(10),
         ResponseValidation = true,
     });
 
@@ -52,7 +53,7 @@ public sealed class AnthropicSdkTests(ServerFixture server)
         var parameters = new MessageCreateParams
         {
             Model = ServerFixture.ModelId,
-            MaxTokens = 80,
+            MaxTokens = 200,
             Thinking = new ThinkingConfigEnabled(4),
             Tools = [CityTool()],
             ToolChoice = new ToolChoiceTool("get_weather") { DisableParallelToolUse = true },
@@ -119,7 +120,7 @@ public sealed class AnthropicSdkTests(ServerFixture server)
         var first = await client.Messages.Create(new MessageCreateParams
         {
             Model = ServerFixture.ModelId,
-            MaxTokens = 80,
+            MaxTokens = 200,
             Thinking = new ThinkingConfigEnabled(4),
             Tools = [CityTool()],
             ToolChoice = new ToolChoiceAny { DisableParallelToolUse = true },

@@ -18,7 +18,7 @@ public sealed class AnthropicWireTests(ServerFixture server)
     {
         using var client = server.CreateClient();
         var body = Body($$"""
-            "max_tokens":80,"stream":true,"thinking":{"type":"enabled","budget_tokens":4},
+            "max_tokens":200,"stream":true,"thinking":{"type":"enabled","budget_tokens":4},
             "tools":[{{CityTool}}],"tool_choice":{"type":"tool","name":"get_weather","disable_parallel_tool_use":true}
             """, "Anthropic stream order test");
         using var res = await client.SendAsync(Post("/v1/messages?beta=true", body));
@@ -108,7 +108,7 @@ public sealed class AnthropicWireTests(ServerFixture server)
     {
         using var client = server.CreateClient();
         var body = Body($$$"""
-            "max_tokens":80,"thinking":{"type":"enabled","budget_tokens":4},"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],
+            "max_tokens":200,"thinking":{"type":"enabled","budget_tokens":4},"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],
             "metadata":{"user_id":"{\"session\":\"x\"}"},"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},
             "tools":[{{{CityTool}}}],"tool_choice":{"type":"any","disable_parallel_tool_use":true}
             """, "Anthropic json shape test");
@@ -161,7 +161,7 @@ public sealed class AnthropicWireTests(ServerFixture server)
     {
         using var client = server.CreateClient();
         var first = Body($$"""
-            "max_tokens":80,"thinking":{"type":"enabled","budget_tokens":4},"tools":[{{CityTool}}],
+            "max_tokens":200,"thinking":{"type":"enabled","budget_tokens":4},"tools":[{{CityTool}}],
             "tool_choice":{"type":"tool","name":"get_weather","disable_parallel_tool_use":true}
             """, "Anthropic signature test");
         var msg = JsonNode.Parse(await (await client.SendAsync(Post("/v1/messages", first))).Content.ReadAsStringAsync())!;
