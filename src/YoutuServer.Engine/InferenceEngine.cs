@@ -83,6 +83,9 @@ public sealed class InferenceEngine : IAsyncDisposable
 
     public string Detokenize(ReadOnlySpan<int> tokens, bool renderSpecial = false) => Model.Detokenize(tokens, renderSpecial);
 
+    /// <inheritdoc cref="InferenceScheduler.ClearPrefixCacheAsync"/>
+    internal Task ClearPrefixCacheAsync() => Scheduler.ClearPrefixCacheAsync();
+
     public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)
         => Scheduler.Submit(request, cancellationToken);
 

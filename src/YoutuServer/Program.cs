@@ -37,6 +37,7 @@ static int Usage(int code, string? error = null)
           serve     (default) OpenAI-compatible HTTP server (plus Anthropic's /v1/messages)
                     --model FILE|ID --host H --port P --parallel N --ctx-size N --queue-size N --threads N
                     --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
+                    --seed N (for requests without one; default random)
                     --api-key KEY (repeatable) --api-keys-file FILE --metrics-require-key --cors-origin URL (repeatable)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
                     --model-alias NAME (the served model's name) --model-alias NAME=ID (repeatable: a client's model

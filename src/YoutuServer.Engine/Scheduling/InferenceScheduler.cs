@@ -51,6 +51,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private long lastStepTicks;
     private long stepClock;
     private volatile EngineStats snapshot = new();
+    private TaskCompletionSource? clearRequest;
+    private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null)
     {
@@ -140,6 +142,50 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Once nothing runs or waits, forgets every idle prefix cache and empties the KV cache, so the next request
+    /// finds the engine as it was after start (same cells, same slot choice, nothing reused). For tests that share
+    /// one engine: what a request computes must not depend on what ran before it.
+    /// </summary>
+    internal Task ClearPrefixCacheAsync()
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var existing = Interlocked.CompareExchange(ref clearRequest, tcs, null);
+        if (existing is not null)
+        {
+            return existing.Task;
+        }
+
+        if (stopped.Task.IsCompleted)
+        {
+            Interlocked.Exchange(ref clearRequest, null);
+            return Task.FromException(new ObjectDisposedException(nameof(InferenceScheduler)));
+        }
+
+        Interlocked.Exchange(ref wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        return tcs.Task;
+    }
+
+    private void ClearIfRequested()
+    {
+        if (Volatile.Read(ref clearRequest) is not { } request || running.Count > 0 || pending.Count > 0)
+        {
+            return;
+        }
+
+        foreach (var s in slots)
+        {
+            s.Tokens.Clear();
+            s.LastUsed = 0;
+        }
+
+        NativeMethods.llama_memory_clear(mem, true);
+        stepClock = 0;
+        PublishStats();
+        Interlocked.Exchange(ref clearRequest, null);
+        request.TrySetResult();
+    }
+
     /// <summary>Stops admitting new requests (HTTP 503); running and queued ones continue.</summary>
     public void BeginDrain() => draining = true;
 
@@ -179,6 +225,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         {
             while (!stopLoop.IsCancellationRequested || running.Count > 0 || pending.Count > 0)
             {
+                ClearIfRequested();
                 if (running.Count == 0 && pending.Count == 0 && !WaitForWork())
                 {
                     if (stopLoop.IsCancellationRequested)
@@ -218,6 +265,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             context?.Dispose();
             snapshot = snapshot with { Running = false };
             stopped.TrySetResult();
+            Interlocked.Exchange(ref clearRequest, null)?.TrySetException(new ObjectDisposedException(nameof(InferenceScheduler)));
         }
     }
 
@@ -256,8 +304,14 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         try
         {
             var t = submissions.Reader.WaitToReadAsync(stopLoop.Token).AsTask();
+            var woken = Volatile.Read(ref wake).Task;
+            if (Volatile.Read(ref clearRequest) is not null)
+            {
+                return false; // handled at the top of the loop
+            }
+
             // Wake periodically so a drain timeout (FinishAll) and stats stay responsive while idle.
-            t.Wait(TimeSpan.FromMilliseconds(250));
+            Task.WaitAny([t, woken], TimeSpan.FromMilliseconds(250));
             return t.IsCompletedSuccessfully && t.Result;
         }
         catch (AggregateException) when (stopLoop.IsCancellationRequested)
@@ -703,6 +757,15 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
 
             var logprobs = r.TopLogprobs >= 0 ? Logprobs.Prepare(logits, model.VocabSize, r.TopLogprobs) : default;
             int token;
+            if (s.Forced.Count > 0 && !s.Sampler!.GrammarAllows(s.Forced.Peek()))
+            {
+                // A reasoning budget ending where the grammar does not allow the close tag now (inside a UTF-8
+                // character, or a tool-call grammar engaged inside text-level reasoning): the grammar wins this step,
+                // and the budget tries again after the next token.
+                s.Forced.Clear();
+                s.RetryReasoningClose();
+            }
+
             if (s.Forced.Count > 0)
             {
                 token = s.Forced.Dequeue();
@@ -710,15 +773,15 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
             else
             {
-                if (r.IgnoreEos || s.Generated < r.MinTokens)
+                // ignore_eos and min_tokens forbid the end, but a grammar that allows nothing else has ended the
+                // output: that is a Stop, not a failure (SamplerChain relaxes conflicting constraints in a fixed order).
+                token = s.Sampler!.Sample(logits, endForbidden: r.IgnoreEos || s.Generated < r.MinTokens);
+                if (token == SamplerChain.End)
                 {
-                    foreach (var t in model.EndOfGenerationTokens)
-                    {
-                        logits[t] = float.NegativeInfinity;
-                    }
+                    FinishChoice(s, FinishReason.Stop, null);
+                    continue;
                 }
 
-                token = s.Sampler!.Sample(logits);
                 if (token < 0)
                 {
                     FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");

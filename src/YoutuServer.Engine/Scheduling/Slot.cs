@@ -59,9 +59,15 @@ internal sealed class Slot
             sampling = sampling with { Seed = unchecked(sampling.Seed + (uint)choice * 7919u) };
         }
 
-        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, model.Utf8Guard);
+        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, model.Utf8Guard, model.EndOfGenerationTokens);
         foreach (var t in r.SamplerPrefill)
         {
+            if (!Sampler.GrammarAllows(t))
+            {
+                // Accepting a refused token would throw inside llama.cpp (and take the process with it).
+                throw new EngineRejectedException(RejectionReason.InvalidRequest, "the grammar does not accept the text the prompt already ends with (sampler prefill)", RequestField.Grammar);
+            }
+
             Sampler.Accept(t);
         }
 
@@ -89,6 +95,15 @@ internal sealed class Slot
     {
         var n = model.TokenToPiece(token, piece);
         return Decoder.Push(piece.AsSpan(0, n));
+    }
+
+    /// <summary>The queued close was refused by the grammar: queue it again after the next token (still past the budget).</summary>
+    public void RetryReasoningClose()
+    {
+        if (reasoning == ReasoningState.Done)
+        {
+            reasoning = ReasoningState.Inside;
+        }
     }
 
     /// <summary>Counts thinking tokens and, past the budget, queues the close tokens.</summary>
@@ -172,7 +187,13 @@ internal sealed class Slot
         else if (token == deferred.TriggerToken && !inThink)
         {
             // Same settings plus the grammar; the trigger token is the grammar's first accepted piece.
-            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar }, model.Utf8Guard);
+            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar }, model.Utf8Guard, model.EndOfGenerationTokens);
+            if (!next.GrammarAllows(token))
+            {
+                next.Dispose();
+                throw new EngineRejectedException(RejectionReason.InvalidRequest, "the deferred grammar does not start with its trigger token", RequestField.Grammar);
+            }
+
             next.Accept(token);
             Sampler?.Dispose();
             Sampler = next;

@@ -77,7 +77,8 @@ public static class ApiEndpoints
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
         {
             ModelResolver.Check(host, id);
-            return Json(ModelsList(host).Data[0], ApiJsonContext.Wire.ModelCard);
+            var cards = ModelsList(host).Data;
+            return Json(cards.FirstOrDefault(c => string.Equals(c.Id, id, StringComparison.OrdinalIgnoreCase)) ?? cards[0], ApiJsonContext.Wire.ModelCard);
         }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithErrors(404);
         app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize").WithSummary("Text to token ids")
             .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithErrors(400);
@@ -132,19 +133,29 @@ public static class ApiEndpoints
     private static ModelList ModelsList(EngineHost host)
     {
         var created = new DateTimeOffset(File.GetLastWriteTimeUtc(host.Engine.ModelPath)).ToUnixTimeSeconds();
-        return new ModelList
+        var cards = new List<ModelCard>
         {
-            Data =
-            [
-                new ModelCard
-                {
-                    Id = host.ServedModelId,
-                    Created = created,
-                    ContextLength = host.Engine.Options.CtxSize,
-                    Description = host.IsDemoModel ? "synthesized demo model (random weights)" : host.CatalogEntry?.Description,
-                },
-            ],
+            new()
+            {
+                Id = host.ServedModelId,
+                Created = created,
+                ContextLength = host.Engine.Options.CtxSize,
+                Description = host.IsDemoModel ? "synthesized demo model (random weights)" : host.CatalogEntry?.Description,
+            },
         };
+        if (host.StandsInFor is { } standIn && !string.Equals(standIn, host.ServedModelId, StringComparison.OrdinalIgnoreCase))
+        {
+            // The default model's weights are missing: its id is answered by the demo model, and listed as such.
+            cards.Add(new ModelCard
+            {
+                Id = standIn,
+                Created = created,
+                ContextLength = host.Engine.Options.CtxSize,
+                Description = $"weights not downloaded: answered by the synthesized demo model (random weights); run `youtu-server pull {standIn}`",
+            });
+        }
+
+        return new ModelList { Data = cards };
     }
 
     private static async Task<IResult> TokenizeAsync(HttpContext http, EngineHost host)

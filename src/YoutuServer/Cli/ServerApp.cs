@@ -37,6 +37,7 @@ public static class ServerApp
         ["chat-format"] = "ChatFormat",
         ["default-max-tokens"] = "DefaultMaxTokens",
         ["reasoning-key"] = "ReasoningKey",
+        ["seed"] = "Seed",
         ["api-keys-file"] = "ApiKeysFile",
         ["metrics-require-key"] = "MetricsRequireKey",
         ["max-body-bytes"] = "MaxRequestBodyBytes",
@@ -172,6 +173,7 @@ public static class ServerApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<GenerationPlanner>();
+        builder.Services.AddSingleton(new OutputMemory());
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
@@ -184,6 +186,7 @@ public static class ServerApp
         Operations.Observability.Configure(builder, options);
 
         var app = builder.Build();
+        DemoModel.UseWarningHeader(app);
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);

@@ -38,13 +38,24 @@ public sealed class ChoiceOutput
     private int tokensBeforeAnswer;
     private bool answerStarted;
     private ParsedAssistantOutput? built;
+    private readonly GenerationPlan plan;
+    private readonly List<int>? tokenIds;
+    private readonly System.Text.StringBuilder? rawText;
 
-    internal ChoiceOutput(int index, OutputParserOptions? options, bool logprobs, InferenceEngine engine)
+    internal ChoiceOutput(int index, GenerationPlan plan, InferenceEngine engine)
     {
+        var options = plan.Parser;
         Index = index;
+        this.plan = plan;
         parser = options is null ? null : new AssistantOutputParser(options);
-        this.logprobs = logprobs;
+        logprobs = plan.Logprobs;
         this.engine = engine;
+        if (plan.Memory is not null)
+        {
+            tokenIds = [];
+            rawText = new System.Text.StringBuilder();
+        }
+
         thinkingParsed = options is { ThinkingEnabled: true, ReasoningFormat: ReasoningFormat.Parsed };
         answerStarted = !thinkingParsed;
     }
@@ -70,6 +81,8 @@ public sealed class ChoiceOutput
     /// <summary>Feeds one token; adds its parsed events to <paramref name="events"/> and returns its logprob entry (when asked for).</summary>
     internal LogprobEntry? OnToken(TokenEvent t, List<OutputEvent> events)
     {
+        tokenIds?.Add(t.Token);
+        rawText?.Append(t.Text);
         Feed(t.Text, events);
         if (!answerStarted)
         {
@@ -113,6 +126,24 @@ public sealed class ChoiceOutput
 
         // Tokens until the answer began were thinking; output that never left its think block is all reasoning.
         ReasoningTokens = output.Reasoning is null ? 0 : Math.Min(answerStarted ? tokensBeforeAnswer : CompletionTokens, CompletionTokens);
+        if (rawText is not null && Finish is ChoiceFinish.Stop or ChoiceFinish.ToolCalls or ChoiceFinish.Length)
+        {
+            Remember(f.Text);
+        }
+    }
+
+    /// <summary>A complete turn is remembered token for token, unless a stop string cut its text (then text and tokens differ).</summary>
+    private void Remember(string tail)
+    {
+        rawText!.Append(tail);
+        var text = rawText.ToString();
+        if (engine.Detokenize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokenIds), renderSpecial: true) != text)
+        {
+            return;
+        }
+
+        int[] ids = [.. plan.PrefillTokens, .. tokenIds!];
+        plan.Memory!.Remember(OutputMemory.KeyOf(Output), plan.Prefill + text, ids);
     }
 
     private void Feed(string text, List<OutputEvent> events)

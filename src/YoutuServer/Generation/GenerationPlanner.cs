@@ -23,6 +23,13 @@ public sealed record GenerationPlan(
     string? Echo = null)
 {
     public int PromptTokens => Request.Prompt.Count;
+
+    /// <summary>Where finished turns are remembered token for token (chat plans); null for raw prompts.</summary>
+    public OutputMemory? Memory { get; init; }
+
+    /// <summary>What the generation prompt put after the assistant tag (e.g. "&lt;think&gt;\n"), text and tokens: part of the turn as the model saw it.</summary>
+    public string Prefill { get; init; } = "";
+    public IReadOnlyList<int> PrefillTokens { get; init; } = [];
 }
 
 /// <summary>
@@ -31,7 +38,7 @@ public sealed record GenerationPlan(
 /// stop rules, thinking, tools and the output constraint onto an engine request. The one place that knows how a
 /// request becomes generation; it knows no wire format.
 /// </summary>
-public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options)
+public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, OutputMemory memory)
 {
     /// <summary>A bound on stop strings for any wire format (OpenAI's own limit of 4 is checked by its adapter).</summary>
     public const int MaxStopStrings = 16;
@@ -64,15 +71,15 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
     }
 
     /// <summary>Renders the conversation exactly as generation would see it (the /apply-template view), with no other checks.</summary>
-    public string RenderPrompt(GenerationIntent intent) => Render(intent, ResolveThinking(intent.Thinking), ValidateTools(intent.Tools));
+    public string RenderPrompt(GenerationIntent intent) => Render(intent, ResolveThinking(intent.Thinking), ValidateTools(intent.Tools), int.MaxValue, out _).Prompt;
 
     /// <summary>Counts the prompt tokens of an intent (Anthropic's count_tokens), without the output checks.</summary>
     public int CountPromptTokens(GenerationIntent intent)
     {
         ModelResolver.Check(host, intent.Model);
-        var prompt = RenderPrompt(intent);
         var limit = Math.Max(65_536, 4 * Math.Max(options.CtxSize, host.Engine.ContextTrain));
-        return host.Engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, limit, out var atLeast)?.Length ?? atLeast;
+        var (_, tokens) = Render(intent, ResolveThinking(intent.Thinking), ValidateTools(intent.Tools), limit, out var atLeast);
+        return tokens?.Length ?? atLeast;
     }
 
     private GenerationPlan PlanChat(GenerationIntent intent)
@@ -89,8 +96,8 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         var (toolMode, named) = ResolveToolChoice(intent.ToolChoice, intent.Tools);
         var parallelCalls = intent.ParallelToolCalls;
 
-        var prompt = Render(intent, thinking, tools);
-        var tokens = engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, options.CtxSize - 1, out var atLeast)
+        var (prompt, rendered) = Render(intent, thinking, tools, options.CtxSize - 1, out var atLeast);
+        var tokens = rendered
             ?? throw new IntentException(new IntentFailure(IntentField.Prompt, IntentFailureKind.ContextLengthExceeded, n =>
                 $"This model's maximum context length is {options.CtxSize} tokens. However, your {n(IntentField.Prompt)} resulted in at least {atLeast} tokens. Please reduce the length of the {n(IntentField.Prompt)}."));
 
@@ -118,23 +125,10 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             }
         }
 
-        var n = CheckCount(intent.N);
-        var topLogprobs = CheckLogprobs(intent);
-        var maxTokens = ResolveMaxTokens(intent.MaxTokens, tokens.Length);
-        var budget = ResolveBudget(intent.Thinking.Budget, thinking, forced);
-        CheckMinTokens(intent.MinTokens, maxTokens);
-
-        var request = new GenerationRequest
+        var request = Counts(intent, tokens, sampling) with
         {
-            Prompt = tokens,
-            MaxTokens = maxTokens,
-            MinTokens = intent.MinTokens ?? 0,
-            IgnoreEos = intent.IgnoreEos,
-            Stop = CheckStop(intent.Stop),
-            N = n,
-            Sampling = sampling,
-            TopLogprobs = topLogprobs,
-            ReasoningBudget = budget,
+            TopLogprobs = CheckLogprobs(intent),
+            ReasoningBudget = ResolveBudget(intent.Thinking.Budget, thinking, forced),
             DeferredGrammar = deferred,
             SamplerPrefill = prefill,
         };
@@ -149,7 +143,13 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             MaxToolCalls = parallelCalls ? null : 1,
         };
 
-        return new GenerationPlan(prompt, request, parser, thinking != false, tools.Count > 0, topLogprobs >= 0);
+        var generationPrefill = YoutuChatFormatter.GenerationPrefill(new ChatRenderOptions { EnableThinking = thinking, ForcedThinking = forced ? true : null });
+        return new GenerationPlan(prompt, request, parser, thinking != false, tools.Count > 0, request.TopLogprobs >= 0)
+        {
+            Memory = memory,
+            Prefill = generationPrefill,
+            PrefillTokens = generationPrefill.Length == 0 ? [] : engine.Tokenize(generationPrefill),
+        };
     }
 
     private GenerationPlan PlanRaw(GenerationIntent intent, RawPrompt raw)
@@ -184,31 +184,40 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
                     $"This model's maximum context length is {ctx} tokens. However, your {n(IntentField.Prompt)} resulted in at least {atLeast} tokens. Please reduce the length of the {n(IntentField.Prompt)}."));
         }
 
-        var count = CheckCount(intent.N);
-        var sampling = BuildSampling(intent.Sampling, thinking: false);
-        var maxTokens = ResolveMaxTokens(intent.MaxTokens, prompt.Length);
-        CheckMinTokens(intent.MinTokens, maxTokens);
-        var request = new GenerationRequest
-        {
-            Prompt = prompt,
-            MaxTokens = maxTokens,
-            MinTokens = intent.MinTokens ?? 0,
-            IgnoreEos = intent.IgnoreEos,
-            Stop = CheckStop(intent.Stop),
-            N = count,
-            Sampling = sampling,
-        };
+        var request = Counts(intent, prompt, BuildSampling(intent.Sampling, thinking: false));
         var echo = raw.Echo ? engine.Detokenize(prompt, renderSpecial: true) : null;
         return new GenerationPlan(null, request, null, ThinkingOn: false, HasTools: false, Logprobs: false, echo);
     }
 
-    private string Render(GenerationIntent intent, bool? thinking, List<JsonElement> tools)
+    /// <summary>
+    /// Renders the conversation and tokenizes it (null tokens when more than <paramref name="limit"/>, with a lower
+    /// bound in <paramref name="atLeast"/>). Assistant turns that the template keeps whole and that
+    /// <see cref="OutputMemory"/> remembers go in as the exact text and token ids the model produced.
+    /// </summary>
+    private (string Prompt, int[]? Tokens) Render(GenerationIntent intent, bool? thinking, List<JsonElement> tools, int limit, out int atLeast)
     {
-        var messages = new ChatMessage[intent.Messages.Count];
+        var source = intent.Messages;
+        var messages = new ChatMessage[source.Count];
+        var firstTool = FirstToolResult(source);
+        string? marker = null;
+        List<(string Marker, string Text, int[] Tokens)>? recalled = null;
         for (var i = 0; i < messages.Length; i++)
         {
+            var m = source[i];
+            // The template keeps an assistant turn whole from just before the first tool result on (a tool loop);
+            // there the turn can be the model's own tokens.
+            if (m.Role == ChatRoles.Assistant && i < source.Count - 1 && i >= firstTool - 1
+                && memory.TryRecall(OutputMemory.KeyOf(m), out var turnText, out var ids))
+            {
+                marker ??= "\u0001youtu-turn-" + Guid.NewGuid().ToString("N") + "-";
+                var placeholder = marker + i.ToString(CultureInfo.InvariantCulture) + "\u0001";
+                (recalled ??= []).Add((placeholder, turnText, ids));
+                messages[i] = new ChatMessage(ChatRoles.Assistant, placeholder);
+                continue;
+            }
+
             // Reasoning the client sends back is rendered as the model produced it; the template keeps or drops it.
-            messages[i] = intent.Messages[i].WithReasoningInContent();
+            messages[i] = m.WithReasoningInContent();
         }
 
         var renderOptions = new ChatRenderOptions
@@ -218,10 +227,105 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             ForcedThinking = intent.Thinking.Forced ? true : null,
             Tools = tools.Count > 0 ? tools : null,
         };
-        return formatting.Render(messages, renderOptions);
+        var prompt = formatting.Render(messages, renderOptions);
+        if (recalled is null)
+        {
+            return (prompt, host.Engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, limit, out atLeast));
+        }
+
+        // The pieces between remembered turns are tokenized on their own: each boundary is a special token
+        // (<|Assistant|> before, <|end_of_text|> after), where the tokenizer splits anyway.
+        var tokens = new List<int>();
+        var text = new System.Text.StringBuilder(prompt.Length);
+        var at = 0;
+        atLeast = 0;
+        foreach (var (placeholder, recalledText, turnTokens) in recalled)
+        {
+            var pos = prompt.IndexOf(placeholder, at, StringComparison.Ordinal);
+            if (pos < 0)
+            {
+                continue;
+            }
+
+            if (!AppendPiece(prompt[at..pos], tokens, limit, out atLeast))
+            {
+                return (prompt, null);
+            }
+
+            tokens.AddRange(turnTokens);
+            text.Append(prompt, at, pos - at).Append(recalledText);
+            at = pos + placeholder.Length;
+        }
+
+        if (!AppendPiece(prompt[at..], tokens, limit, out atLeast))
+        {
+            return (prompt, null);
+        }
+
+        text.Append(prompt, at, prompt.Length - at);
+        if (tokens.Count > limit)
+        {
+            atLeast = tokens.Count;
+            return (text.ToString(), null);
+        }
+
+        return (text.ToString(), [.. tokens]);
+    }
+
+    private bool AppendPiece(string piece, List<int> tokens, int limit, out int atLeast)
+    {
+        atLeast = 0;
+        if (piece.Length == 0)
+        {
+            return true;
+        }
+
+        var ids = host.Engine.TryTokenize(piece, addSpecial: false, parseSpecial: true, Math.Max(0, limit - tokens.Count), out var pieceAtLeast);
+        if (ids is null)
+        {
+            atLeast = tokens.Count + pieceAtLeast;
+            return false;
+        }
+
+        tokens.AddRange(ids);
+        return true;
+    }
+
+    /// <summary>The template's first_tool_index: the first tool result (a tool message, or a user message that is one).</summary>
+    private static int FirstToolResult(IReadOnlyList<ChatMessage> messages)
+    {
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var m = messages[i];
+            if (m.Role == ChatRoles.Tool
+                || (m.Role == ChatRoles.User && m.Content is { } c && c.StartsWith("<tool_response>", StringComparison.Ordinal) && c.EndsWith("</tool_response>", StringComparison.Ordinal)))
+            {
+                return i;
+            }
+        }
+
+        return messages.Count;
     }
 
     // ------------------------------------------------------------------ counts and limits
+
+    /// <summary>The engine request's prompt, counts, stops and sampling, checked.</summary>
+    private GenerationRequest Counts(GenerationIntent intent, int[] prompt, SamplingParams sampling)
+    {
+        var n = CheckCount(intent.N);
+        var maxTokens = ResolveMaxTokens(intent.MaxTokens, prompt.Length);
+        CheckMinTokens(intent.MinTokens, maxTokens);
+        return new GenerationRequest
+        {
+            Prompt = prompt,
+            MaxTokens = maxTokens,
+            MinTokens = intent.MinTokens ?? 0,
+            IgnoreEos = intent.IgnoreEos,
+            Stop = CheckStop(intent.Stop),
+            N = n,
+            Sampling = sampling,
+        };
+    }
 
     private int CheckCount(int n) => n < 1 || n > options.Parallel
         ? throw Fail(IntentField.N, f => $"'{f(IntentField.N)}' must be between 1 and {options.Parallel} on this server, got {n}.")
@@ -349,7 +453,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             RepetitionPenalty = (float)(s.RepetitionPenalty ?? preset.RepetitionPenalty ?? 1.0),
             PresencePenalty = (float)(s.PresencePenalty ?? 0),
             FrequencyPenalty = (float)(s.FrequencyPenalty ?? 0),
-            Seed = s.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
+            Seed = options.ResolveSeed(s.Seed),
             LogitBias = ParseLogitBias(s.LogitBias),
         };
     }

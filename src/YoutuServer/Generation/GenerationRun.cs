@@ -59,7 +59,7 @@ public sealed class GenerationRun
         var choices = new ChoiceOutput[plan.Request.N];
         for (var i = 0; i < choices.Length; i++)
         {
-            choices[i] = new ChoiceOutput(i, plan.Parser, plan.Logprobs, engine);
+            choices[i] = new ChoiceOutput(i, plan, engine);
         }
 
         Choices = choices;

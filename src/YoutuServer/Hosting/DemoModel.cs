@@ -7,6 +7,29 @@ public static class DemoModel
 {
     public const string FileName = "youtu-demo-tiny.gguf";
 
+    /// <summary>The model the demo stands in for when there is no models.json to name a default.</summary>
+    public const string DefaultModelId = "youtu-llm-2b";
+
+    /// <summary>
+    /// While the demo model is served, every response (errors included) carries <c>x-youtu-demo-model: true</c>: the
+    /// start-up warning, repeated where a client can see it.
+    /// </summary>
+    public static void UseWarningHeader(WebApplication app) => app.Use((http, next) =>
+    {
+        var host = http.RequestServices.GetRequiredService<EngineHost>();
+        if (host.IsDemoModel)
+        {
+            // OnStarting: the exception handler clears headers when it writes an error body; this runs after it.
+            http.Response.OnStarting(static state =>
+            {
+                ((HttpResponse)state).Headers[EngineHost.DemoModelHeader] = "true";
+                return Task.CompletedTask;
+            }, http.Response);
+        }
+
+        return next(http);
+    });
+
     public static string CacheDirectory(string? modelsDir)
     {
         if (!string.IsNullOrEmpty(modelsDir))

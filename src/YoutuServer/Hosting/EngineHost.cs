@@ -30,14 +30,27 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
     public ModelCatalog Catalog { get; private set; } = ModelCatalog.Empty;
     /// <summary>The id clients use in "model" (and that /v1/models lists).</summary>
     public string ServedModelId { get; private set; } = "";
+    /// <summary>Other names "model" may carry for the served model (its catalog aliases; for a stand-in demo, the default's id and aliases).</summary>
     public IReadOnlyList<string> ServedAliases { get; private set; } = [];
     public bool IsDemoModel { get; private set; }
+
+    /// <summary>
+    /// The catalog default whose weights are missing and for which the synthesized demo model answers (null when the
+    /// demo does not stand in for it). Requests for this id are served, with the <see cref="DemoModelHeader"/>
+    /// warning, so the README's example and clients configured for the real model name work on a fresh machine.
+    /// </summary>
+    public string? StandsInFor { get; private set; }
+
+    /// <summary>Response header on every answer while the synthesized demo model is served (the start-up warning, per response).</summary>
+    public const string DemoModelHeader = "x-youtu-demo-model";
+
+    private IReadOnlyList<string> standInAliases = [];
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var (path, entry, catalog) = ResolveModel();
         var servedId = options.ModelAlias ?? entry?.Id ?? Path.GetFileNameWithoutExtension(path);
-        var clientAliases = ClientAliases(options.ModelAliasMap, servedId, entry);
+        var clientAliases = ClientAliases(options.ModelAliasMap, servedId, entry, StandsInFor is null ? [] : [StandsInFor, .. standInAliases]);
         Catalog = catalog;
         CatalogEntry = entry;
         var engineOptions = new EngineOptions
@@ -67,7 +80,9 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         };
         engine = await InferenceEngine.StartAsync(engineOptions, loggerFactory).ConfigureAwait(false);
         ServedModelId = servedId;
-        ServedAliases = [.. entry?.Aliases ?? [], .. clientAliases];
+        ServedAliases = StandsInFor is null
+            ? [.. entry?.Aliases ?? [], .. clientAliases]
+            : [.. new[] { StandsInFor }.Concat(standInAliases).Where(a => !string.Equals(a, ServedModelId, StringComparison.OrdinalIgnoreCase)), .. clientAliases];
         LogReady(ServedModelId, path, options.Parallel, options.CtxSize);
     }
 
@@ -102,21 +117,24 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             // The embedded default: no weights here, so synthesize the tiny Youtu-shaped demo model once.
             var demo = DemoModel.EnsureSynthesized(options.ModelsDir);
             IsDemoModel = true;
+            StandsInFor = def.Id;
+            standInAliases = def.Aliases;
             LogDemoModel(def.Id, local, def.Id, demo);
             return (demo, null, catalog);
         }
 
         var fallback = DemoModel.EnsureSynthesized(options.ModelsDir);
         IsDemoModel = true;
-        LogDemoModel("(none)", "(no models.json)", "youtu-llm-2b", fallback);
+        StandsInFor = DemoModel.DefaultModelId;
+        LogDemoModel("(none)", "(no models.json)", DemoModel.DefaultModelId, fallback);
         return (fallback, null, catalog);
     }
 
     /// <summary>
     /// The names of <c>--model-alias NAME=ID</c> entries, checked before the model loads: each must be NAME=ID with ID
-    /// the served model (its id, catalog id or one of its catalog aliases).
+    /// the served model (its id, catalog id or one of its catalog aliases; for a stand-in demo, the default's id too).
     /// </summary>
-    internal static List<string> ClientAliases(IEnumerable<string> map, string servedId, ModelEntry? entry)
+    internal static List<string> ClientAliases(IEnumerable<string> map, string servedId, ModelEntry? entry, IReadOnlyList<string> alsoServed)
     {
         var names = new List<string>();
         foreach (var item in map)
@@ -130,6 +148,7 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             }
 
             var served = string.Equals(id, servedId, StringComparison.OrdinalIgnoreCase)
+                || alsoServed.Any(a => string.Equals(a, id, StringComparison.OrdinalIgnoreCase))
                 || (entry is not null && (string.Equals(id, entry.Id, StringComparison.OrdinalIgnoreCase) || entry.Aliases.Any(a => string.Equals(a, id, StringComparison.OrdinalIgnoreCase))));
             if (!served)
             {
@@ -168,7 +187,9 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         ================================================================================
          The default model '{Id}' is not on this machine ({Path}).
          Serving a tiny SYNTHESIZED demo model instead: its weights are random and its
-         output is gibberish. Get the real Youtu-LLM-2B weights with:
+         output is gibberish. Requests for '{Id}' are answered by the demo model
+         (responses carry the header x-youtu-demo-model: true). Get the real
+         Youtu-LLM-2B weights with:
              youtu-server pull {PullId}
          Demo model: {Demo}
         ================================================================================

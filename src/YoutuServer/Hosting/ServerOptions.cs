@@ -47,6 +47,16 @@ public sealed class ServerOptions
     public int ReasoningBudget { get; set; } = -1;
     /// <summary>auto | youtu | a llama.cpp built-in template name (chatml, llama3, ...).</summary>
     public string ChatFormat { get; set; } = "auto";
+    /// <summary>
+    /// Sampling seed for requests that set none (llama-server's --seed); null = a fresh random seed per request.
+    /// With a fixed seed, unseeded requests are reproducible (tests, replaying a failure).
+    /// </summary>
+    public long? Seed { get; set; }
+
+    /// <summary>The seed of one request: its own, else the server's, else a random one.</summary>
+    public uint ResolveSeed(long? requested) =>
+        requested is { } s ? unchecked((uint)s) : Seed is { } d ? unchecked((uint)d) : (uint)Random.Shared.Next();
+
     /// <summary>Default max tokens when a request sets none; -1 = up to the context.</summary>
     public int DefaultMaxTokens { get; set; } = -1;
 

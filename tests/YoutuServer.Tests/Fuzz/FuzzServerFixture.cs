@@ -19,5 +19,13 @@ public sealed class FuzzServerFixture : WebApplicationFactory<Program>
         builder.UseSetting("Youtu:Threads", "1");
         builder.UseSetting("Youtu:QueueSize", "256");
         builder.UseSetting("Youtu:DefaultMaxTokens", "8");
+        // Most corpus bodies carry no seed: a fixed server seed makes a failing case replayable.
+        builder.UseSetting("Youtu:Seed", Api.ColdEngine.Seed);
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        Api.ColdEngine.Reset(Services);
     }
 }

@@ -133,7 +133,7 @@ public static partial class MessagesEndpoint
         await run.CompleteAsync(ct);
         if (run.Error is { } error)
         {
-            throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+            throw OpenAI.OpenAIErrors.GenerationFailed(error);
         }
 
         var choice = run.Choices[0];
@@ -241,7 +241,7 @@ public static partial class MessagesEndpoint
             var usage = run.Usage;
             if (run.Error is { } error)
             {
-                await AnthropicErrorShape.Instance.WriteEventAsync(sse, new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed"), ct);
+                await AnthropicErrorShape.Instance.WriteEventAsync(sse, OpenAI.OpenAIErrors.GenerationFailed(error), ct);
                 telemetry.End(http, 200, usage);
                 return;
             }

@@ -72,6 +72,9 @@ public static class OpenAIErrors
         _ => "",
     };
 
+    /// <summary>A generation that failed inside the engine (a 500: never the client's mistake).</summary>
+    public static ApiException GenerationFailed(string error) => new(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+
     /// <summary>An intent failure as an OpenAI error, its param named with <paramref name="names"/>.</summary>
     public static ApiException ToApi(IntentException e, FieldNamer names)
     {

@@ -88,7 +88,7 @@ internal static class SimpleChatEndpoint
         await run.CompleteAsync(http.RequestAborted);
         if (run.Error is { } error)
         {
-            throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+            throw OpenAIErrors.GenerationFailed(error);
         }
 
         var choice = run.Choices[0];

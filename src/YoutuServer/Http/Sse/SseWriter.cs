@@ -27,6 +27,7 @@ public sealed class SseWriter
     private readonly PipeWriter pipe;
     private readonly Utf8JsonWriter json;
     private bool started;
+    private bool pending;
 
     public SseWriter(HttpResponse response)
     {
@@ -41,6 +42,7 @@ public sealed class SseWriter
 
     private void Start()
     {
+        pending = true;
         if (started)
         {
             return;
@@ -98,6 +100,13 @@ public sealed class SseWriter
 
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
+        // Nothing written since the last flush: nothing to send (and no headers before the first event).
+        if (!pending)
+        {
+            return;
+        }
+
+        pending = false;
         var r = await pipe.FlushAsync(cancellationToken);
         if (r.IsCanceled || r.IsCompleted)
         {

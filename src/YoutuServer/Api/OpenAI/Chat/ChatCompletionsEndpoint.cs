@@ -49,7 +49,7 @@ public static class ChatCompletionsEndpoint
         await run.CompleteAsync(ct);
         if (run.Error is { } error)
         {
-            throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+            throw OpenAIErrors.GenerationFailed(error);
         }
 
         var usage = run.Usage;
@@ -115,7 +115,7 @@ public static class ChatCompletionsEndpoint
             var usage = run.Usage;
             if (run.Error is { } error)
             {
-                await OpenAIErrorShape.Instance.WriteEventAsync(sse, new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed"), ct);
+                await OpenAIErrorShape.Instance.WriteEventAsync(sse, OpenAIErrors.GenerationFailed(error), ct);
             }
             else if (includeUsage)
             {

@@ -53,18 +53,7 @@ public static class CompletionsEndpoint
         {
             Model = r.Model,
             Raw = Prompt(r.Prompt, vocab) with { Echo = r.Echo == true },
-            Sampling = new SamplingIntent
-            {
-                Temperature = r.Temperature,
-                TopP = r.TopP,
-                TopK = r.TopK,
-                MinP = r.MinP,
-                PresencePenalty = r.PresencePenalty,
-                FrequencyPenalty = r.FrequencyPenalty,
-                RepetitionPenalty = r.RepetitionPenalty,
-                Seed = r.Seed,
-                LogitBias = r.LogitBias,
-            },
+            Sampling = r.Sampling(),
             Stop = ChatRequestMapper.ParseStop(r.Stop),
             N = r.N ?? 1,
             MaxTokens = r.MaxTokens ?? 16,
@@ -126,7 +115,7 @@ public static class CompletionsEndpoint
         await run.CompleteAsync(ct);
         if (run.Error is { } error)
         {
-            throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+            throw OpenAIErrors.GenerationFailed(error);
         }
 
         var echo = run.Plan.Echo ?? "";
@@ -201,7 +190,7 @@ public static class CompletionsEndpoint
             var usage = run.Usage;
             if (run.Error is { } error)
             {
-                await OpenAIErrorShape.Instance.WriteEventAsync(sse, new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed"), ct);
+                await OpenAIErrorShape.Instance.WriteEventAsync(sse, OpenAIErrors.GenerationFailed(error), ct);
             }
             else if (includeUsage)
             {

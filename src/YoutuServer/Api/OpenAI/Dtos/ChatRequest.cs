@@ -7,12 +7,11 @@ namespace YoutuServer.Api.OpenAI.Dtos;
 // (research/dotnet.md §2.5). Polymorphic fields (content, stop, tool_choice, prompt) stay JsonElement and are
 // checked by RequestValidator, so a wrong shape becomes a 400 that names the field.
 
-public sealed class ChatCompletionRequest
+/// <summary>The fields OpenAI's chat and legacy completions requests share: model, counts, stops and sampling.</summary>
+public abstract class OpenAIGenerationRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
-    [JsonPropertyName("messages")] public List<ChatMessageDto>? Messages { get; set; }
     [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
-    [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
     [JsonPropertyName("temperature")] public double? Temperature { get; set; }
     [JsonPropertyName("top_p")] public double? TopP { get; set; }
     [JsonPropertyName("top_k")] public int? TopK { get; set; }
@@ -24,11 +23,33 @@ public sealed class ChatCompletionRequest
     [JsonPropertyName("stop")] public JsonElement? Stop { get; set; }
     [JsonPropertyName("logit_bias")] public Dictionary<string, double>? LogitBias { get; set; }
     [JsonPropertyName("n")] public int? N { get; set; }
-    [JsonPropertyName("logprobs")] public bool? Logprobs { get; set; }
-    [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
     [JsonPropertyName("user")] public string? User { get; set; }
     [JsonPropertyName("stream")] public bool? Stream { get; set; }
     [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
+    [JsonPropertyName("ignore_eos")] public bool? IgnoreEos { get; set; }
+    [JsonPropertyName("min_tokens")] public int? MinTokens { get; set; }
+
+    /// <summary>The sampling fields as the neutral intent's.</summary>
+    public Generation.SamplingIntent Sampling() => new()
+    {
+        Temperature = Temperature,
+        TopP = TopP,
+        TopK = TopK,
+        MinP = MinP,
+        PresencePenalty = PresencePenalty,
+        FrequencyPenalty = FrequencyPenalty,
+        RepetitionPenalty = RepetitionPenalty,
+        Seed = Seed,
+        LogitBias = LogitBias,
+    };
+}
+
+public sealed class ChatCompletionRequest : OpenAIGenerationRequest
+{
+    [JsonPropertyName("messages")] public List<ChatMessageDto>? Messages { get; set; }
+    [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
+    [JsonPropertyName("logprobs")] public bool? Logprobs { get; set; }
+    [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
     [JsonPropertyName("tools")] public List<JsonElement>? Tools { get; set; }
     [JsonPropertyName("tool_choice")] public JsonElement? ToolChoice { get; set; }
     [JsonPropertyName("parallel_tool_calls")] public bool? ParallelToolCalls { get; set; }
@@ -37,8 +58,6 @@ public sealed class ChatCompletionRequest
     [JsonPropertyName("enable_thinking")] public bool? EnableThinking { get; set; }
     [JsonPropertyName("reasoning_effort")] public string? ReasoningEffort { get; set; }
     [JsonPropertyName("reasoning_budget")] public int? ReasoningBudget { get; set; }
-    [JsonPropertyName("ignore_eos")] public bool? IgnoreEos { get; set; }
-    [JsonPropertyName("min_tokens")] public int? MinTokens { get; set; }
 }
 
 public sealed class StreamOptions
@@ -71,29 +90,11 @@ public sealed class FunctionCallDto
 }
 
 /// <summary>Legacy /v1/completions.</summary>
-public sealed class CompletionRequest
+public sealed class CompletionRequest : OpenAIGenerationRequest
 {
-    [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("prompt")] public JsonElement? Prompt { get; set; }
-    [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
-    [JsonPropertyName("temperature")] public double? Temperature { get; set; }
-    [JsonPropertyName("top_p")] public double? TopP { get; set; }
-    [JsonPropertyName("top_k")] public int? TopK { get; set; }
-    [JsonPropertyName("min_p")] public double? MinP { get; set; }
-    [JsonPropertyName("presence_penalty")] public double? PresencePenalty { get; set; }
-    [JsonPropertyName("frequency_penalty")] public double? FrequencyPenalty { get; set; }
-    [JsonPropertyName("repetition_penalty")] public double? RepetitionPenalty { get; set; }
-    [JsonPropertyName("seed")] public long? Seed { get; set; }
-    [JsonPropertyName("stop")] public JsonElement? Stop { get; set; }
-    [JsonPropertyName("logit_bias")] public Dictionary<string, double>? LogitBias { get; set; }
-    [JsonPropertyName("n")] public int? N { get; set; }
     [JsonPropertyName("logprobs")] public int? Logprobs { get; set; }
     [JsonPropertyName("echo")] public bool? Echo { get; set; }
-    [JsonPropertyName("user")] public string? User { get; set; }
-    [JsonPropertyName("stream")] public bool? Stream { get; set; }
-    [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
-    [JsonPropertyName("ignore_eos")] public bool? IgnoreEos { get; set; }
-    [JsonPropertyName("min_tokens")] public int? MinTokens { get; set; }
 }
 
 public sealed class TokenizeRequest
