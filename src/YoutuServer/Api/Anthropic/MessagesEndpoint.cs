@@ -149,6 +149,7 @@ public static partial class MessagesEndpoint
             content.Add(new ContentBlock { Type = "text", Text = text });
         }
 
+        RememberToolUses(output);
         foreach (var call in output.ToolCalls)
         {
             content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments), Caller = ToolCaller.Direct });
@@ -167,6 +168,16 @@ public static partial class MessagesEndpoint
         telemetry.End(http, 200, usage);
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, response, AnthropicJsonContext.Wire.MessageResponse, ct);
+    }
+
+    /// <summary>Keeps each call's exact argument text (and whitespace-only turn text) for when the client sends the turn back.</summary>
+    private static void RememberToolUses(ParsedAssistantOutput output)
+    {
+        var whitespace = output.Content is { } c && string.IsNullOrWhiteSpace(c) ? c : null;
+        foreach (var call in output.ToolCalls)
+        {
+            ToolUseMemory.Remember(MessagesRequestMapper.WireId(call.Id), call.Arguments, whitespace);
+        }
     }
 
     /// <summary>A tool call's arguments as the input object (a call cut short by max_tokens gives what parses: else {}).</summary>
@@ -247,6 +258,7 @@ public static partial class MessagesEndpoint
             }
 
             var choice = run.Choices[0];
+            RememberToolUses(choice.Output);
             var delta = new MessageDeltaEvent
             {
                 Delta = new MessageDelta { StopReason = StopReason(choice), StopSequence = choice.StopString },

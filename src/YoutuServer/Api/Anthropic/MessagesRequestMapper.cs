@@ -312,6 +312,7 @@ public static class MessagesRequestMapper
         StringBuilder? text = null;
         StringBuilder? reasoning = null;
         List<ChatToolCall>? calls = null;
+        string? recalledContent = null;
         var j = 0;
         foreach (var block in content.EnumerateArray())
         {
@@ -365,7 +366,17 @@ public static class MessagesRequestMapper
                         throw ApiException.BadRequest($"{p}.input: must be an object.", $"{p}.input");
                     }
 
-                    (calls ??= []).Add(new ChatToolCall(CallId(id), name, input));
+                    if (ToolUseMemory.TryRecall(id, input, out var arguments, out var turnContent))
+                    {
+                        // The model's own argument text (and the whitespace it wrote around the call).
+                        (calls ??= []).Add(ChatToolCall.FromArgumentsString(CallId(id), name, arguments));
+                        recalledContent ??= turnContent;
+                    }
+                    else
+                    {
+                        (calls ??= []).Add(new ChatToolCall(CallId(id), name, input));
+                    }
+
                     break;
                 }
 
@@ -390,7 +401,7 @@ public static class MessagesRequestMapper
         messages.Add(new ChatMessage
         {
             Role = ChatRoles.Assistant,
-            Content = text is null && calls is not null ? null : text?.ToString() ?? "",
+            Content = text is null && calls is not null ? recalledContent : text?.ToString() ?? "",
             ToolCalls = calls,
             Reasoning = reasoning is { Length: > 0 } ? reasoning.ToString() : null,
         });
