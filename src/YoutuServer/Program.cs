@@ -13,6 +13,7 @@ try
         "generate" => await GenerateCommand.RunAsync(rest),
         "bench" => await BenchCommand.RunAsync(rest),
         "pull" => await PullCommand.RunAsync(rest),
+        "launch" => await LaunchCommand.RunAsync(rest),
         "help" or "--help" or "-h" => Usage(0),
         _ => Usage(2, $"unknown command '{command}'"),
     };
@@ -33,12 +34,14 @@ static int Usage(int code, string? error = null)
     Console.WriteLine("""
         usage: youtu-server [command] [options]
 
-          serve     (default) OpenAI-compatible HTTP server
+          serve     (default) OpenAI-compatible HTTP server (plus Anthropic's /v1/messages)
                     --model FILE|ID --host H --port P --parallel N --ctx-size N --queue-size N --threads N
                     --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
                     --seed N (for requests without one; default random) --reasoning-key SECRET (seals reasoning for stateless clients; share across replicas)
                     --api-key KEY (repeatable) --api-keys-file FILE --metrics-require-key --cors-origin URL (repeatable)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
+                    --model-alias NAME (the served model's name) --model-alias NAME=ID (repeatable: a client's model
+                    name routed to the served model; NAME may end in *, e.g. 'claude-*=youtu-llm-2b') --stream-ping S
                     --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off --mmap on|off
                     --native-dir DIR --native auto|cpu|cuda --cpu-variant NAME --models-file FILE --models-dir DIR
                     --lora ID=PATH[:SCALE] (repeatable; requests select it with "model": ID) --adapter-quantum STEPS
@@ -49,6 +52,7 @@ static int Usage(int code, string? error = null)
           bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]
                             [--repeat R] [--extra-bufts on|off] [--mmap on|off] [--flash-attn -1|0|1]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
+          launch    run a coding agent against a running server:  youtu-server launch claude [--url URL] [--model ID] [-- ARGS]
           pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]
         """);
     return code;

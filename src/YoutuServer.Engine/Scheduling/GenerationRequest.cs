@@ -63,7 +63,11 @@ public sealed record AdmittedEvent(int PromptTokens, int CachedTokens) : Generat
 public sealed record TokenEvent(int Choice, int Token, string Text, float Logprob, TokenLogprob[]? TopLogprobs) : GenerationEvent;
 
 /// <summary>A choice ended. Text may carry held-back characters released at the end.</summary>
-public sealed record ChoiceFinishedEvent(int Choice, FinishReason Reason, int CompletionTokens, string Text, string? Error = null) : GenerationEvent;
+public sealed record ChoiceFinishedEvent(int Choice, FinishReason Reason, int CompletionTokens, string Text, string? Error = null) : GenerationEvent
+{
+    /// <summary>The stop string that ended the choice (finish <see cref="FinishReason.Stop"/> by a stop string), else null.</summary>
+    public string? StopString { get; init; }
+}
 
 /// <summary>The whole request ended (always the last event).</summary>
 public sealed record RequestCompletedEvent(GenerationUsage Usage) : GenerationEvent;

@@ -856,7 +856,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         s.Finished = true;
         s.PendingToken = -1;
         s.LogitRow = -1;
-        job.Output.Writer.TryWrite(new ChoiceFinishedEvent(s.Choice, reason, s.Generated, tail, error));
+        job.Output.Writer.TryWrite(new ChoiceFinishedEvent(s.Choice, reason, s.Generated, tail, error) { StopString = stopString ? s.Stop!.Matched : null });
         job.CompletionTokens += s.Generated;
         s.ReleaseSampler();
         s.Job = null;

@@ -20,6 +20,9 @@ public sealed class StopStringMatcher
 
     public bool IsEmpty => stops.Length == 0;
 
+    /// <summary>The stop string that ended generation (the earliest in the text), once <see cref="Push"/> reported a stop.</summary>
+    public string? Matched { get; private set; }
+
     /// <summary>Appends a delta. Returns the text safe to emit; <paramref name="stopped"/> when a stop string completed.</summary>
     public string Push(string delta, out bool stopped)
     {
@@ -32,18 +35,21 @@ public sealed class StopStringMatcher
         pending.Append(delta);
         var text = pending.ToString();
         var first = -1;
+        string? matched = null;
         foreach (var s in stops)
         {
             var i = text.IndexOf(s, StringComparison.Ordinal);
             if (i >= 0 && (first < 0 || i < first))
             {
                 first = i;
+                matched = s;
             }
         }
 
         if (first >= 0)
         {
             stopped = true;
+            Matched = matched;
             pending.Clear();
             return text[..first];
         }

@@ -13,7 +13,8 @@ namespace YoutuServer.Api;
 public static class ApiEndpoints
 {
     /// <summary>The error shape of each wire format, by route prefix (OpenAI's everywhere else).</summary>
-    public static ErrorShapes ErrorShapes() => new(OpenAIErrorShape.Instance);
+    public static ErrorShapes ErrorShapes() => new ErrorShapes(OpenAIErrorShape.Instance)
+        .Register("/v1/messages", Anthropic.AnthropicErrorShape.Instance);
 
     public static void Map(WebApplication app)
     {
@@ -70,6 +71,7 @@ public static class ApiEndpoints
             .Accepts<CompletionRequest>("application/json")
             .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
             .WithErrors(400, 401, 404, 413, 429, 503);
+        Anthropic.MessagesEndpoint.Map(app);
         app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
             .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>

@@ -43,6 +43,7 @@ public static class ServerApp
         ["max-body-bytes"] = "MaxRequestBodyBytes",
         ["rate-limit"] = "RateLimitPerMinute",
         ["drain-timeout"] = "DrainTimeoutSeconds",
+        ["stream-ping"] = "StreamPingSeconds",
         ["log-json"] = "LogJson",
         ["log-prompts"] = "LogPrompts",
         ["otlp-endpoint"] = "OtlpEndpoint",
@@ -98,6 +99,26 @@ public static class ServerApp
                 for (var i = 0; i < loras.Count; i++)
                 {
                     values[$"{ServerOptions.Section}:Lora:{i}"] = loras[i];
+                }
+
+                continue;
+            }
+
+            if (key is "model-alias" or "alias")
+            {
+                // NAME (no '='): the name the API reports for the served model, as before. NAME=ID (repeatable):
+                // a client-side model name routed to the served model (Anthropic clients send claude-* names).
+                var map = 0;
+                foreach (var v in cli.GetAll(key))
+                {
+                    if (v.Contains('=', StringComparison.Ordinal))
+                    {
+                        values[$"{ServerOptions.Section}:ModelAliasMap:{map++}"] = v;
+                    }
+                    else
+                    {
+                        values[$"{ServerOptions.Section}:ModelAlias"] = v;
+                    }
                 }
 
                 continue;
@@ -171,7 +192,7 @@ public static class ServerApp
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "YoutuServer";
-            doc.Info.Description = "OpenAI-compatible API for Youtu-LLM-2B (chat completions with reasoning and tool calls, completions, models, tokenizer utilities).";
+            doc.Info.Description = "OpenAI-compatible API for Youtu-LLM-2B (chat completions with reasoning and tool calls, completions, models, tokenizer utilities), plus Anthropic's Messages API (/v1/messages, /v1/messages/count_tokens).";
             return Task.CompletedTask;
         }));
         Operations.Observability.Configure(builder, options);

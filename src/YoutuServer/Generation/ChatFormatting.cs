@@ -99,6 +99,7 @@ public static class ModelResolver
     /// <summary>The adapter id to generate with, or null for the base model; any other name is refused (model not found).</summary>
     public static string? Resolve(EngineHost host, string? model)
     {
+        ArgumentNullException.ThrowIfNull(host);
         if (Serves(host, model))
         {
             return null;
@@ -112,14 +113,28 @@ public static class ModelResolver
             }
         }
 
+        var served = host.ServedModelId;
+        var adapters = host.ServedAdapters.Count > 0 ? $" and its adapters {string.Join(", ", host.ServedAdapters.Select(a => $"'{a.Id}'"))}" : "";
         throw new IntentException(new IntentFailure(IntentField.Model, IntentFailureKind.ModelNotFound,
-            _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{host.ServedModelId}'"
-                + (host.ServedAdapters.Count > 0 ? $" and its adapters {string.Join(", ", host.ServedAdapters.Select(a => $"'{a.Id}'"))}." : ".")));
+            _ => $"The model '{model}' does not exist or you do not have access to it. This server serves '{served}'{adapters}. " +
+                $"To route a client's own model name here, start the server with --model-alias '{model}={served}' " +
+                $"(repeatable; a trailing * matches any suffix, e.g. --model-alias 'claude-*={served}') or add the name to the model's \"aliases\" in models.json."));
     }
 
-    /// <summary>True for the base model: empty, its id or one of its aliases.</summary>
-    public static bool Serves(EngineHost host, string? model) =>
-        string.IsNullOrEmpty(model)
-        || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
-        || host.ServedAliases.Any(a => string.Equals(a, model, StringComparison.OrdinalIgnoreCase));
+    public static bool Serves(EngineHost host, string? model)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return string.IsNullOrEmpty(model)
+            || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
+            || host.ServedAliases.Any(a => Matches(a, model));
+    }
+
+    /// <summary>An alias matches a name exactly (ignoring case), or by prefix when it ends in '*'.</summary>
+    public static bool Matches(string alias, string model)
+    {
+        ArgumentNullException.ThrowIfNull(alias);
+        return alias.EndsWith('*')
+            ? model.StartsWith(alias[..^1], StringComparison.OrdinalIgnoreCase)
+            : string.Equals(alias, model, StringComparison.OrdinalIgnoreCase);
+    }
 }

@@ -66,6 +66,9 @@ public sealed class ChoiceOutput
     public bool Finished { get; private set; }
     public ChoiceFinish Finish { get; private set; }
 
+    /// <summary>The stop string that ended the choice, when one did (Anthropic's <c>stop_sequence</c>).</summary>
+    public string? StopString { get; private set; }
+
     /// <summary>Why generation failed (finish <see cref="ChoiceFinish.Error"/>).</summary>
     public string? Error { get; private set; }
 
@@ -108,6 +111,7 @@ public sealed class ChoiceOutput
 
         Track(events);
         CompletionTokens = f.CompletionTokens;
+        StopString = f.StopString;
         Finished = true;
         var output = Output;
         Error = f.Reason == FinishReason.Error ? f.Error ?? "unknown error" : null;

@@ -51,6 +51,8 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var (path, entry, catalog) = ResolveModel();
+        var servedId = options.ModelAlias ?? entry?.Id ?? Path.GetFileNameWithoutExtension(path);
+        var clientAliases = ClientAliases(options.ModelAliasMap, servedId, entry, StandsInFor is null ? [] : [StandsInFor, .. standInAliases]);
         Catalog = catalog;
         CatalogEntry = entry;
         var adapters = ResolveAdapters(entry, catalog);
@@ -82,10 +84,10 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             AdapterQuantumSteps = options.AdapterQuantumSteps,
         };
         engine = await InferenceEngine.StartAsync(engineOptions, loggerFactory).ConfigureAwait(false);
-        ServedModelId = options.ModelAlias ?? entry?.Id ?? Path.GetFileNameWithoutExtension(path);
+        ServedModelId = servedId;
         ServedAliases = StandsInFor is null
-            ? entry?.Aliases ?? []
-            : [.. new[] { StandsInFor }.Concat(standInAliases).Where(a => !string.Equals(a, ServedModelId, StringComparison.OrdinalIgnoreCase))];
+            ? [.. entry?.Aliases ?? [], .. clientAliases]
+            : [.. new[] { StandsInFor }.Concat(standInAliases).Where(a => !string.Equals(a, ServedModelId, StringComparison.OrdinalIgnoreCase)), .. clientAliases];
         ServedAdapters = [.. adapters.Select(a => new ServedAdapter(a.Options.Id, a.Description))];
         foreach (var a in ServedAdapters.Where(a => string.Equals(a.Id, ServedModelId, StringComparison.OrdinalIgnoreCase)
                      || ServedAliases.Contains(a.Id, StringComparer.OrdinalIgnoreCase)))
@@ -184,6 +186,37 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         }
 
         return new LoraAdapterOptions(id, Path.GetFullPath(path), scale);
+    }
+
+    /// <summary>
+    /// The names of <c>--model-alias NAME=ID</c> entries, checked before the model loads: each must be NAME=ID with ID
+    /// the served model (its id, catalog id or one of its catalog aliases; for a stand-in demo, the default's id too).
+    /// </summary>
+    internal static List<string> ClientAliases(IEnumerable<string> map, string servedId, ModelEntry? entry, IReadOnlyList<string> alsoServed)
+    {
+        var names = new List<string>();
+        foreach (var item in map)
+        {
+            var eq = item.IndexOf('=', StringComparison.Ordinal);
+            var name = eq < 0 ? "" : item[..eq].Trim();
+            var id = eq < 0 ? "" : item[(eq + 1)..].Trim();
+            if (name.Length == 0 || id.Length == 0 || (name.Contains('*', StringComparison.Ordinal) && name.IndexOf('*', StringComparison.Ordinal) != name.Length - 1))
+            {
+                throw new ConfigurationException($"--model-alias '{item}': expected NAME=ID (a trailing * in NAME matches any suffix, e.g. claude-*={servedId}).");
+            }
+
+            var served = string.Equals(id, servedId, StringComparison.OrdinalIgnoreCase)
+                || alsoServed.Any(a => string.Equals(a, id, StringComparison.OrdinalIgnoreCase))
+                || (entry is not null && (string.Equals(id, entry.Id, StringComparison.OrdinalIgnoreCase) || entry.Aliases.Any(a => string.Equals(a, id, StringComparison.OrdinalIgnoreCase))));
+            if (!served)
+            {
+                throw new ConfigurationException($"--model-alias '{item}': '{id}' is not the served model; this server serves '{servedId}'.");
+            }
+
+            names.Add(name);
+        }
+
+        return names;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -12,6 +12,11 @@ public sealed class ServerOptions
     public string? Model { get; set; }
     /// <summary>Name the API reports for the served model; default: the catalog id or the file name.</summary>
     public string? ModelAlias { get; set; }
+    /// <summary>
+    /// Client-side model names routed to the served model, each "NAME=ID" (<c>--model-alias NAME=ID</c>, repeatable;
+    /// a trailing * in NAME matches any suffix: "claude-*=youtu-llm-2b"). ID must name the served model.
+    /// </summary>
+    public List<string> ModelAliasMap { get; set; } = [];
     public string? ModelsFile { get; set; }
     /// <summary>Where downloaded and synthesized models live.</summary>
     public string? ModelsDir { get; set; }
@@ -74,6 +79,8 @@ public sealed class ServerOptions
     /// <summary>Requests per minute per API key (or client address); 0 = unlimited.</summary>
     public int RateLimitPerMinute { get; set; }
     public int DrainTimeoutSeconds { get; set; } = 30;
+    /// <summary>Seconds of quiet (queued, prompt evaluation, a slow step) before an Anthropic stream sends a ping event.</summary>
+    public double StreamPingSeconds { get; set; } = 2;
 
     public bool LogJson { get; set; }
     public bool LogPrompts { get; set; }

@@ -210,5 +210,6 @@ internal static class Routes
         !HttpMethods.IsPost(request.Method) ? null
         : request.Path.Equals("/v1/chat/completions", StringComparison.OrdinalIgnoreCase) ? "chat.completions"
         : request.Path.Equals("/v1/completions", StringComparison.OrdinalIgnoreCase) ? "completions"
+        : request.Path.Equals("/v1/messages", StringComparison.OrdinalIgnoreCase) ? "messages"
         : null;
 }

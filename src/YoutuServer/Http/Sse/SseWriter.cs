@@ -33,7 +33,9 @@ public sealed class SseWriter
     {
         this.response = response;
         pipe = response.BodyWriter;
-        json = new Utf8JsonWriter(pipe, new JsonWriterOptions { SkipValidation = true });
+        // Relaxed escaping (UTF-8 text, quotes and < > as themselves), as the JSON responses write: the serializer's
+        // encoder option does not reach a writer the caller creates.
+        json = new Utf8JsonWriter(pipe, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 
     public bool Started => started;
