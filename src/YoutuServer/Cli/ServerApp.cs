@@ -46,6 +46,8 @@ public static class ServerApp
         ["log-prompts"] = "LogPrompts",
         ["otlp-endpoint"] = "OtlpEndpoint",
         ["prefix-cache"] = "PrefixCache",
+        ["responses-store-items"] = "ResponsesStoreItems",
+        ["responses-store-bytes"] = "ResponsesStoreBytes",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -153,6 +155,7 @@ public static class ServerApp
         builder.Services.AddSingleton<GenerationPlanner>();
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
+        builder.Services.AddSingleton<Api.OpenAI.Responses.ResponseStore>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
