@@ -90,7 +90,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         var parallelCalls = intent.ParallelToolCalls;
 
         var prompt = Render(intent, thinking, tools);
-        var tokens = engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, options.CtxSize - 1, out var atLeast)
+        var tokens = Tokenize(prompt, intent.KnownPrefix, out var atLeast)
             ?? throw new IntentException(new IntentFailure(IntentField.Prompt, IntentFailureKind.ContextLengthExceeded, n =>
                 $"This model's maximum context length is {options.CtxSize} tokens. However, your {n(IntentField.Prompt)} resulted in at least {atLeast} tokens. Please reduce the length of the {n(IntentField.Prompt)}."));
 
@@ -150,6 +150,21 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         };
 
         return new GenerationPlan(prompt, request, parser, thinking != false, tools.Count > 0, topLogprobs >= 0);
+    }
+
+    /// <summary>The prompt's tokens, reusing a known prefix's tokens when the prompt starts with its text; null when over the context.</summary>
+    private int[]? Tokenize(string prompt, PromptPrefix? prefix, out int atLeast)
+    {
+        var engine = host.Engine;
+        var limit = options.CtxSize - 1;
+        if (prefix is { Text.Length: > 0 } p && p.Tokens.Count <= limit && prompt.StartsWith(p.Text, StringComparison.Ordinal))
+        {
+            var rest = engine.TryTokenize(prompt[p.Text.Length..], addSpecial: false, parseSpecial: true, limit - p.Tokens.Count, out var restAtLeast);
+            atLeast = p.Tokens.Count + restAtLeast;
+            return rest is null ? null : [.. p.Tokens, .. rest];
+        }
+
+        return engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, limit, out atLeast);
     }
 
     private GenerationPlan PlanRaw(GenerationIntent intent, RawPrompt raw)

@@ -1,4 +1,5 @@
 using YoutuServer.Chat.Messages;
+using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Operations;
 
@@ -20,6 +21,9 @@ public sealed class StoredResponse
     /// its reasoning), as chat messages without the instructions: what a continuation renders in front of its input.
     /// </summary>
     public required IReadOnlyList<ChatMessage> Conversation { get; init; }
+
+    /// <summary>The text this turn's prompt and output rendered to, with the exact tokens evaluated and generated.</summary>
+    public PromptPrefix? Prefix { get; init; }
 
     /// <summary>The API key id that made it (null when keys are off); only that key sees it.</summary>
     public string? KeyId { get; init; }

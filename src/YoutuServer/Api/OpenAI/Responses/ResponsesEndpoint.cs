@@ -59,9 +59,12 @@ public static partial class ResponsesEndpoint
         var logger = loggers.CreateLogger("YoutuServer.Api.OpenAI.Responses");
         var request = await RequestBody.ReadAsync(http, ResponsesJsonContext.Wire.ResponsesRequest);
         IReadOnlyList<ChatMessage> previous = [];
+        PromptPrefix? prefix = null;
         if (request.PreviousResponseId is { } prevId)
         {
-            previous = store.Get(prevId, KeyId(http))?.Conversation ?? throw NotFound(prevId, "previous_response_id");
+            var earlier = store.Get(prevId, KeyId(http)) ?? throw NotFound(prevId, "previous_response_id");
+            previous = earlier.Conversation;
+            prefix = earlier.Prefix;
         }
 
         var mapped = ResponsesRequestMapper.Map(request, previous, seal);
@@ -78,12 +81,13 @@ public static partial class ResponsesEndpoint
         }
 
         GenerationRun run;
+        var recorder = new TokenRecorder(telemetry);
         try
         {
             ModelResolver.Check(host, request.Model);
-            var plan = planner.Plan(mapped.Intent);
+            var plan = planner.Plan(mapped.Intent with { KnownPrefix = prefix });
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
-            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
+            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, recorder);
         }
         catch (IntentException e)
         {
@@ -118,7 +122,7 @@ public static partial class ResponsesEndpoint
 
         if (request.Stream ?? false)
         {
-            await StreamAsync(http, run, response, mapped, summaries, sealer, previous, store, telemetry, logger);
+            await StreamAsync(http, run, response, mapped, summaries, sealer, previous, store, telemetry, recorder, host, logger);
         }
         else
         {
@@ -136,7 +140,7 @@ public static partial class ResponsesEndpoint
 
             Finish(response, run);
             var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
-            Store(store, http, response, json, mapped, previous, run);
+            Store(store, http, response, json, mapped, previous, run, recorder, host);
             telemetry.End(http, 200, run.Usage);
             http.Response.ContentType = "application/json";
             await http.Response.Body.WriteAsync(json, ct);
@@ -162,7 +166,7 @@ public static partial class ResponsesEndpoint
     }
 
     private static async Task StreamAsync(HttpContext http, GenerationRun run, ResponseObject response, MappedResponsesRequest mapped, bool summaries,
-        Func<string, string>? sealer, IReadOnlyList<ChatMessage> previous, ResponseStore store, RequestTelemetry telemetry, ILogger logger)
+        Func<string, string>? sealer, IReadOnlyList<ChatMessage> previous, ResponseStore store, RequestTelemetry telemetry, TokenRecorder recorder, EngineHost host, ILogger logger)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -209,7 +213,7 @@ public static partial class ResponsesEndpoint
 
             Finish(response, run);
             var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
-            Store(store, http, response, json, mapped, previous, run);
+            Store(store, http, response, json, mapped, previous, run, recorder, host);
             await assembler.EmitAsync(new ResponseStreamEvent { Type = response.Status == "incomplete" ? "response.incomplete" : "response.completed", Response = response });
             await sse.FlushAsync(ct);
             telemetry.End(http, 200, run.Usage);
@@ -257,7 +261,8 @@ public static partial class ResponsesEndpoint
         TotalTokens = u.TotalTokens,
     };
 
-    private static void Store(ResponseStore store, HttpContext http, ResponseObject response, byte[] json, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous, GenerationRun run)
+    private static void Store(ResponseStore store, HttpContext http, ResponseObject response, byte[] json, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
+        GenerationRun run, TokenRecorder recorder, EngineHost host)
     {
         if (!response.Store)
         {
@@ -273,6 +278,9 @@ public static partial class ResponsesEndpoint
             Reasoning = output.Reasoning,
             ToolCalls = output.ToolCalls.Count == 0 ? null : output.ToolCalls.Select(c => ChatToolCall.FromArgumentsString(c.Id, c.Name, c.Arguments)).ToList(),
         });
+        // What this turn evaluated and generated, token for token: a continuation renders this text first.
+        var plan = run.Plan;
+        var prefix = new PromptPrefix(plan.Prompt + host.Engine.Detokenize([.. recorder.Tokens], renderSpecial: true), [.. plan.Request.Prompt, .. recorder.Tokens]);
         var items = mapped.InputItems.Select(i => (i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
         store.Add(new StoredResponse
         {
@@ -281,7 +289,8 @@ public static partial class ResponsesEndpoint
             InputItems = items,
             Conversation = conversation,
             KeyId = KeyId(http),
-            Bytes = StoredResponse.Estimate(json, items, conversation),
+            Prefix = prefix,
+            Bytes = StoredResponse.Estimate(json, items, conversation) + (2L * prefix.Text.Length) + (4L * prefix.Tokens.Count),
         });
     }
 
@@ -359,6 +368,21 @@ public static partial class ResponsesEndpoint
         else
         {
             w.WriteString(name, id);
+        }
+    }
+
+    /// <summary>Passes engine events on to the telemetry and keeps the first choice's token ids.</summary>
+    private sealed class TokenRecorder(IGenerationObserver inner) : IGenerationObserver
+    {
+        public List<int> Tokens { get; } = [];
+
+        public void OnEngineEvent(Engine.Scheduling.GenerationEvent e)
+        {
+            inner.OnEngineEvent(e);
+            if (e is Engine.Scheduling.TokenEvent { Choice: 0 } t)
+            {
+                Tokens.Add(t.Token);
+            }
         }
     }
 
