@@ -46,13 +46,17 @@ public sealed class ResponseStoreTests
         store.Add(Item("a"));
         store.Add(Item("b"));
         Assert.Equal(2000, store.Bytes);
-        store.Add(Item("c", 1400)); // needs 3400: a and b go
+        store.Add(Item("c", 1400)); // 3400 > 2500: the least recent (a) goes, then it fits
         Assert.Null(store.Get("a", null));
+        Assert.NotNull(store.Get("b", null));
+        Assert.Equal(2400, store.Bytes);
+        store.Add(Item("d", 2000)); // c (least recent now) and b go
         Assert.Null(store.Get("b", null));
-        Assert.Equal(1400, store.Bytes);
+        Assert.Null(store.Get("c", null));
+        Assert.Equal(2000, store.Bytes);
         Assert.False(store.Add(Item("huge", 3000)));
-        Assert.NotNull(store.Get("c", null));
-        Assert.True(store.Remove("c", null));
+        Assert.NotNull(store.Get("d", null));
+        Assert.True(store.Remove("d", null));
         Assert.Equal(0, store.Bytes);
         Assert.Equal(0, store.Count);
     }
