@@ -13,6 +13,7 @@ try
         "generate" => await GenerateCommand.RunAsync(rest),
         "bench" => await BenchCommand.RunAsync(rest),
         "pull" => await PullCommand.RunAsync(rest),
+        "launch" => await LaunchCommand.RunAsync(rest),
         "help" or "--help" or "-h" => Usage(0),
         _ => Usage(2, $"unknown command '{command}'"),
     };
@@ -46,6 +47,7 @@ static int Usage(int code, string? error = null)
           bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]
                             [--repeat R] [--extra-bufts on|off] [--mmap on|off] [--flash-attn -1|0|1]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
+          launch    run an agent against a running server:  youtu-server launch codex [--url URL] [--model ID] [--api-key KEY] [-- ARGS]
           pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]
         """);
     return code;
