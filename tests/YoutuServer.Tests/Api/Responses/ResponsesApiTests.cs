@@ -318,6 +318,18 @@ public sealed class ResponsesApiTests(ServerFixture server)
         Assert.Contains("youtu_responses_store_size_bytes", metrics, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_the_responses_routes()
+    {
+        using var client = server.CreateClient();
+        var doc = JsonNode.Parse(await client.GetStringAsync("/openapi/v1.json"))!;
+        var paths = doc["paths"]!.AsObject();
+        Assert.NotNull(paths["/v1/responses"]!["post"]);
+        Assert.NotNull(paths["/v1/responses/{id}"]!["get"]);
+        Assert.NotNull(paths["/v1/responses/{id}"]!["delete"]);
+        Assert.NotNull(paths["/v1/responses/{id}/input_items"]!["get"]);
+    }
+
     [Theory]
     [InlineData("""{"input":"x","max_output_tokens":0}""", 400, "max_output_tokens", null)]
     [InlineData("""{"input":"x","max_output_tokens":100000}""", 400, "input", "context_length_exceeded")]
