@@ -319,6 +319,18 @@ public sealed class ResponsesApiTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Function_calls_and_outputs_without_call_id_are_accepted()
+    {
+        // Some agent histories carry calls without ids; the template pairs calls and results by position.
+        using var client = server.CreateClient();
+        var json = await OkAsync(client, """
+            {"input":[{"role":"user","content":"Weather?"},{"type":"function_call","name":"get_weather","arguments":"{\"city\":\"Rome\"}"},
+              {"type":"function_call_output","output":"21 C"}],"max_output_tokens":2,"ignore_eos":true,"store":false,"reasoning":{"effort":"none"}}
+            """);
+        Assert.Equal(2, Usage(json, "output"));
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_responses_routes()
     {
         using var client = server.CreateClient();

@@ -227,7 +227,8 @@ public static class ResponsesRequestMapper
 
                 case "function_call":
                 {
-                    var callId = Str(item, "call_id") ?? throw ApiException.BadRequest($"{p}.call_id is required (a {type} item with {string.Join(", ", item.EnumerateObject().Select(x => x.Name))}).", $"{p}.call_id");
+                    // The Youtu template matches results to calls by position, so a missing call_id costs nothing.
+                    var callId = Str(item, "call_id") ?? Str(item, "id") ?? "call_" + Ids.Random24();
                     var name = Str(item, "name") ?? throw ApiException.BadRequest($"{p}.name is required.", $"{p}.name");
                     var ns = Str(item, "namespace");
                     var args = item.TryGetProperty("arguments", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "{}";
@@ -247,10 +248,10 @@ public static class ResponsesRequestMapper
                 {
                     Close();
                     pendingReasoning = null;
-                    var callId = Str(item, "call_id") ?? throw ApiException.BadRequest($"{p}.call_id is required (a {type} item with {string.Join(", ", item.EnumerateObject().Select(x => x.Name))}).", $"{p}.call_id");
+                    var callId = Str(item, "call_id");
                     var output = OutputText(item, p);
                     messages.Add(new ChatMessage(ChatRoles.Tool, output) { ToolCallId = callId });
-                    items.Add(new ResponseItem { Id = Str(item, "id") ?? "fco_" + Ids.Random24(), Type = "function_call_output", Status = "completed", CallId = callId, Output = output });
+                    items.Add(new ResponseItem { Id = Str(item, "id") ?? "fco_" + Ids.Random24(), Type = "function_call_output", Status = "completed", CallId = callId ?? "", Output = output });
                     break;
                 }
 
