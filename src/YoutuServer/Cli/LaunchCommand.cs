@@ -42,7 +42,11 @@ public static class LaunchCommand
         }
 
         model ??= await ServedModelAsync(url, key) ?? "youtu-llm-2b";
-        var home = Path.Combine(Path.GetTempPath(), "youtu-codex-" + Guid.NewGuid().ToString("N")[..12]);
+        // Not under /tmp: Codex refuses to put its helper binaries in a temporary directory.
+        var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        var home = Path.Combine(cache, "youtu-server", "codex-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(home);
         try
         {

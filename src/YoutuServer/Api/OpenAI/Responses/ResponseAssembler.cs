@@ -17,8 +17,6 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
     private int outputIndex = -1;
     private int sequence;
 
-    public int NextSequence => sequence;
-
     public ValueTask EmitAsync(ResponseStreamEvent e)
     {
         e.SequenceNumber = sequence++;
