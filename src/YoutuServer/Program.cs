@@ -52,7 +52,7 @@ static int Usage(int code, string? error = null)
           bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]
                             [--repeat R] [--extra-bufts on|off] [--mmap on|off] [--flash-attn -1|0|1]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
-          launch    run a coding agent against a running server:  youtu-server launch claude [--url URL] [--model ID] [-- ARGS]
+          launch    run a coding agent against a running server:  youtu-server launch claude|codex [--url URL] [--model ID] [--api-key KEY] [-- ARGS]
           pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]
         """);
     return code;

@@ -72,6 +72,7 @@ public static class ApiEndpoints
             .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
             .WithErrors(400, 401, 404, 413, 429, 503);
         Anthropic.MessagesEndpoint.Map(app);
+        OpenAI.Responses.ResponsesEndpoint.Map(app);
         app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
             .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>

@@ -49,6 +49,8 @@ public static class ServerApp
         ["otlp-endpoint"] = "OtlpEndpoint",
         ["prefix-cache"] = "PrefixCache",
         ["adapter-quantum"] = "AdapterQuantumSteps",
+        ["responses-store-items"] = "ResponsesStoreItems",
+        ["responses-store-bytes"] = "ResponsesStoreBytes",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -188,6 +190,7 @@ public static class ServerApp
         builder.Services.AddSingleton(new OutputMemory());
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
+        builder.Services.AddSingleton<Api.OpenAI.Responses.ResponseStore>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {

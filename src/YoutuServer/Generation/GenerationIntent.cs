@@ -40,7 +40,18 @@ public sealed record GenerationIntent
 
     /// <summary>Logprobs asked for without a count (validated against <see cref="TopLogprobs"/>).</summary>
     public bool Logprobs { get; init; }
+
+    /// <summary>
+    /// Text an earlier turn's prompt and output rendered to, with the exact tokens the engine evaluated and generated
+    /// for it (a stored conversation continued by id). When the rendered prompt starts with this text, those tokens
+    /// are used for it and only the rest is tokenized, so the prefix cache reuses the whole earlier turn even where
+    /// the model chose another tokenization of its output than the tokenizer would.
+    /// </summary>
+    public PromptPrefix? KnownPrefix { get; init; }
 }
+
+/// <summary>A prompt prefix and the tokens it stands for (see <see cref="GenerationIntent.KnownPrefix"/>).</summary>
+public sealed record PromptPrefix(string Text, IReadOnlyList<int> Tokens);
 
 /// <summary>A legacy-completions prompt: text tokenized with BOS, or token ids as given.</summary>
 public sealed record RawPrompt(string? Text, IReadOnlyList<int>? Tokens, bool Echo = false);

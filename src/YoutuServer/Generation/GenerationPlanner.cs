@@ -158,6 +158,20 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         };
     }
 
+    /// <summary>The prompt's tokens, reusing a known prefix's tokens when the prompt starts with its text; null when over the context.</summary>
+    private int[]? Tokenize(string prompt, PromptPrefix? prefix, int limit, out int atLeast)
+    {
+        var engine = host.Engine;
+        if (prefix is { Text.Length: > 0 } p && p.Tokens.Count <= limit && prompt.StartsWith(p.Text, StringComparison.Ordinal))
+        {
+            var rest = engine.TryTokenize(prompt[p.Text.Length..], addSpecial: false, parseSpecial: true, limit - p.Tokens.Count, out var restAtLeast);
+            atLeast = p.Tokens.Count + restAtLeast;
+            return rest is null ? null : [.. p.Tokens, .. rest];
+        }
+
+        return engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, limit, out atLeast);
+    }
+
     private GenerationPlan PlanRaw(GenerationIntent intent, RawPrompt raw)
     {
         var engine = host.Engine;
@@ -236,7 +250,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         var prompt = formatting.Render(messages, renderOptions);
         if (recalled is null)
         {
-            return (prompt, host.Engine.TryTokenize(prompt, addSpecial: false, parseSpecial: true, limit, out atLeast));
+            return (prompt, Tokenize(prompt, intent.KnownPrefix, limit, out atLeast));
         }
 
         // The pieces between remembered turns are tokenized on their own: each boundary is a special token

@@ -16,12 +16,16 @@ public static class ThinkingEffort
     /// <summary>False when the effort turns thinking off (none, minimal).</summary>
     public static bool Enables(string effort) => effort is not ("none" or "minimal");
 
-    /// <summary>The thinking budget in tokens for an effort; null when it turns thinking off or is unknown.</summary>
+    /// <summary>
+    /// The thinking budget in tokens for an effort: low 512, medium 2048, high 8192, and -1 (unlimited) for the top
+    /// levels (Responses' xhigh, Anthropic's max); null when it turns thinking off or is unknown.
+    /// </summary>
     public static int? Budget(string? effort) => effort switch
     {
         "low" => Low,
         "medium" => Medium,
         "high" => High,
+        "xhigh" or "max" => -1,
         _ => null,
     };
 }

@@ -71,6 +71,11 @@ public sealed class ServerOptions
     /// </summary>
     public string? ReasoningKey { get; set; }
 
+    /// <summary>Responses API store (previous_response_id, GET /v1/responses/{id}): at most this many responses...</summary>
+    public int ResponsesStoreItems { get; set; } = 1000;
+    /// <summary>...and about this many bytes; the least recently used are evicted first.</summary>
+    public long ResponsesStoreBytes { get; set; } = 128L * 1024 * 1024;
+
     public List<string> ApiKeys { get; set; } = [];
     public string? ApiKeysFile { get; set; }
     public bool MetricsRequireKey { get; set; }

@@ -8,7 +8,7 @@ public sealed class AnthropicLaunchCommandTests
     [Fact]
     public void Claude_gets_the_server_a_bearer_token_the_model_and_the_offline_variables()
     {
-        var env = LaunchCommand.ClaudeEnvironment("http://127.0.0.1:9999", null, "youtu-llm-2b").ToDictionary(e => e.Name, e => e.Value);
+        var env = LaunchClaudeCommand.ClaudeEnvironment("http://127.0.0.1:9999", null, "youtu-llm-2b").ToDictionary(e => e.Name, e => e.Value);
         Assert.Equal("http://127.0.0.1:9999", env["ANTHROPIC_BASE_URL"]);
         Assert.False(string.IsNullOrEmpty(env["ANTHROPIC_AUTH_TOKEN"]));
         Assert.Null(env["ANTHROPIC_API_KEY"]);
@@ -22,7 +22,7 @@ public sealed class AnthropicLaunchCommandTests
             Assert.Equal("1", env[name]);
         }
 
-        Assert.Equal("sk-x", LaunchCommand.ClaudeEnvironment("http://h", "sk-x", "m").Single(e => e.Name == "ANTHROPIC_AUTH_TOKEN").Value);
+        Assert.Equal("sk-x", LaunchClaudeCommand.ClaudeEnvironment("http://h", "sk-x", "m").Single(e => e.Name == "ANTHROPIC_AUTH_TOKEN").Value);
     }
 
     [Fact]
@@ -34,8 +34,8 @@ public sealed class AnthropicLaunchCommandTests
             var plain = Path.Combine(dir.FullName, "plain");
             Directory.CreateDirectory(plain);
             File.WriteAllText(Path.Combine(plain, "claude"), "not executable");
-            Assert.Null(LaunchCommand.FindExecutable("claude", plain));
-            Assert.Null(LaunchCommand.FindExecutable("claude", ""));
+            Assert.Null(LaunchClaudeCommand.FindExecutable("claude", plain));
+            Assert.Null(LaunchClaudeCommand.FindExecutable("claude", ""));
 
             var bin = Path.Combine(dir.FullName, "bin");
             Directory.CreateDirectory(bin);
@@ -47,7 +47,7 @@ public sealed class AnthropicLaunchCommandTests
                 File.SetUnixFileMode(Path.Combine(plain, "claude"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }
 
-            Assert.Equal(exe, LaunchCommand.FindExecutable("claude", plain + Path.PathSeparator + bin));
+            Assert.Equal(exe, LaunchClaudeCommand.FindExecutable("claude", plain + Path.PathSeparator + bin));
         }
         finally
         {

@@ -499,7 +499,7 @@ public static class MessagesRequestMapper
         }
 
         // The effort sets the thinking budget when thinking is on and no budget_tokens says otherwise; max = unlimited.
-        int? effortBudget = effort == "max" ? -1 : ThinkingEffort.Budget(effort);
+        int? effortBudget = ThinkingEffort.Budget(effort);
         if (thinking is not { } t || t.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             // Anthropic's default: no extended thinking unless asked for.

@@ -1,0 +1,400 @@
+using System.Globalization;
+using System.Text.Json;
+using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Chat.Messages;
+using YoutuServer.Generation;
+using YoutuServer.Hosting;
+using YoutuServer.Http;
+using YoutuServer.Http.Sse;
+using YoutuServer.Operations;
+
+namespace YoutuServer.Api.OpenAI.Responses;
+
+/// <summary>
+/// OpenAI's Responses API: <c>POST /v1/responses</c> (JSON, or SSE events with stream=true), and the stored responses:
+/// <c>GET</c>/<c>DELETE /v1/responses/{id}</c>, <c>GET /v1/responses/{id}/input_items</c>. A thin adapter: the request
+/// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
+/// items and events (<see cref="ResponseAssembler"/>).
+/// </summary>
+public static partial class ResponsesEndpoint
+{
+    public const string SkippedToolsHeader = "x-youtu-skipped-tools";
+    private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
+    private static readonly JsonElement AutoChoice = JsonDocument.Parse("\"auto\"").RootElement.Clone();
+    private static readonly JsonElement TextFormat = JsonDocument.Parse("{\"type\":\"text\"}").RootElement.Clone();
+
+    public static void Map(WebApplication app)
+    {
+        app.MapPost("/v1/responses", HandleAsync).WithName("CreateResponse")
+            .WithTags("Responses")
+            .WithSummary("OpenAI Responses API (JSON, or SSE events with stream=true)")
+            .WithDescription("Input items (messages, function_call, function_call_output, reasoning), function and namespace tools " +
+                "(hosted tools are skipped and named in the x-youtu-skipped-tools header), grammar-enforced tool_choice and text.format, " +
+                "reasoning.effort, previous_response_id and stored responses, encrypted reasoning with include=[\"reasoning.encrypted_content\"]. " +
+                "With stream=true: `event:` + `data:` pairs response.created, response.in_progress, response.output_item.added, " +
+                "response.reasoning_text.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
+                "response.function_call_arguments.delta/.done, response.output_item.done, then response.completed | response.incomplete | response.failed.")
+            .Accepts<ResponsesRequest>("application/json")
+            .Produces<ResponseObject>(200, "application/json", "text/event-stream")
+            .Produces<ErrorResponse>(400, "application/json").Produces<ErrorResponse>(401, "application/json")
+            .Produces<ErrorResponse>(404, "application/json").Produces<ErrorResponse>(429, "application/json")
+            .Produces<ErrorResponse>(503, "application/json");
+        app.MapPost("/v1/responses", HandleAsync).WithOrder(1).ExcludeFromDescription();
+        app.MapGet("/v1/responses/{id}", Get).WithName("GetResponse").WithTags("Responses").WithSummary("A stored response")
+            .Produces<ResponseObject>(200).Produces<ErrorResponse>(404, "application/json");
+        app.MapDelete("/v1/responses/{id}", Delete).WithName("DeleteResponse").WithTags("Responses").WithSummary("Deletes a stored response")
+            .Produces<ResponseDeleted>(200).Produces<ErrorResponse>(404, "application/json");
+        app.MapGet("/v1/responses/{id}/input_items", InputItems).WithName("ListInputItems").WithTags("Responses")
+            .WithSummary("The input items of a stored response (paged: limit, order, after)")
+            .Produces<ResponseItem>(200).Produces<ErrorResponse>(404, "application/json");
+    }
+
+    private static string? KeyId(HttpContext http) => http.Items.TryGetValue(ApiKeyMiddleware.KeyIdItem, out var k) ? k as string : null;
+
+    private static ApiException NotFound(string id, string? param) =>
+        new(404, param is null ? $"No response found with id '{id}'." : $"Previous response with id '{id}' not found.", "invalid_request_error", param, param is null ? "not_found" : "previous_response_not_found");
+
+    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry, ResponseStore store, ReasoningSeal seal, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("YoutuServer.Api.OpenAI.Responses");
+        var request = await RequestBody.ReadAsync(http, ResponsesJsonContext.Wire.ResponsesRequest);
+        IReadOnlyList<ChatMessage> previous = [];
+        PromptPrefix? prefix = null;
+        if (request.PreviousResponseId is { } prevId)
+        {
+            var earlier = store.Get(prevId, KeyId(http)) ?? throw NotFound(prevId, "previous_response_id");
+            previous = earlier.Conversation;
+            prefix = earlier.Prefix;
+        }
+
+        var mapped = ResponsesRequestMapper.Map(request, previous, seal);
+        if (mapped.SkippedTools.Count > 0)
+        {
+            var list = string.Join(",", mapped.SkippedTools.Distinct(StringComparer.Ordinal));
+            http.Response.Headers[SkippedToolsHeader] = list;
+            Log.SkippedTools(logger, list);
+        }
+
+        if (mapped.UnopenedReasoning > 0)
+        {
+            Log.UnopenedReasoning(logger, mapped.UnopenedReasoning);
+        }
+
+        GenerationRun run;
+        var recorder = new TokenRecorder(telemetry);
+        try
+        {
+            ModelResolver.Check(host, request.Model);
+            var plan = planner.Plan(mapped.Intent with { KnownPrefix = prefix });
+            telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
+            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, recorder);
+        }
+        catch (IntentException e)
+        {
+            throw OpenAIErrors.ToApi(e, mapped.Names);
+        }
+
+        var sampling = run.Plan.Request.Sampling;
+        var response = new ResponseObject
+        {
+            Id = ResponseIds.Response(),
+            CreatedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            Model = host.ServedModelId,
+            Instructions = request.Instructions,
+            MaxOutputTokens = request.MaxOutputTokens,
+            ParallelToolCalls = request.ParallelToolCalls ?? true,
+            PreviousResponseId = request.PreviousResponseId,
+            PromptCacheKey = request.PromptCacheKey,
+            Reasoning = new ReasoningEcho { Effort = mapped.Effort, Summary = request.Reasoning?.Summary ?? request.Reasoning?.GenerateSummary },
+            Store = request.Store ?? true,
+            Temperature = request.Temperature ?? Math.Round(sampling.Temperature, 4),
+            Text = new TextEcho { Format = request.Text?.Format is { ValueKind: JsonValueKind.Object } f ? f : TextFormat, Verbosity = request.Text?.Verbosity },
+            ToolChoice = request.ToolChoice is { ValueKind: JsonValueKind.String or JsonValueKind.Object } tc ? tc : AutoChoice,
+            Tools = request.Tools ?? [],
+            TopP = request.TopP ?? Math.Round(sampling.TopP, 4),
+            Truncation = request.Truncation ?? "disabled",
+            User = request.User,
+            Metadata = request.Metadata ?? [],
+        };
+        var includeSealed = request.Include?.Contains("reasoning.encrypted_content", StringComparer.Ordinal) ?? false;
+        var summaries = request.Reasoning?.Summary is not null || request.Reasoning?.GenerateSummary is not null;
+        Func<string, string>? sealer = includeSealed ? seal.Seal : null;
+
+        if (request.Stream ?? false)
+        {
+            await StreamAsync(http, run, response, mapped, summaries, sealer, previous, store, telemetry, recorder, host, logger);
+        }
+        else
+        {
+            var ct = http.RequestAborted;
+            var assembler = new ResponseAssembler(response, mapped, summaries, sealer, null);
+            await foreach (var r in run.ReadAsync(null, ct))
+            {
+                await Apply(assembler, run, r);
+            }
+
+            if (run.Error is { } error)
+            {
+                throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
+            }
+
+            Finish(response, run);
+            var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
+            Store(store, http, response, json, mapped, previous, run, recorder, host);
+            telemetry.End(http, 200, run.Usage);
+            http.Response.ContentType = "application/json";
+            await http.Response.Body.WriteAsync(json, ct);
+        }
+    }
+
+    private static async ValueTask Apply(ResponseAssembler assembler, GenerationRun run, ResultEvent r)
+    {
+        if (r.Choice > 0)
+        {
+            return; // one output per response
+        }
+
+        switch (r.Kind)
+        {
+            case ResultKind.Output:
+                await assembler.OnOutputAsync(r.Output);
+                break;
+            case ResultKind.ChoiceFinished:
+                await assembler.FinishAsync(run.Choices[r.Choice]);
+                break;
+        }
+    }
+
+    private static async Task StreamAsync(HttpContext http, GenerationRun run, ResponseObject response, MappedResponsesRequest mapped, bool summaries,
+        Func<string, string>? sealer, IReadOnlyList<ChatMessage> previous, ResponseStore store, RequestTelemetry telemetry, TokenRecorder recorder, EngineHost host, ILogger logger)
+    {
+        var ct = http.RequestAborted;
+        var sse = new SseWriter(http.Response);
+        var assembler = new ResponseAssembler(response, mapped, summaries, sealer,
+            e => sse.WriteEventAsync(e.Type, e, ResponsesJsonContext.Wire.ResponseStreamEvent, flush: false, ct));
+        try
+        {
+            await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.created", Response = response });
+            await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.in_progress", Response = response });
+            await sse.FlushAsync(ct);
+            try
+            {
+                await foreach (var r in run.ReadAsync(KeepAliveEvery, ct))
+                {
+                    switch (r.Kind)
+                    {
+                        case ResultKind.KeepAlive:
+                            await sse.WriteKeepAliveAsync(ct);
+                            break;
+                        case ResultKind.Flush:
+                            await sse.FlushAsync(ct);
+                            break;
+                        default:
+                            await Apply(assembler, run, r);
+                            break;
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Whatever broke after the stream began, the client gets an error event and a terminal event.
+                Log.StreamFailed(logger, e);
+                await FailAsync(assembler, sse, response, run, "server_error", "The server had an error while processing your request.", ct);
+                telemetry.End(http, 500, run.Usage);
+                return;
+            }
+
+            if (run.Error is { } error)
+            {
+                await FailAsync(assembler, sse, response, run, "server_error", "Generation failed: " + error, ct);
+                telemetry.End(http, 200, run.Usage);
+                return;
+            }
+
+            Finish(response, run);
+            var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
+            Store(store, http, response, json, mapped, previous, run, recorder, host);
+            await assembler.EmitAsync(new ResponseStreamEvent { Type = response.Status == "incomplete" ? "response.incomplete" : "response.completed", Response = response });
+            await sse.FlushAsync(ct);
+            telemetry.End(http, 200, run.Usage);
+        }
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
+        {
+            // Client gone: the engine already saw the token and drops the sequence at its next step.
+            run.Cancel();
+            telemetry.End(http, 499, run.Usage);
+        }
+    }
+
+    private static async ValueTask FailAsync(ResponseAssembler assembler, SseWriter sse, ResponseObject response, GenerationRun run, string code, string message, CancellationToken ct)
+    {
+        response.Status = "failed";
+        response.Error = new ResponseErrorDto { Code = code, Message = message };
+        response.Usage = Usage(run.Usage);
+        await assembler.EmitAsync(new ResponseStreamEvent { Type = "error", Code = code, Message = message });
+        await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.failed", Response = response });
+        await sse.FlushAsync(ct);
+    }
+
+    private static void Finish(ResponseObject response, GenerationRun run)
+    {
+        var choice = run.Choices[0];
+        if (choice.Finish == ChoiceFinish.Length)
+        {
+            response.Status = "incomplete";
+            response.IncompleteDetails = new IncompleteDetails { Reason = "max_output_tokens" };
+        }
+        else
+        {
+            response.Status = "completed";
+        }
+
+        response.Usage = Usage(run.Usage);
+    }
+
+    private static ResponseUsage Usage(UsageRecord u) => new()
+    {
+        InputTokens = u.PromptTokens,
+        InputTokensDetails = new InputTokensDetails { CachedTokens = u.CachedTokens },
+        OutputTokens = u.CompletionTokens,
+        OutputTokensDetails = new OutputTokensDetails { ReasoningTokens = u.ReasoningTokens },
+        TotalTokens = u.TotalTokens,
+    };
+
+    private static void Store(ResponseStore store, HttpContext http, ResponseObject response, byte[] json, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
+        GenerationRun run, TokenRecorder recorder, EngineHost host)
+    {
+        if (!response.Store)
+        {
+            return;
+        }
+
+        var output = run.Choices[0].Output;
+        var conversation = new List<ChatMessage>(previous.Count + mapped.NewMessages.Count + 1);
+        conversation.AddRange(previous);
+        conversation.AddRange(mapped.NewMessages);
+        conversation.Add(new ChatMessage(ChatRoles.Assistant, output.Content ?? (output.ToolCalls.Count > 0 ? null : ""))
+        {
+            Reasoning = output.Reasoning,
+            ToolCalls = output.ToolCalls.Count == 0 ? null : output.ToolCalls.Select(c => ChatToolCall.FromArgumentsString(c.Id, c.Name, c.Arguments)).ToList(),
+        });
+        // What this turn evaluated and generated, token for token: a continuation renders this text first.
+        var plan = run.Plan;
+        var prefix = new PromptPrefix(plan.Prompt + host.Engine.Detokenize([.. recorder.Tokens], renderSpecial: true), [.. plan.Request.Prompt, .. recorder.Tokens]);
+        var items = mapped.InputItems.Select(i => (i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
+        store.Add(new StoredResponse
+        {
+            Id = response.Id,
+            Json = json,
+            InputItems = items,
+            Conversation = conversation,
+            KeyId = KeyId(http),
+            Prefix = prefix,
+            Bytes = StoredResponse.Estimate(json, items, conversation) + (2L * prefix.Text.Length) + (4L * prefix.Tokens.Count),
+        });
+    }
+
+    // ------------------------------------------------------------------ stored responses
+
+    private static IResult Get(string id, HttpContext http, ResponseStore store)
+    {
+        var stored = store.Get(id, KeyId(http)) ?? throw NotFound(id, null);
+        return Results.Bytes(stored.Json, "application/json");
+    }
+
+    private static IResult Delete(string id, HttpContext http, ResponseStore store) =>
+        store.Remove(id, KeyId(http))
+            ? ApiEndpoints.Json(new ResponseDeleted { Id = id }, ResponsesJsonContext.Wire.ResponseDeleted)
+            : throw NotFound(id, null);
+
+    private static IResult InputItems(string id, HttpContext http, ResponseStore store)
+    {
+        var stored = store.Get(id, KeyId(http)) ?? throw NotFound(id, null);
+        var q = http.Request.Query;
+        var limit = 20;
+        if (q.TryGetValue("limit", out var l) && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+        {
+            throw ApiException.BadRequest("'limit' must be an integer between 1 and 100.", "limit");
+        }
+
+        var order = q.TryGetValue("order", out var o) ? o.ToString() : "desc";
+        if (order is not ("asc" or "desc"))
+        {
+            throw ApiException.BadRequest("'order' must be 'asc' or 'desc'.", "order");
+        }
+
+        IEnumerable<(string Id, byte[] Json)> items = order == "asc" ? stored.InputItems : stored.InputItems.Reverse();
+        if (q.TryGetValue("after", out var after) && after.ToString() is { Length: > 0 } a)
+        {
+            var list = items.ToList();
+            var at = list.FindIndex(i => i.Id == a);
+            if (at < 0)
+            {
+                throw ApiException.BadRequest($"No input item with id '{a}' in response '{id}'.", "after");
+            }
+
+            items = list.Skip(at + 1);
+        }
+
+        var all = items.ToList();
+        var page = all.Take(limit).ToList();
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            foreach (var (_, json) in page)
+            {
+                w.WriteRawValue(json, skipInputValidation: true);
+            }
+
+            w.WriteEndArray();
+            WriteId(w, "first_id", page.Count > 0 ? page[0].Id : null);
+            WriteId(w, "last_id", page.Count > 0 ? page[^1].Id : null);
+            w.WriteBoolean("has_more", all.Count > page.Count);
+            w.WriteEndObject();
+        }
+
+        return Results.Bytes(buffer.WrittenMemory.ToArray(), "application/json");
+    }
+
+    private static void WriteId(Utf8JsonWriter w, string name, string? id)
+    {
+        if (id is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, id);
+        }
+    }
+
+    /// <summary>Passes engine events on to the telemetry and keeps the first choice's token ids.</summary>
+    private sealed class TokenRecorder(IGenerationObserver inner) : IGenerationObserver
+    {
+        public List<int> Tokens { get; } = [];
+
+        public void OnEngineEvent(Engine.Scheduling.GenerationEvent e)
+        {
+            inner.OnEngineEvent(e);
+            if (e is Engine.Scheduling.TokenEvent { Choice: 0 } t)
+            {
+                Tokens.Add(t.Token);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Responses: skipped tools this server cannot run: {Tools}")]
+        public static partial void SkippedTools(ILogger logger, string tools);
+
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Responses: {Count} reasoning item(s) with encrypted_content that does not open with this server's key were ignored")]
+        public static partial void UnopenedReasoning(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 1403, Level = LogLevel.Error, Message = "Responses: the stream failed after it began")]
+        public static partial void StreamFailed(ILogger logger, Exception exception);
+    }
+}
