@@ -83,7 +83,9 @@ public sealed class ResponsesSdkTests(ServerFixture server)
         options.Tools.Add(ResponseTool.CreateFunctionTool("get_weather", WeatherSchema, strictModeEnabled: true, "Weather of a city"));
         options.ToolChoice = ResponseToolChoice.CreateRequiredChoice();
         options.ParallelToolCallsEnabled = false;
-        ResponseResult first = await Client().CreateResponseAsync(options);
+        // One client for the whole loop: creating a client returns the shared engine to its cold state.
+        var client = Client();
+        ResponseResult first = await client.CreateResponseAsync(options);
         var call = Assert.IsType<FunctionCallResponseItem>(Assert.Single(first.OutputItems));
         Assert.Equal("get_weather", call.FunctionName);
         using (var doc = JsonDocument.Parse(call.FunctionArguments.ToString()))
@@ -98,7 +100,7 @@ public sealed class ResponsesSdkTests(ServerFixture server)
             ReasoningOptions = new ResponseReasoningOptions { ReasoningEffortLevel = ResponseReasoningEffortLevel.None },
         };
         next.Tools.Add(ResponseTool.CreateFunctionTool("get_weather", WeatherSchema, strictModeEnabled: true, "Weather of a city"));
-        ResponseResult second = await Client().CreateResponseAsync(next);
+        ResponseResult second = await client.CreateResponseAsync(next);
         Assert.Equal(first.Id, second.PreviousResponseId);
         Assert.True(second.Usage.InputTokenCount > first.Usage.InputTokenCount);
         Assert.True(second.Usage.InputTokenDetails.CachedTokenCount > 0);
