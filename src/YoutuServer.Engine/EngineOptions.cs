@@ -35,6 +35,21 @@ public sealed record EngineOptions
     public int FlashAttention { get; init; } = LlamaConstants.FlashAttnAuto;
     /// <summary>Keep finished sequences' KV cells for prefix reuse by later requests.</summary>
     public bool PrefixCache { get; init; } = true;
+    /// <summary>
+    /// Where sampling stages run: <see cref="Sampling.SamplerMode.Managed"/> (default: bias, penalties and top-k/greedy
+    /// selection in managed code, O(window) instead of O(vocabulary)) or <see cref="Sampling.SamplerMode.LlamaChain"/>
+    /// (the whole chain in llama.cpp over a full candidate array; the reference the tests compare against).
+    /// </summary>
+    public Sampling.SamplerMode SamplerMode { get; init; } = Sampling.SamplerMode.Managed;
+    /// <summary>
+    /// Threads that sample a step's sequences, counting the inference thread; 0 = auto (cores, at most 8); 1 = off
+    /// (one after another on the inference thread, as before).
+    /// </summary>
+    public int SamplingThreads { get; init; }
+    /// <summary>Sample in parallel only when at least this many sequences are sampled in a step.</summary>
+    public int ParallelSamplingMinSequences { get; init; } = 4;
+    /// <summary>... and the vocabulary has at least this many entries (below it a sequence samples in microseconds).</summary>
+    public int ParallelSamplingMinVocab { get; init; } = 32_768;
     /// <summary>Skip the managed GGUF validation (only for files already validated).</summary>
     public bool SkipValidation { get; init; }
 }

@@ -42,6 +42,7 @@ public sealed unsafe partial class LlamaModel : IDisposable
         }
 
         EndOfGenerationTokens = eogList;
+        EndOfGenerationIds = [.. eogList];
     }
 
     public string Path { get; }
@@ -55,6 +56,8 @@ public sealed unsafe partial class LlamaModel : IDisposable
     public string Description { get; }
     public string? ChatTemplate { get; }
     public IReadOnlyList<int> EndOfGenerationTokens { get; }
+    /// <summary>The same ids as an array (a span for the samplers' suppress list).</summary>
+    internal int[] EndOfGenerationIds { get; }
 
     internal nint Vocab { get; }
 

@@ -15,6 +15,8 @@ public sealed record EngineStats
     public long CachedPromptTokens { get; init; }
     public double DecodeMsTotal { get; init; }
     public double SampleMsTotal { get; init; }
+    /// <summary>Steps whose sequences were sampled on several threads.</summary>
+    public long ParallelSampledSteps { get; init; }
     /// <summary>Mean loop time per step spent outside llama_decode and sampling, in microseconds.</summary>
     public double LoopOverheadUsPerStep { get; init; }
     public bool Draining { get; init; }

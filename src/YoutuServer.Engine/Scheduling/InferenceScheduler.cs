@@ -32,6 +32,10 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private readonly Slot[] slots;
     private readonly List<BatchEntry> entries = [];
     private readonly List<Slot> toSample = [];
+    private readonly Slot[] picks;
+    private readonly SamplingWorkers? samplingWorkers;
+    private int pickCount;
+    private long parallelSampleSteps;
     private readonly int nBatch;
     private SafeLlamaContextHandle? context;
     private nint ctx;
@@ -64,6 +68,13 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         for (var i = 0; i < slots.Length; i++)
         {
             slots[i] = new Slot(i);
+        }
+
+        picks = new Slot[options.Parallel];
+        var samplingThreads = options.SamplingThreads > 0 ? options.SamplingThreads : Math.Min(Environment.ProcessorCount, 8);
+        if (samplingThreads > 1 && options.Parallel > 1)
+        {
+            samplingWorkers = new SamplingWorkers(Math.Min(samplingThreads, options.Parallel) - 1, SampleOne);
         }
 
         submissions = Channel.CreateBounded<Job>(new BoundedChannelOptions(Math.Max(1, options.QueueSize))
@@ -215,6 +226,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
                 s.ReleaseSampler();
             }
 
+            samplingWorkers?.Dispose();
             context?.Dispose();
             snapshot = snapshot with { Running = false };
             stopped.TrySetResult();
@@ -434,7 +446,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             {
                 try
                 {
-                    chosen[c].Begin(job, c, model, c == 0 ? reuse : 0);
+                    chosen[c].Begin(job, c, model, c == 0 ? reuse : 0, options.SamplerMode);
                 }
                 catch (EngineRejectedException e)
                 {
@@ -688,44 +700,68 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
         }
 
+        // 1. On this thread (it owns the context): each row's address, and forced tokens, which need no sampling.
+        pickCount = 0;
         foreach (var s in toSample)
         {
             var row = s.LogitRow;
             s.LogitRow = -1;
+            s.Logits = (nint)NativeMethods.llama_get_logits_ith(ctx, row);
+            s.Sampled = -1;
+            if (s.Logits == 0)
+            {
+                continue;
+            }
+
+            if (s.Forced.Count > 0)
+            {
+                s.Sampled = s.Forced.Dequeue();
+                s.Sampler!.Accept(s.Sampled);
+            }
+            else
+            {
+                picks[pickCount++] = s;
+            }
+        }
+
+        // 2. Sampling: each sequence has its own chain and only reads its row, so they may run side by side.
+        if (samplingWorkers is not null && pickCount >= Math.Max(2, options.ParallelSamplingMinSequences)
+            && model.VocabSize >= options.ParallelSamplingMinVocab)
+        {
+            samplingWorkers.Run(pickCount);
+            parallelSampleSteps++;
+        }
+        else
+        {
+            for (var i = 0; i < pickCount; i++)
+            {
+                SampleOne(i);
+            }
+        }
+
+        Array.Clear(picks, 0, pickCount);
+
+        // 3. On this thread again: events, stop strings, finishing.
+        foreach (var s in toSample)
+        {
             var job = s.Job!;
             var r = job.Request;
-            var logits = NativeMethods.llama_get_logits_ith(ctx, row);
+            var logits = (float*)s.Logits;
+            s.Logits = 0;
             if (logits == null)
             {
                 FinishChoice(s, FinishReason.Error, "no logits for this sequence");
                 continue;
             }
 
+            var token = s.Sampled;
+            if (token < 0)
+            {
+                FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");
+                continue;
+            }
+
             var logprobs = r.TopLogprobs >= 0 ? Logprobs.Prepare(logits, model.VocabSize, r.TopLogprobs) : default;
-            int token;
-            if (s.Forced.Count > 0)
-            {
-                token = s.Forced.Dequeue();
-                s.Sampler!.Accept(token);
-            }
-            else
-            {
-                if (r.IgnoreEos || s.Generated < r.MinTokens)
-                {
-                    foreach (var t in model.EndOfGenerationTokens)
-                    {
-                        logits[t] = float.NegativeInfinity;
-                    }
-                }
-
-                token = s.Sampler!.Sample(logits);
-                if (token < 0)
-                {
-                    FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");
-                    continue;
-                }
-            }
-
             generatedTokens++;
             s.Generated++;
             try
@@ -766,6 +802,16 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
                 s.PendingToken = token;
             }
         }
+    }
+
+    /// <summary>Samples picks[i] from its row (any thread: touches only that slot's sampler and reads the row).</summary>
+    private unsafe void SampleOne(int i)
+    {
+        var s = picks[i];
+        var r = s.Job!.Request;
+        // ignore_eos / min_tokens: end-of-generation tokens count as -inf (the row itself is not written).
+        var suppress = r.IgnoreEos || s.Generated < r.MinTokens ? model.EndOfGenerationIds : [];
+        s.Sampled = s.Sampler!.Sample((float*)s.Logits, suppress);
     }
 
     private void FinishChoice(Slot s, FinishReason reason, string? error, bool stopString = false)
@@ -863,6 +909,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             CachedPromptTokens = cachedTokens,
             DecodeMsTotal = decodeMs,
             SampleMsTotal = sampleMs,
+            ParallelSampledSteps = parallelSampleSteps,
             LoopOverheadUsPerStep = steps == 0 ? 0 : overheadUs / steps,
             Draining = draining,
             Running = true,
