@@ -55,6 +55,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private long lastStepTicks;
     private long stepClock;
     private volatile EngineStats snapshot = new();
+    private readonly string backend;
 
     public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null)
     {
@@ -64,6 +65,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         this.options = options;
         this.logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         nBatch = Math.Max(options.BatchSize, options.Parallel);
+        backend = model.Backend;
         slots = new Slot[options.Parallel];
         for (var i = 0; i < slots.Length; i++)
         {
@@ -605,7 +607,13 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         var rc = NativeMethods.llama_decode(ctx, batch);
-        if (rc != 0)
+        if (rc == 0)
+        {
+            // On a GPU llama_decode returns once the work is queued; wait here so decode time is the device's time
+            // (the first logits read would wait anyway).
+            NativeMethods.llama_synchronize(ctx);
+        }
+        else
         {
             LogDecodeFailed(rc, list.Count);
         }
@@ -910,6 +918,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             DecodeMsTotal = decodeMs,
             SampleMsTotal = sampleMs,
             ParallelSampledSteps = parallelSampleSteps,
+            Backend = backend,
+            GpuLayers = model.GpuLayers,
             LoopOverheadUsPerStep = steps == 0 ? 0 : overheadUs / steps,
             Draining = draining,
             Running = true,
