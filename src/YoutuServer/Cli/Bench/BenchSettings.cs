@@ -30,7 +30,8 @@ internal sealed record BenchSettings
           --endpoint E           completions (token-id prompts when /tokenize exists) | chat (default completions)
           --served-model NAME    the "model" field (default: the first id of GET /v1/models)
           --api-key KEY          sent as Authorization: Bearer KEY
-          --temperature T        sampling temperature (default 0: greedy, as the raw baseline)
+          --temperature T        sampling temperature (default 0: greedy, as the raw baseline); "default" sends no
+                                 temperature, so each server samples with its own defaults (YoutuServer: Youtu's preset)
           --timeout S            per-request timeout in seconds (default 600)
           --no-progress          no progress bar on stderr
         """;
@@ -95,7 +96,7 @@ internal sealed record BenchSettings
             Endpoint = cli.Get("endpoint") ?? "completions",
             ServedModel = cli.Get("served-model"),
             ApiKey = cli.Get("api-key"),
-            Temperature = cli.GetFloat("temperature", 0f),
+            Temperature = cli.Get("temperature") == "default" ? double.NaN : cli.GetFloat("temperature", 0f),
             TimeoutSeconds = cli.GetFloat("timeout", 600f),
             Progress = !cli.GetBool("no-progress"),
         };
