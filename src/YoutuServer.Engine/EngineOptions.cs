@@ -16,8 +16,14 @@ public sealed record EngineOptions
     public int QueueSize { get; init; } = 64;
     /// <summary>Logical batch: most tokens one llama_decode call may carry.</summary>
     public int BatchSize { get; init; } = 512;
-    /// <summary>Prompt tokens per step while other sequences are generating, so their streams keep pace.</summary>
-    public int PromptChunkWhileGenerating { get; init; } = 128;
+    /// <summary>
+    /// Most tokens one step carries (decode tokens of generating sequences first, then prompt tokens, shortest
+    /// remaining prompt first); 0 = <see cref="BatchSize"/>. Lower it to bound how long a prompt may stall the
+    /// running streams; raise it to get long prompts to their first token sooner. See Scheduling/PrefillPolicy.
+    /// </summary>
+    public int StepTokens { get; init; }
+    /// <summary>Optional cap on prompt tokens per step while other sequences are generating; 0 = none (the step budget rules).</summary>
+    public int PromptChunkWhileGenerating { get; init; }
     /// <summary>Threads for decode; 0 = number of cores.</summary>
     public int Threads { get; init; }
     /// <summary>Threads for prompt batches; 0 = same as Threads.</summary>

@@ -32,6 +32,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private readonly Slot[] slots;
     private readonly List<BatchEntry> entries = [];
     private readonly List<Slot> toSample = [];
+    private readonly List<(Job Job, int Remaining, long AdmitStep)> prefillOrder = [];
     private readonly Slot[] picks;
     private readonly SamplingWorkers? samplingWorkers;
     private int pickCount;
@@ -444,6 +445,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
 
             job.Admit(chosen, reuse, Stopwatch.GetTimestamp());
+            job.AdmitStep = steps;
             for (var c = 0; c < chosen.Count; c++)
             {
                 try
@@ -560,8 +562,24 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
         }
 
-        var budget = Math.Min(nBatch - entries.Count, generating ? Math.Max(1, options.PromptChunkWhileGenerating) : nBatch);
+        // Prompts share what the decode tokens leave of the step budget, shortest remaining first (PrefillPolicy).
+        var budget = PrefillPolicy.PromptBudget(nBatch, options.StepTokens, options.PromptChunkWhileGenerating, generating ? entries.Count : 0);
+        prefillOrder.Clear();
         foreach (var j in running)
+        {
+            var first = j.Slots[0];
+            if (j.Prefilling && first.Job == j && !first.Finished)
+            {
+                prefillOrder.Add((j, j.Request.Prompt.Count - first.Tokens.Count, j.AdmitStep));
+            }
+        }
+
+        if (prefillOrder.Count > 1)
+        {
+            PrefillPolicy.Order(prefillOrder, steps);
+        }
+
+        foreach (var (j, _, _) in prefillOrder)
         {
             if (budget <= 0)
             {
@@ -569,11 +587,6 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
 
             var s = j.Slots[0];
-            if (!j.Prefilling || s.Job != j || s.Finished)
-            {
-                continue;
-            }
-
             var prompt = j.Request.Prompt;
             var from = s.Tokens.Count;
             var take = Math.Min(budget, prompt.Count - from);
