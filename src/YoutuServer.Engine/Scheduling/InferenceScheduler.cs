@@ -184,6 +184,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
         catch (Exception e)
         {
+            samplingWorkers?.Dispose();
             started.TrySetException(e);
             stopped.TrySetResult();
             return;
