@@ -18,7 +18,9 @@
 # recorded as such in the summary and the next phase goes on.
 #
 # Output: one summary file, $OUT/gpu-bench-summary.md (OUT: --out, else $OUT from the device tool, else
-# .cache/gpu-bench/out), with every exact command, its time and its table; logs beside it.
+# .cache/gpu-bench-work/out), with every exact command, its time and its table; logs beside it.
+# Device tool: run(command="scripts/gpu-bench.sh --arch 90-real", carry=[".cache/gpu-bench"], timeout_s=600);
+# builds and the model stay in .cache/gpu-bench-work on that machine while it is warm.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/.cache/gpu-bench"
@@ -63,10 +65,11 @@ if [ "$pack" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- run
-[ -n "$out" ] || out="$cache/out"
+[ -n "$out" ] || out="$root/.cache/gpu-bench-work/out"
 mkdir -p "$out"
 summary="$out/gpu-bench-summary.md"
-work="$cache/work"
+# Outside the carried .cache/gpu-bench (the device tool replaces carried paths on every call), so builds survive.
+work="$root/.cache/gpu-bench-work"
 mkdir -p "$work"
 t0=$(date +%s)
 note() { echo "$*" >> "$summary"; echo "gpu-bench: $*" >&2; }
