@@ -145,10 +145,17 @@ for sampling in greedy thinking; do
 done
 
 # 5. over HTTP, the same client against both servers
-wait_ready() { # url, pid, limit
+http_get() { # host port path: body of a GET (curl when present, else bash's /dev/tcp)
+  if command -v curl >/dev/null; then curl -sf "http://$1:$2$3"; return; fi
+  exec 3<>"/dev/tcp/$1/$2" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" >&3
+  local resp; resp="$(cat <&3)"; exec 3>&-
+  case "$resp" in "HTTP/1."?" 200"*) printf '%s' "${resp#*$'\r\n\r\n'}" ;; *) return 1 ;; esac
+}
+wait_ready() { # port, pid, limit
   local i
   for i in $(seq 1 "$3"); do
-    curl -sf "$1/health" >/dev/null 2>&1 && return 0
+    http_get 127.0.0.1 "$1" /health >/dev/null 2>&1 && return 0
     kill -0 "$2" 2>/dev/null || return 1
     sleep 1
   done
@@ -172,8 +179,8 @@ port=18080
   --gpu-layers "$gpu_layers" > "$out/youtu-server.log" 2>&1 &
 pid=$!
 note "- youtu-server: \`$ys serve --model $model --port $port --parallel $np --ctx-size $ctx --threads $threads --gpu-layers $gpu_layers\`"
-if wait_ready "http://127.0.0.1:$port" "$pid" 60; then
-  note "- youtu-server backend: $(curl -s "http://127.0.0.1:$port/health")"
+if wait_ready "$port" "$pid" 60; then
+  note "- youtu-server /health: $(http_get 127.0.0.1 "$port" /health)"
   run_server_bench youtu-server "http://127.0.0.1:$port"
 else
   note "- youtu-server did not become ready in 60 s: $(tail -3 "$out/youtu-server.log" | tr '\n' ' ' | cut -c1-400)"
@@ -186,7 +193,7 @@ if [ -x "$server_bin" ]; then
     --jinja > "$out/llama-server.log" 2>&1 &
   pid=$!
   note "- llama-server: \`$server_bin -m $model --port $port -np $np -c $ctx -t $threads -ngl $gpu_layers --kv-unified --jinja\`"
-  if wait_ready "http://127.0.0.1:$port" "$pid" 60; then
+  if wait_ready "$port" "$pid" 60; then
     run_server_bench llama-server "http://127.0.0.1:$port"
   else
     note "- llama-server did not become ready in 60 s: $(tail -3 "$out/llama-server.log" | tr '\n' ' ' | cut -c1-400)"
