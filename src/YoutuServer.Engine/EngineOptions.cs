@@ -16,8 +16,14 @@ public sealed record EngineOptions
     public int QueueSize { get; init; } = 64;
     /// <summary>Logical batch: most tokens one llama_decode call may carry.</summary>
     public int BatchSize { get; init; } = 512;
-    /// <summary>Prompt tokens per step while other sequences are generating, so their streams keep pace.</summary>
-    public int PromptChunkWhileGenerating { get; init; } = 128;
+    /// <summary>
+    /// Most tokens one step carries (decode tokens of generating sequences first, then prompt tokens, shortest
+    /// remaining prompt first); 0 = <see cref="BatchSize"/>. Lower it to bound how long a prompt may stall the
+    /// running streams; raise it to get long prompts to their first token sooner. See Scheduling/PrefillPolicy.
+    /// </summary>
+    public int StepTokens { get; init; }
+    /// <summary>Optional cap on prompt tokens per step while other sequences are generating; 0 = none (the step budget rules).</summary>
+    public int PromptChunkWhileGenerating { get; init; }
     /// <summary>Threads for decode; 0 = number of cores.</summary>
     public int Threads { get; init; }
     /// <summary>Threads for prompt batches; 0 = same as Threads.</summary>
@@ -42,6 +48,21 @@ public sealed record EngineOptions
     /// re-reserve the graph: 4 steps per turn cost 0.94x/0.81x of one adapter's throughput for 2/4 adapters on the 2b
     /// model, 1 step 0.84x/0.67x; see the README's adapter benchmark).</summary>
     public int AdapterQuantumSteps { get; init; } = 4;
+    /// <summary>
+    /// Where sampling stages run: <see cref="Sampling.SamplerMode.Managed"/> (default: bias, penalties and top-k/greedy
+    /// selection in managed code, O(window) instead of O(vocabulary)) or <see cref="Sampling.SamplerMode.LlamaChain"/>
+    /// (the whole chain in llama.cpp over a full candidate array; the reference the tests compare against).
+    /// </summary>
+    public Sampling.SamplerMode SamplerMode { get; init; } = Sampling.SamplerMode.Managed;
+    /// <summary>
+    /// Threads that sample a step's sequences, counting the inference thread; 0 = auto (cores, at most 8); 1 = off
+    /// (one after another on the inference thread, as before).
+    /// </summary>
+    public int SamplingThreads { get; init; }
+    /// <summary>Sample in parallel only when at least this many sequences are sampled in a step.</summary>
+    public int ParallelSamplingMinSequences { get; init; } = 4;
+    /// <summary>... and the vocabulary has at least this many entries (below it a sequence samples in microseconds).</summary>
+    public int ParallelSamplingMinVocab { get; init; } = 32_768;
     /// <summary>Skip the managed GGUF validation (only for files already validated).</summary>
     public bool SkipValidation { get; init; }
 }

@@ -43,6 +43,22 @@ public static unsafe class LlamaNativeLibrary
     public static string? LoadedDirectory { get; private set; }
     public static NativeFlavour LoadedFlavour { get; private set; }
     public static IReadOnlyList<string> Backends { get; private set; } = [];
+    /// <summary>Every registered device, as ggml reports it (GPUs with their memory).</summary>
+    public static IReadOnlyList<BackendDevice> Devices { get; private set; } = [];
+
+    /// <summary>True when a discrete or integrated GPU device registered (a CUDA module that loaded, for instance).</summary>
+    public static bool HasGpuDevice => Devices.Any(d => d.IsGpu);
+
+    /// <summary>One line: the GPU devices with their memory, else the CPU, e.g. "CUDA0 (NVIDIA H200, 139.8 GiB)".</summary>
+    public static string BackendSummary
+    {
+        get
+        {
+            var gpus = Devices.Where(d => d.IsGpu).ToList();
+            var list = gpus.Count > 0 ? gpus : Devices.Where(d => d.Kind == "CPU").Take(1).ToList();
+            return list.Count == 0 ? "none" : string.Join(", ", list.Select(d => d.ToString()));
+        }
+    }
     public static string SystemInfo { get; private set; } = "";
 
     /// <summary>Routes llama.cpp/ggml log lines here (may be set before or after Initialize).</summary>
@@ -130,11 +146,25 @@ public static unsafe class LlamaNativeLibrary
             NativeMethods.llama_backend_init();
 
             var backends = new List<string>();
+            var devices = new List<BackendDevice>();
             var n = NativeMethods.ggml_backend_dev_count();
             for (nuint i = 0; i < n; i++)
             {
                 var dev = NativeMethods.ggml_backend_dev_get(i);
-                backends.Add($"{Utf8(NativeMethods.ggml_backend_dev_name(dev))} ({Utf8(NativeMethods.ggml_backend_dev_description(dev))})");
+                var name = Utf8(NativeMethods.ggml_backend_dev_name(dev));
+                var desc = Utf8(NativeMethods.ggml_backend_dev_description(dev));
+                nuint free = 0, total = 0;
+                NativeMethods.ggml_backend_dev_memory(dev, &free, &total);
+                var kind = NativeMethods.ggml_backend_dev_type(dev) switch
+                {
+                    0 => "CPU",
+                    1 => "GPU",
+                    2 => "IGPU",
+                    3 => "ACCEL",
+                    _ => "OTHER",
+                };
+                backends.Add($"{name} ({desc})");
+                devices.Add(new BackendDevice(name, desc, kind, (long)free, (long)total));
             }
 
             if (backends.Count == 0)
@@ -143,6 +173,7 @@ public static unsafe class LlamaNativeLibrary
             }
 
             Backends = backends;
+            Devices = devices;
             SystemInfo = Utf8(NativeMethods.llama_print_system_info());
             LoadedDirectory = dir;
             LoadedFlavour = flavour;
@@ -239,6 +270,16 @@ public static unsafe class LlamaNativeLibrary
     }
 
     internal static Assembly BindingAssembly => typeof(NativeMethods).Assembly;
+}
+
+/// <summary>A ggml device: name (CUDA0, CPU), description (the GPU's or CPU's name), kind, memory in bytes.</summary>
+public sealed record BackendDevice(string Name, string Description, string Kind, long FreeBytes, long TotalBytes)
+{
+    public bool IsGpu => Kind is "GPU" or "IGPU";
+
+    public override string ToString() => IsGpu
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Name} ({Description}, {TotalBytes / 1073741824.0:F1} GiB, {FreeBytes / 1073741824.0:F1} GiB free)")
+        : $"{Name} ({Description})";
 }
 
 public sealed class NativeLibraryException : Exception

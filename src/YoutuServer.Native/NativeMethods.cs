@@ -22,6 +22,9 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(GgmlBaseLib)] public static partial byte* ggml_backend_reg_name(nint reg);
     [LibraryImport(GgmlBaseLib)] public static partial byte* ggml_backend_dev_name(nint dev);
     [LibraryImport(GgmlBaseLib)] public static partial byte* ggml_backend_dev_description(nint dev);
+    /// <summary>enum ggml_backend_dev_type: 0 CPU, 1 GPU, 2 IGPU, 3 ACCEL, 4 META.</summary>
+    [LibraryImport(GgmlBaseLib)] public static partial int ggml_backend_dev_type(nint dev);
+    [LibraryImport(GgmlBaseLib)] public static partial void ggml_backend_dev_memory(nint dev, nuint* free, nuint* total);
 
     // ----- lifecycle -----
     [LibraryImport(LlamaLib)] public static partial byte* llama_version();
@@ -32,6 +35,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LlamaLib)] [return: MarshalAs(UnmanagedType.U1)] public static partial bool llama_supports_gpu_offload();
 
     [LibraryImport(LlamaLib)] public static partial LlamaModelParams llama_model_default_params();
+    [LibraryImport(LlamaLib)] public static partial int llama_model_n_layer(nint model);
     [LibraryImport(LlamaLib)] public static partial LlamaContextParams llama_context_default_params();
     [LibraryImport(LlamaLib)] public static partial LlamaSamplerChainParams llama_sampler_chain_default_params();
     [LibraryImport(LlamaLib)] public static partial LlamaModelQuantizeParams llama_model_quantize_default_params();

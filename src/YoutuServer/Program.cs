@@ -43,14 +43,18 @@ static int Usage(int code, string? error = null)
                     --model-alias NAME (the served model's name) --model-alias NAME=ID (repeatable: a client's model
                     name routed to the served model; NAME may end in *, e.g. 'claude-*=youtu-llm-2b') --stream-ping S
                     --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off --mmap on|off
+                    --step-tokens N (tokens per step: decodes first, then prompts shortest-first; default --batch-size)
+                    --prompt-chunk N (cap on prompt tokens per step while others generate; default 0 = none)
+                    --sampling-threads N (0 auto, 1 off) --sampler managed|llama
                     --native-dir DIR --native auto|cpu|cuda --cpu-variant NAME --models-file FILE --models-dir DIR
                     --lora ID=PATH[:SCALE] (repeatable; requests select it with "model": ID) --adapter-quantum STEPS
           synth     write a Youtu-shaped test model:  --preset tiny|2b --out FILE [--quant f16|q8_0|q4_k_m] [--seed N]
                     or a random LoRA adapter for one:  --lora-for BASE.gguf --out ADAPTER.gguf [--rank R] [--alpha A] [--seed N]
           generate  one completion from the command line:  --model FILE --prompt TEXT [--max-tokens N] [--seed N]
                     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--raw]
-          bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--threads N]
-                            [--repeat R] [--extra-bufts on|off] [--mmap on|off] [--flash-attn -1|0|1]
+          bench     engine: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] [--ctx-size N]
+                            [--threads N] [--repeat R] [--sampling greedy|thinking] [--extra-bufts on|off] ... (--help)
+                    sampling: youtu-server bench sampling [--sequences N] [--threads N]
                     serve:  youtu-server bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]
           launch    run a coding agent against a running server:  youtu-server launch claude|codex [--url URL] [--model ID] [--api-key KEY] [-- ARGS]
           pull      download a model of models.json:  youtu-server pull [ID] [--models-dir DIR] [--models-file FILE] [--url URL] [--force]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using YoutuServer.Engine.Model;
+using YoutuServer.Engine.Sampling;
 using YoutuServer.Native;
 
 namespace YoutuServer.Engine.Benchmarks;
@@ -15,11 +16,19 @@ public sealed record RawDecodeResult(int Sequences, int Steps, double DecodeSeco
 
 /// <summary>
 /// llama.cpp driven directly, as its own examples do: one context, prompts decoded in one batch, then steps of one
-/// token per sequence with greedy sampling. No scheduler, no channels, no text handling.
+/// token per sequence. No scheduler, no channels, no text handling.
 /// </summary>
+/// <remarks>
+/// Greedy (the default) is an arg-max over each logits row, exactly what the scheduler's greedy path does, so
+/// "scheduler / raw" compares like with like (it used to go through llama_sampler_sample, which fills a 128,256-entry
+/// candidate array per sequence: ~23 ms of each 32-sequence step on the H200). With <c>sampling</c> set, every
+/// sequence samples through llama.cpp's own chain over the full candidate array, one after another, the way
+/// llama-server does; the scheduler side then shows what managed and parallel sampling buy.
+/// Each step's time includes llama_synchronize, so on a GPU it is the device's time, not the launch's.
+/// </remarks>
 public static unsafe class RawDecodeBenchmark
 {
-    public static RawDecodeResult Run(LlamaModel model, EngineOptions options, int sequences, int promptTokens, int steps)
+    public static RawDecodeResult Run(LlamaModel model, EngineOptions options, int sequences, int promptTokens, int steps, SamplingParams? sampling = null)
     {
         var p = NativeMethods.llama_context_default_params();
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
@@ -39,12 +48,20 @@ public static unsafe class RawDecodeBenchmark
         }
 
         var batch = NativeMethods.llama_batch_init(nBatch, 0, 1);
-        var cp = NativeMethods.llama_sampler_chain_default_params();
-        var samplers = new nint[sequences];
-        for (var s = 0; s < sequences; s++)
+        var greedy = sampling is null || sampling.IsGreedy && sampling.RepetitionPenalty == 1f && sampling.PresencePenalty == 0f && sampling.FrequencyPenalty == 0f;
+        var samplers = new SamplerChain?[sequences];
+        if (!greedy)
         {
-            samplers[s] = NativeMethods.llama_sampler_chain_init(cp);
-            NativeMethods.llama_sampler_chain_add(samplers[s], NativeMethods.llama_sampler_init_greedy());
+            for (var s = 0; s < sequences; s++)
+            {
+                samplers[s] = SamplerChain.Create(model.Vocab, model.VocabSize, sampling! with { Seed = sampling.Seed + (uint)s }, mode: SamplerMode.LlamaChain);
+            }
+        }
+
+        int Next(int seq, int row)
+        {
+            var logits = NativeMethods.llama_get_logits_ith(ctx, row);
+            return greedy ? ArgMax(logits, model.VocabSize) : samplers[seq]!.Sample(logits);
         }
 
         try
@@ -67,9 +84,7 @@ public static unsafe class RawDecodeBenchmark
                 }
 
                 Check(NativeMethods.llama_decode(ctx, batch));
-                logitRow[s] = promptTokens - 1;
-                var tok = NativeMethods.llama_sampler_sample(samplers[s], ctx, promptTokens - 1);
-                logitRow[s] = tok; // reuse as "next token"
+                logitRow[s] = Next(s, promptTokens - 1); // reuse as "next token"
             }
 
             var ppSeconds = ppTimer.Elapsed.TotalSeconds;
@@ -90,9 +105,10 @@ public static unsafe class RawDecodeBenchmark
                 }
 
                 Check(NativeMethods.llama_decode(ctx, batch));
+                NativeMethods.llama_synchronize(ctx);
                 for (var s = 0; s < sequences; s++)
                 {
-                    next[s] = NativeMethods.llama_sampler_sample(samplers[s], ctx, s);
+                    next[s] = Math.Max(0, Next(s, s));
                 }
 
                 first[step + 1] = next[0];
@@ -104,12 +120,28 @@ public static unsafe class RawDecodeBenchmark
         {
             foreach (var s in samplers)
             {
-                NativeMethods.llama_sampler_free(s);
+                s?.Dispose();
             }
 
             NativeMethods.llama_batch_free(batch);
             NativeMethods.llama_free(ctx);
         }
+    }
+
+    private static int ArgMax(float* logits, int n)
+    {
+        var best = 0;
+        var max = float.NegativeInfinity;
+        for (var i = 0; i < n; i++)
+        {
+            if (logits[i] > max)
+            {
+                max = logits[i];
+                best = i;
+            }
+        }
+
+        return best;
     }
 
     private static void Check(int rc)

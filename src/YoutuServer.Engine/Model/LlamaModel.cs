@@ -42,6 +42,7 @@ public sealed unsafe partial class LlamaModel : IDisposable
         }
 
         EndOfGenerationTokens = eogList;
+        EndOfGenerationIds = [.. eogList];
     }
 
     public string Path { get; }
@@ -55,6 +56,16 @@ public sealed unsafe partial class LlamaModel : IDisposable
     public string Description { get; }
     public string? ChatTemplate { get; }
     public IReadOnlyList<int> EndOfGenerationTokens { get; }
+    /// <summary>Repeating layers of the model.</summary>
+    public int LayerCount { get; private set; }
+    /// <summary>Layers (of LayerCount + 1, the output layer counted) that live on a GPU; 0 on the CPU.</summary>
+    public int GpuLayers { get; private set; }
+    /// <summary>Where the weights run, for logs, /health and /metrics: the GPU devices, else the CPU.</summary>
+    public string Backend => GpuLayers > 0 ? LlamaNativeLibrary.BackendSummary : Devices0();
+
+    private static string Devices0() => LlamaNativeLibrary.Devices.FirstOrDefault(d => d.Kind == "CPU")?.ToString() ?? "CPU";
+    /// <summary>The same ids as an array (a span for the samplers' suppress list).</summary>
+    internal int[] EndOfGenerationIds { get; }
 
     internal nint Vocab { get; }
 
@@ -105,8 +116,20 @@ public sealed unsafe partial class LlamaModel : IDisposable
             throw new ModelLoadException(e.Message, e);
         }
 
+        // llama.cpp falls back to the CPU without a word when a GPU module fails to load: a GPU that was asked for
+        // explicitly must be there, or the server would run 10-50x slower than its operator expects.
+        var wantsGpu = options.Native.Flavour == NativeFlavour.Cuda || options.GpuLayers > 0;
+        if (wantsGpu && !LlamaNativeLibrary.HasGpuDevice)
+        {
+            throw new ModelLoadException(
+                $"{(options.Native.Flavour == NativeFlavour.Cuda ? "--native cuda" : $"--gpu-layers {options.GpuLayers}")} asks for a GPU, but no GPU backend " +
+                $"registered from '{LlamaNativeLibrary.LoadedDirectory}' (devices: {string.Join(", ", LlamaNativeLibrary.Backends)}). " +
+                "llama.cpp would silently run on the CPU; refusing to start. Check that libggml-cuda.so is in that folder and that " +
+                "`ldd libggml-cuda.so` finds the CUDA runtime and driver (or run with --gpu-layers 0).");
+        }
+
         var p = NativeMethods.llama_model_default_params();
-        var gpu = LlamaNativeLibrary.SupportsGpuOffload;
+        var gpu = LlamaNativeLibrary.SupportsGpuOffload && LlamaNativeLibrary.HasGpuDevice;
         p.NGpuLayers = options.GpuLayers >= 0 ? options.GpuLayers : gpu ? 999 : 0;
         // Weight repacking (extra buffer types): llama.cpp's default and a large decode speed-up on some CPUs, but on
         // AMX CPUs it makes llama_init_from_model abort for F16/Q8_0/Q4_K_M on this release (research/native.md §4),
@@ -129,8 +152,18 @@ public sealed unsafe partial class LlamaModel : IDisposable
         }
 
         var model = new LlamaModel(new SafeLlamaModelHandle(m), path);
+        model.LayerCount = NativeMethods.llama_model_n_layer(m);
+        // llama.cpp offloads the last n_gpu_layers repeating layers, plus the output layer once all of them are.
+        model.GpuLayers = gpu ? Math.Min(Math.Max(p.NGpuLayers, 0), model.LayerCount + 1) : 0;
         if (logger is not null)
         {
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                var devices = string.Join("; ", LlamaNativeLibrary.Devices.Select(d => d.ToString()));
+                var backend = model.Backend;
+                LogBackends(logger, LlamaNativeLibrary.LoadedDirectory ?? "?", devices);
+                LogOffload(logger, model.Name, model.GpuLayers, model.LayerCount + 1, backend);
+            }
             LogLoaded(logger, model.Name, model.Description, model.ParameterCount, model.SizeBytes, model.VocabSize, model.ContextTrain, p.NGpuLayers, p.UseExtraBufts, mmap);
         }
 
@@ -418,4 +451,10 @@ public sealed unsafe partial class LlamaModel : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Parameters} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}, mmap {Mmap}")]
     private static partial void LogLoaded(ILogger logger, string model, string desc, ulong parameters, ulong size, int vocab, int ctx, int gpu, bool bufts, bool mmap);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "llama.cpp backends from {Dir}: {Devices}")]
+    private static partial void LogBackends(ILogger logger, string dir, string devices);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Model}: {Offloaded} of {Layers} layers (output layer counted) offloaded; weights run on {Backend}")]
+    private static partial void LogOffload(ILogger logger, string model, int offloaded, int layers, string backend);
 }

@@ -27,8 +27,14 @@ public sealed record EngineStats
     public long CachedPromptTokens { get; init; }
     public double DecodeMsTotal { get; init; }
     public double SampleMsTotal { get; init; }
+    /// <summary>Steps whose sequences were sampled on several threads.</summary>
+    public long ParallelSampledSteps { get; init; }
     /// <summary>Mean loop time per step spent outside llama_decode and sampling, in microseconds.</summary>
     public double LoopOverheadUsPerStep { get; init; }
+    /// <summary>Where the weights run: the GPU device(s) with memory, else the CPU (see LlamaModel.Backend).</summary>
+    public string Backend { get; init; } = "";
+    /// <summary>Layers offloaded to a GPU (output layer counted); 0 on the CPU.</summary>
+    public int GpuLayers { get; init; }
     public bool Draining { get; init; }
     public bool Running { get; init; }
     public DateTimeOffset LastStepAt { get; init; }

@@ -32,6 +32,11 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private readonly Slot[] slots;
     private readonly List<BatchEntry> entries = [];
     private readonly List<Slot> toSample = [];
+    private readonly List<(Job Job, int Remaining, long AdmitStep)> prefillOrder = [];
+    private readonly Slot[] picks;
+    private readonly SamplingWorkers? samplingWorkers;
+    private int pickCount;
+    private long parallelSampleSteps;
     private readonly int nBatch;
     private SafeLlamaContextHandle? context;
     private nint ctx;
@@ -53,6 +58,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private volatile EngineStats snapshot = new();
     private TaskCompletionSource? clearRequest;
     private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string backend;
 
     public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null, IReadOnlyList<LoraAdapter>? adapters = null)
     {
@@ -62,10 +68,18 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         this.options = options;
         this.logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         nBatch = Math.Max(options.BatchSize, options.Parallel);
+        backend = model.Backend;
         slots = new Slot[options.Parallel];
         for (var i = 0; i < slots.Length; i++)
         {
             slots[i] = new Slot(i);
+        }
+
+        picks = new Slot[options.Parallel];
+        var samplingThreads = options.SamplingThreads > 0 ? options.SamplingThreads : Math.Min(Environment.ProcessorCount, 8);
+        if (samplingThreads > 1 && options.Parallel > 1)
+        {
+            samplingWorkers = new SamplingWorkers(Math.Min(samplingThreads, options.Parallel) - 1, SampleOne);
         }
 
         submissions = Channel.CreateBounded<Job>(new BoundedChannelOptions(Math.Max(1, options.QueueSize))
@@ -217,6 +231,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
         catch (Exception e)
         {
+            samplingWorkers?.Dispose();
             started.TrySetException(e);
             stopped.TrySetResult();
             return;
@@ -263,6 +278,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
                 s.ReleaseSampler();
             }
 
+            samplingWorkers?.Dispose();
             context?.Dispose();
             snapshot = snapshot with { Running = false };
             stopped.TrySetResult();
@@ -491,11 +507,12 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
 
             job.Admit(chosen, reuse, Stopwatch.GetTimestamp());
+            job.AdmitStep = steps;
             for (var c = 0; c < chosen.Count; c++)
             {
                 try
                 {
-                    chosen[c].Begin(job, c, model, c == 0 ? reuse : 0);
+                    chosen[c].Begin(job, c, model, c == 0 ? reuse : 0, options.SamplerMode);
                 }
                 catch (EngineRejectedException e)
                 {
@@ -613,8 +630,29 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
         }
 
-        var budget = Math.Min(nBatch - entries.Count, generating ? Math.Max(1, options.PromptChunkWhileGenerating) : nBatch);
+        // Prompts share what the decode tokens leave of the step budget, shortest remaining first (PrefillPolicy).
+        var budget = PrefillPolicy.PromptBudget(nBatch, options.StepTokens, options.PromptChunkWhileGenerating, generating ? entries.Count : 0);
+        if (generating && entries.Count == 0 && options.PromptChunkWhileGenerating > 0)
+        {
+            // Only other adapter groups are generating: their streams wait for this step, so the optional cap holds too.
+            budget = Math.Min(budget, options.PromptChunkWhileGenerating);
+        }
+        prefillOrder.Clear();
         foreach (var j in running)
+        {
+            var first = j.Slots[0];
+            if (j.Prefilling && first.Job == j && !first.Finished && j.Adapter == currentAdapter)
+            {
+                prefillOrder.Add((j, j.Request.Prompt.Count - first.Tokens.Count, j.AdmitStep));
+            }
+        }
+
+        if (prefillOrder.Count > 1)
+        {
+            PrefillPolicy.Order(prefillOrder, steps);
+        }
+
+        foreach (var (j, _, _) in prefillOrder)
         {
             if (budget <= 0)
             {
@@ -622,11 +660,6 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
 
             var s = j.Slots[0];
-            if (!j.Prefilling || s.Job != j || s.Finished || j.Adapter != currentAdapter)
-            {
-                continue;
-            }
-
             var prompt = j.Request.Prompt;
             var from = s.Tokens.Count;
             var take = Math.Min(budget, prompt.Count - from);
@@ -660,7 +693,13 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         var rc = NativeMethods.llama_decode(ctx, batch);
-        if (rc != 0)
+        if (rc == 0)
+        {
+            // On a GPU llama_decode returns once the work is queued; wait here so decode time is the device's time
+            // (the first logits read would wait anyway).
+            NativeMethods.llama_synchronize(ctx);
+        }
+        else
         {
             LogDecodeFailed(rc, list.Count);
         }
@@ -755,21 +794,19 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             }
         }
 
+        // 1. On this thread (it owns the context): each row's address, and forced tokens, which need no sampling.
+        pickCount = 0;
         foreach (var s in toSample)
         {
             var row = s.LogitRow;
             s.LogitRow = -1;
-            var job = s.Job!;
-            var r = job.Request;
-            var logits = NativeMethods.llama_get_logits_ith(ctx, row);
-            if (logits == null)
+            s.Logits = (nint)NativeMethods.llama_get_logits_ith(ctx, row);
+            s.Sampled = -1;
+            if (s.Logits == 0)
             {
-                FinishChoice(s, FinishReason.Error, "no logits for this sequence");
                 continue;
             }
 
-            var logprobs = r.TopLogprobs >= 0 ? Logprobs.Prepare(logits, model.VocabSize, r.TopLogprobs) : default;
-            int token;
             if (s.Forced.Count > 0 && !s.Sampler!.GrammarAllows(s.Forced.Peek()))
             {
                 // A reasoning budget ending where the grammar does not allow the close tag now (inside a UTF-8
@@ -781,27 +818,61 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
 
             if (s.Forced.Count > 0)
             {
-                token = s.Forced.Dequeue();
-                s.Sampler!.Accept(token);
+                s.Sampled = s.Forced.Dequeue();
+                s.Sampler!.Accept(s.Sampled);
             }
             else
             {
-                // ignore_eos and min_tokens forbid the end, but a grammar that allows nothing else has ended the
-                // output: that is a Stop, not a failure (SamplerChain relaxes conflicting constraints in a fixed order).
-                token = s.Sampler!.Sample(logits, endForbidden: r.IgnoreEos || s.Generated < r.MinTokens);
-                if (token == SamplerChain.End)
-                {
-                    FinishChoice(s, FinishReason.Stop, null);
-                    continue;
-                }
+                picks[pickCount++] = s;
+            }
+        }
 
-                if (token < 0)
-                {
-                    FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");
-                    continue;
-                }
+        // 2. Sampling: each sequence has its own chain and only reads its row, so they may run side by side.
+        if (samplingWorkers is not null && pickCount >= Math.Max(2, options.ParallelSamplingMinSequences)
+            && model.VocabSize >= options.ParallelSamplingMinVocab)
+        {
+            samplingWorkers.Run(pickCount);
+            parallelSampleSteps++;
+        }
+        else
+        {
+            for (var i = 0; i < pickCount; i++)
+            {
+                SampleOne(i);
+            }
+        }
+
+        Array.Clear(picks, 0, pickCount);
+
+        // 3. On this thread again: events, stop strings, finishing.
+        foreach (var s in toSample)
+        {
+            var job = s.Job!;
+            var r = job.Request;
+            var logits = (float*)s.Logits;
+            s.Logits = 0;
+            if (logits == null)
+            {
+                FinishChoice(s, FinishReason.Error, "no logits for this sequence");
+                continue;
             }
 
+            var token = s.Sampled;
+            if (token == SamplerChain.End)
+            {
+                // ignore_eos and min_tokens forbid the end, but a grammar that allows nothing else has ended the
+                // output: that is a Stop, not a failure (SamplerChain relaxes conflicting constraints in a fixed order).
+                FinishChoice(s, FinishReason.Stop, null);
+                continue;
+            }
+
+            if (token < 0)
+            {
+                FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");
+                continue;
+            }
+
+            var logprobs = r.TopLogprobs >= 0 ? Logprobs.Prepare(logits, model.VocabSize, r.TopLogprobs) : default;
             generatedTokens++;
             s.Generated++;
             try
@@ -842,6 +913,16 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
                 s.PendingToken = token;
             }
         }
+    }
+
+    /// <summary>Samples picks[i] from its row (any thread: touches only that slot's sampler and reads the row).</summary>
+    private unsafe void SampleOne(int i)
+    {
+        var s = picks[i];
+        var r = s.Job!.Request;
+        // ignore_eos / min_tokens: end-of-generation tokens count as -inf (the row itself is not written); the result
+        // may be SamplerChain.End (the grammar allows only the forbidden end) or -1, handled on the inference thread.
+        s.Sampled = s.Sampler!.Sample((float*)s.Logits, endForbidden: r.IgnoreEos || s.Generated < r.MinTokens);
     }
 
     private void FinishChoice(Slot s, FinishReason reason, string? error, bool stopString = false)
@@ -949,6 +1030,9 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             CachedPromptTokens = cachedTokens,
             DecodeMsTotal = decodeMs,
             SampleMsTotal = sampleMs,
+            ParallelSampledSteps = parallelSampleSteps,
+            Backend = backend,
+            GpuLayers = model.GpuLayers,
             LoopOverheadUsPerStep = steps == 0 ? 0 : overheadUs / steps,
             Draining = draining,
             Running = true,

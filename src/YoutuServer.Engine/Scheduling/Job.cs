@@ -26,6 +26,8 @@ internal sealed class Job
     public List<Slot> Slots { get; private set; } = [];
     public int CachedTokens { get; private set; }
     public bool Prefilling { get; private set; }
+    /// <summary>The scheduler step in which the job was admitted (the prefill policy ages waiting prompts by it).</summary>
+    public long AdmitStep { get; set; }
     public int FinishedChoices { get; set; }
     public int CompletionTokens { get; set; }
     public bool IsComplete { get; private set; }

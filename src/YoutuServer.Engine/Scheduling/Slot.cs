@@ -51,7 +51,12 @@ internal sealed class Slot
         return i;
     }
 
-    public void Begin(Job job, int choice, LlamaModel model, int reused)
+    /// <summary>This step's logits row (read on the inference thread, sampled possibly on another).</summary>
+    public nint Logits { get; set; }
+    /// <summary>The token sampled from <see cref="Logits"/> this step; -1 when none was allowed.</summary>
+    public int Sampled { get; set; } = -1;
+
+    public void Begin(Job job, int choice, LlamaModel model, int reused, SamplerMode mode = SamplerMode.Managed)
     {
         var r = job.Request;
         var sampling = r.Sampling;
@@ -61,7 +66,8 @@ internal sealed class Slot
             sampling = sampling with { Seed = unchecked(sampling.Seed + (uint)choice * 7919u) };
         }
 
-        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, model.Utf8Guard, model.EndOfGenerationTokens);
+        samplerMode = mode;
+        Sampler = SamplerChain.Create(model.Vocab, model.VocabSize, sampling, model.Utf8Guard, model.EndOfGenerationTokens, mode);
         foreach (var t in r.SamplerPrefill)
         {
             if (!Sampler.GrammarAllows(t))
@@ -165,6 +171,7 @@ internal sealed class Slot
         }
     }
 
+    private SamplerMode samplerMode;
     private DeferredGrammar? deferred;
     private SamplingParams? deferredSampling;
     private bool inThink;
@@ -189,7 +196,7 @@ internal sealed class Slot
         else if (token == deferred.TriggerToken && !inThink)
         {
             // Same settings plus the grammar; the trigger token is the grammar's first accepted piece.
-            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar }, model.Utf8Guard, model.EndOfGenerationTokens);
+            var next = SamplerChain.Create(model.Vocab, model.VocabSize, deferredSampling! with { Grammar = deferred.Grammar }, model.Utf8Guard, model.EndOfGenerationTokens, samplerMode);
             if (!next.GrammarAllows(token))
             {
                 next.Dispose();

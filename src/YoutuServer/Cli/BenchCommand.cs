@@ -10,7 +10,8 @@ internal static class BenchCommand
         {
             "engine" => EngineBench.RunAsync(args[1..]),
             "serve" => ServeBench.RunAsync(args[1..]),
-            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] | bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]"),
+            "sampling" => SamplingBench.RunAsync(args[1..]),
+            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] | bench sampling [--sequences N] [--threads N] | bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]"),
         };
     }
 }

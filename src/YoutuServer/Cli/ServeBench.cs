@@ -170,6 +170,8 @@ internal static class ServeBench
             "--batch-size", I(s.BatchSize),
             "--threads", I(s.Threads),
             "--gpu-layers", I(s.GpuLayers),
+            "--step-tokens", I(s.StepTokens),
+            "--prompt-chunk", I(s.PromptChunk),
             "--queue-size", I(Math.Max(64, s.Concurrency * 2)),
             "--Logging:LogLevel:Default", "Warning",
         ];

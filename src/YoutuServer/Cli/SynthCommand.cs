@@ -44,14 +44,24 @@ internal static class SynthCommand
         Directory.CreateDirectory(dir);
         var raw = ftype < 0 ? output : output + ".f16.tmp";
         var progress = new Progress<double>(f => Console.Error.Write($"\rsynth: writing {f * 100,5:F1}%"));
-        var result = YoutuSynthesizer.Synthesize(new SynthOptions
+        SynthResult result;
+        try
         {
-            Preset = p,
-            OutPath = raw,
-            Seed = seed,
-            DType = quant == "f32" ? SynthDType.F32 : SynthDType.F16,
-            VocabPath = vocab,
-        }, progress);
+            result = YoutuSynthesizer.Synthesize(new SynthOptions
+            {
+                Preset = p,
+                OutPath = raw,
+                Seed = seed,
+                DType = quant == "f32" ? SynthDType.F32 : SynthDType.F16,
+                VocabPath = vocab,
+            }, progress);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            // The 2b preset imports llama.cpp's Llama-3 vocabulary: say where it was looked for, not a stack trace.
+            throw new CliException($"synth --preset {preset}: {e.Message}");
+        }
+
         Console.Error.WriteLine();
         Console.Error.WriteLine($"synth: {result.ParameterCount:N0} parameters, {result.TensorCount} tensors, {result.FileLength:N0} bytes in {result.Elapsed.TotalSeconds:F1}s");
         if (ftype >= 0)

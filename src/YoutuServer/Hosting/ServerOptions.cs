@@ -27,6 +27,14 @@ public sealed class ServerOptions
     public int CtxSize { get; set; } = 8192;
     public int QueueSize { get; set; } = 64;
     public int BatchSize { get; set; } = 512;
+    /// <summary>Most tokens per scheduler step (decode first, then prompts shortest-first); 0 = BatchSize.</summary>
+    public int StepTokens { get; set; }
+    /// <summary>Optional cap on prompt tokens per step while others generate; 0 = none.</summary>
+    public int PromptChunk { get; set; }
+    /// <summary>Threads sampling a step's sequences (0 auto, 1 off).</summary>
+    public int SamplingThreads { get; set; }
+    /// <summary>managed (default) | llama: where the sampling stages run.</summary>
+    public string Sampler { get; set; } = "managed";
     public int Threads { get; set; }
     public int GpuLayers { get; set; } = -1;
     public int FlashAttention { get; set; } = -1;

@@ -66,6 +66,7 @@ public static class ServerMetrics
         Meter.CreateObservableGauge("youtu.active_sequences", () => Observe(s => s.ActiveSequences), null, "Sequences being decoded.");
         Meter.CreateObservableGauge("youtu.kv_cells_used", () => Observe(s => s.KvCellsUsed), null, "KV-cache cells holding tokens (prefix cache included).");
         Meter.CreateObservableGauge("youtu.kv_cells_total", () => Observe(s => s.KvCellsTotal), null, "KV-cache cells of the context.");
+        Meter.CreateObservableGauge("youtu.gpu_layers", ObserveBackend, null, "Layers offloaded to a GPU (output layer counted; 0 = CPU only), tagged with the backend the weights run on.");
         Meter.CreateObservableGauge("youtu.draining", () => Observe(s => s.Draining ? 1 : 0), null, "1 while the server drains before shutting down.");
 
         // The model-server protocol of the Gateway API Inference Extension (deploy/inference-gateway/): the endpoint
@@ -184,6 +185,18 @@ public static class ServerMetrics
             {
                 var (v, labels) = value(s.Stats);
                 yield return new Measurement<double>(v, [new KeyValuePair<string, object?>("model", s.Model), .. labels]);
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<int>> ObserveBackend()
+    {
+        foreach (var source in Volatile.Read(ref sources))
+        {
+            if (source() is { } s)
+            {
+                yield return new Measurement<int>(s.Stats.GpuLayers, new KeyValuePair<string, object?>("model", s.Model),
+                    new KeyValuePair<string, object?>("backend", s.Stats.Backend));
             }
         }
     }

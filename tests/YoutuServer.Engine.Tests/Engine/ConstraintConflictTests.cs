@@ -176,4 +176,40 @@ public sealed class ConstraintConflictTests
 
         Assert.True(bad.Count == 0, string.Join("\n", bad));
     }
+
+    [Theory]
+    [InlineData(SamplerMode.Managed)]
+    [InlineData(SamplerMode.LlamaChain)]
+    public async Task Constraint_conflicts_end_the_same_way_when_sampling_workers_sample_the_choices(SamplerMode mode)
+    {
+        // Four choices sampled on worker threads each step: End (a complete grammar under ignore_eos/min_tokens) and
+        // the bias relaxation come back from the workers and are finished on the inference thread as above.
+        var options = TinyModel.Options(parallel: 4) with
+        {
+            SamplerMode = mode,
+            SamplingThreads = 4,
+            ParallelSamplingMinSequences = 2,
+            ParallelSamplingMinVocab = 0,
+        };
+        await using var engine = await InferenceEngine.StartAsync(options);
+        var complete = Req(engine, "root ::= \"{}\"\n", 9) with { IgnoreEos = true, MinTokens = 5, N = 4 };
+        var r = await engine.GenerateAsync(complete with { Sampling = complete.Sampling with { LogitBias = BanEndOfGeneration(engine) } });
+        Assert.All(r.Choices, c =>
+        {
+            Assert.Null(c.Error);
+            Assert.Equal(FinishReason.Stop, c.FinishReason);
+            Assert.Equal("{}", c.Text);
+        });
+
+        var hello = Req(engine, "root ::= \"hello\"\n", 10) with { IgnoreEos = true, N = 4 };
+        r = await engine.GenerateAsync(hello with { Sampling = hello.Sampling with { LogitBias = BanPrefixesOf(engine, "hello") } });
+        Assert.All(r.Choices, c =>
+        {
+            Assert.Null(c.Error);
+            Assert.Equal(FinishReason.Stop, c.FinishReason);
+            Assert.Equal("hello", c.Text);
+        });
+
+        Assert.True(engine.Stats.ParallelSampledSteps > 0);
+    }
 }

@@ -222,3 +222,33 @@ public sealed class GenerationTests
         Assert.Equal(4, next.Choices[0].CompletionTokens);
     }
 }
+
+[Collection("engine")]
+public sealed class BackendTests
+{
+    [Fact]
+    public void Devices_are_listed_with_their_kind()
+    {
+        LlamaNativeLibrary.Initialize();
+        Assert.Contains(LlamaNativeLibrary.Devices, d => d.Kind == "CPU");
+        Assert.False(string.IsNullOrEmpty(LlamaNativeLibrary.BackendSummary));
+    }
+
+    [Fact]
+    public async Task Asking_for_gpu_layers_without_a_gpu_backend_refuses_to_start()
+    {
+        LlamaNativeLibrary.Initialize();
+        if (LlamaNativeLibrary.HasGpuDevice)
+        {
+            return; // a GPU machine: the request can be honoured
+        }
+
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => InferenceEngine.StartAsync(TinyModel.Options() with { GpuLayers = 8 }));
+        Assert.Contains("refusing to start", e.Message, StringComparison.Ordinal);
+
+        // Without asking, the CPU serves and says so.
+        await using var engine = await InferenceEngine.StartAsync(TinyModel.Options());
+        Assert.Equal(0, engine.Model.GpuLayers);
+        Assert.StartsWith("CPU", engine.Stats.Backend, StringComparison.Ordinal);
+    }
+}

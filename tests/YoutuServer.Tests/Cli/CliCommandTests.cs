@@ -69,4 +69,40 @@ public sealed class CliCommandTests
         Assert.Throws<InvalidDataException>(() => YoutuServer.Hosting.EngineHost.ParseLora("nopath"));
         Assert.Throws<InvalidDataException>(() => YoutuServer.Hosting.EngineHost.ParseLora("x=/m/a.gguf:-1"));
     }
+
+    [Fact]
+    public async Task Synth_2b_without_its_vocabulary_is_a_clear_error_not_a_crash()
+    {
+        var e = await Assert.ThrowsAsync<CliException>(() => SynthCommand.RunAsync(
+            ["--preset", "2b", "--out", TempFile("no-vocab.gguf"), "--vocab", TempFile("missing-vocab.gguf")]));
+        Assert.Contains("vocabulary", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_output_ships_the_llama3_vocabulary()
+    {
+        // synth --preset 2b looks for it in llama/ beside the executable: the published output must carry it.
+        Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "llama", YoutuServer.Engine.Synthesis.Llama3Vocabulary.FileName)));
+    }
+
+    [Fact]
+    public async Task Bench_engine_lists_ctx_size_and_refuses_a_context_too_small_for_the_run()
+    {
+        var stdout = Console.Out;
+        var sw = new StringWriter();
+        Console.SetOut(sw);
+        try
+        {
+            Assert.Equal(0, await EngineBench.RunAsync(["--help"]));
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+        }
+
+        Assert.Contains("--ctx-size", sw.ToString(), StringComparison.Ordinal);
+        var e = await Assert.ThrowsAsync<CliException>(() => EngineBench.RunAsync(
+            ["--model", TempFile("unused.gguf"), "--parallel", "32", "--prompt", "64", "--tokens", "128", "--ctx-size", "4096"]));
+        Assert.Contains("6176", e.Message, StringComparison.Ordinal); // 32 x (64 + 128 + 1)
+    }
 }

@@ -51,6 +51,11 @@ public sealed partial class MetricsTests(ServerFixture server)
         Assert.InRange(Value(text, "youtu_active_sequences", model), 0, 4);
         Assert.True(Value(text, "youtu_kv_cells_total", model) >= 4096);
         Assert.True(Value(text, "youtu_kv_cells_used", model) >= 0);
+        // What runs where: layers on a GPU (0 here, no GPU) tagged with the backend the weights run on.
+        Assert.Equal(0, Value(text, "youtu_gpu_layers", model, "backend=\"CPU"));
+        var health = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync("/health"))!;
+        Assert.StartsWith("CPU", health["backend"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(0, health["gpu_layers"]!.GetValue<int>());
 
         Assert.Contains("# TYPE youtu_requests_total counter", text, StringComparison.Ordinal);
         Assert.True(Value(text, "youtu_requests_total", "route=\"/v1/chat/completions\"", "status=\"200\"") >= 3);

@@ -34,7 +34,7 @@ internal sealed class BenchReport
         sb.AppendLine("## youtu-server bench serve");
         sb.AppendLine();
         sb.AppendLine($"- target: {Target}; model `{ServedModel}`; endpoint /v1/{(s.Endpoint == "chat" ? "chat/completions" : "completions")}; prompts: {PromptSource}");
-        sb.AppendLine($"- fixed output lengths (ignore_eos + min_tokens = max_tokens), temperature {s.Temperature.ToString(CultureInfo.InvariantCulture)}, seed {s.Seed}");
+        sb.AppendLine($"- fixed output lengths (ignore_eos + min_tokens = max_tokens), temperature {(double.IsNaN(s.Temperature) ? "server default" : s.Temperature.ToString(CultureInfo.InvariantCulture))}, seed {s.Seed}");
         if (s.Model is not null)
         {
             sb.AppendLine($"- server in-process: --parallel {s.Parallel} --ctx-size {s.CtxSize} --batch-size {s.BatchSize} --threads {(s.Threads > 0 ? s.Threads.ToString(CultureInfo.InvariantCulture) : "all")}; raw baseline: RawDecodeBenchmark on the same file and threads");
@@ -119,7 +119,7 @@ internal sealed class BenchReport
                 ["prompt_tokens"] = new JsonArray([.. s.PromptTokens.Select(p => (JsonNode)p)]),
                 ["max_tokens"] = new JsonArray([.. s.MaxTokens.Select(p => (JsonNode)p)]),
                 ["seed"] = s.Seed,
-                ["temperature"] = s.Temperature,
+                ["temperature"] = double.IsNaN(s.Temperature) ? System.Text.Json.Nodes.JsonValue.Create("default") : System.Text.Json.Nodes.JsonValue.Create(s.Temperature),
                 ["threads"] = s.Threads,
                 ["parallel"] = s.Parallel,
                 ["ctx_size"] = s.CtxSize,

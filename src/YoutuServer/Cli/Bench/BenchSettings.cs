@@ -20,6 +20,9 @@ internal sealed record BenchSettings
           --ctx-size C           (--model) server KV cells (default 8192)
           --batch-size B         (--model) logical batch of the raw baseline and the server (default 512)
           --gpu-layers L         (--model) layers offloaded (default -1: all when a GPU backend is present)
+          --step-tokens N        (--model) server tokens per step (default 0: the batch size)
+          --prompt-chunk N       (--model) server cap on prompt tokens per step while others generate (default 0: none;
+                                 128 reproduces the scheduler before the step-budget policy)
           --scenarios LIST       any of ratio,ttft,load,prefix (default: all)
           --ratio-prompt N       prompt tokens of the ratio and TTFT runs (default 128)
           --ratio-tokens N       decode steps per stream of the ratio runs (default 256)
@@ -31,7 +34,8 @@ internal sealed record BenchSettings
           --served-model NAME    the "model" field (default: the first id of GET /v1/models); a comma-separated
                                  list (base model and LoRA adapters) spreads the load run's requests over them
           --api-key KEY          sent as Authorization: Bearer KEY
-          --temperature T        sampling temperature (default 0: greedy, as the raw baseline)
+          --temperature T        sampling temperature (default 0: greedy, as the raw baseline); "default" sends no
+                                 temperature, so each server samples with its own defaults (YoutuServer: Youtu's preset)
           --timeout S            per-request timeout in seconds (default 600)
           --no-progress          no progress bar on stderr
         """;
@@ -49,6 +53,8 @@ internal sealed record BenchSettings
     public int CtxSize { get; init; } = 8192;
     public int BatchSize { get; init; } = 512;
     public int GpuLayers { get; init; } = -1;
+    public int StepTokens { get; init; }
+    public int PromptChunk { get; init; }
     public IReadOnlySet<string> Scenarios { get; init; } = new HashSet<string> { "ratio", "ttft", "load", "prefix" };
     public int RatioPrompt { get; init; } = 128;
     public int RatioTokens { get; init; } = 256;
@@ -86,6 +92,8 @@ internal sealed record BenchSettings
             CtxSize = cli.GetInt("ctx-size", 8192),
             BatchSize = cli.GetInt("batch-size", 512),
             GpuLayers = cli.GetInt("gpu-layers", -1),
+            StepTokens = cli.GetInt("step-tokens", 0),
+            PromptChunk = cli.GetInt("prompt-chunk", 0),
             Scenarios = (cli.Get("scenarios") ?? "ratio,ttft,load,prefix").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
             RatioPrompt = cli.GetInt("ratio-prompt", 128),
             RatioTokens = cli.GetInt("ratio-tokens", 256),
@@ -96,7 +104,7 @@ internal sealed record BenchSettings
             Endpoint = cli.Get("endpoint") ?? "completions",
             ServedModel = cli.Get("served-model"),
             ApiKey = cli.Get("api-key"),
-            Temperature = cli.GetFloat("temperature", 0f),
+            Temperature = cli.Get("temperature") == "default" ? double.NaN : cli.GetFloat("temperature", 0f),
             TimeoutSeconds = cli.GetFloat("timeout", 600f),
             Progress = !cli.GetBool("no-progress"),
         };

@@ -391,7 +391,11 @@ internal static class BenchBodies
                 w.WriteBoolean("ignore_eos", true);
             }
 
-            w.WriteNumber("temperature", temperature);
+            if (!double.IsNaN(temperature))
+            {
+                w.WriteNumber("temperature", temperature);
+            }
+
             w.WriteNumber("seed", seed);
             w.WriteBoolean("stream", true);
             w.WriteStartObject("stream_options");
