@@ -508,22 +508,12 @@ public static class ResponsesRequestMapper
 
     private static ToolChoice MapToolChoice(JsonElement? choice)
     {
-        if (choice is not { } c || c.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        if (OpenAIToolChoice.Common(choice) is { } common)
         {
-            return ToolChoice.Default;
+            return common;
         }
 
-        if (c.ValueKind == JsonValueKind.String)
-        {
-            return c.GetString() switch
-            {
-                "auto" => ToolChoice.Auto,
-                "none" => ToolChoice.None,
-                "required" => ToolChoice.Required,
-                var other => throw ApiException.BadRequest($"Invalid tool_choice '{other}': expected none, auto, required or a function object.", "tool_choice"),
-            };
-        }
-
+        var c = choice!.Value;
         if (c.ValueKind == JsonValueKind.Object)
         {
             switch (Str(c, "type"))
