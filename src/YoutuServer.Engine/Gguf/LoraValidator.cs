@@ -43,15 +43,7 @@ public static class LoraValidator
         }
         catch (GgufFormatException e)
         {
-            var code = e.Kind switch
-            {
-                GgufErrorKind.BadMagic => ValidationCode.NotGguf,
-                GgufErrorKind.UnsupportedVersion => ValidationCode.UnsupportedVersion,
-                GgufErrorKind.Truncated => ValidationCode.Truncated,
-                GgufErrorKind.Io => ValidationCode.Unreadable,
-                _ => ValidationCode.Malformed,
-            };
-            return Fail(shown, code, e.Message);
+            return Fail(shown, ValidationCodes.Of(e.Kind), e.Message);
         }
         catch (Exception e)
         {

@@ -77,15 +77,7 @@ public sealed class ModelValidator
         }
         catch (GgufFormatException e)
         {
-            var code = e.Kind switch
-            {
-                GgufErrorKind.BadMagic => ValidationCode.NotGguf,
-                GgufErrorKind.UnsupportedVersion => ValidationCode.UnsupportedVersion,
-                GgufErrorKind.Truncated => ValidationCode.Truncated,
-                GgufErrorKind.Io => ValidationCode.Unreadable,
-                _ => ValidationCode.Malformed,
-            };
-            return Failed(displayName, code, e.Message);
+            return Failed(displayName, ValidationCodes.Of(e.Kind), e.Message);
         }
         catch (Exception e)
         {

@@ -3,6 +3,19 @@ using System.Text;
 
 namespace YoutuServer.Engine.Gguf;
 
+/// <summary>The validation category of a file the GGUF reader could not read.</summary>
+internal static class ValidationCodes
+{
+    public static ValidationCode Of(GgufErrorKind kind) => kind switch
+    {
+        GgufErrorKind.BadMagic => ValidationCode.NotGguf,
+        GgufErrorKind.UnsupportedVersion => ValidationCode.UnsupportedVersion,
+        GgufErrorKind.Truncated => ValidationCode.Truncated,
+        GgufErrorKind.Io => ValidationCode.Unreadable,
+        _ => ValidationCode.Malformed,
+    };
+}
+
 /// <summary>Category of the first problem <see cref="ModelValidator"/> found.</summary>
 public enum ValidationCode
 {

@@ -17,8 +17,6 @@ public sealed record GenerationPlan(
     string? Prompt,
     GenerationRequest Request,
     OutputParserOptions? Parser,
-    bool ThinkingOn,
-    bool HasTools,
     bool Logprobs,
     string? Echo = null)
 {
@@ -75,9 +73,6 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             ? plan with { ModelId = host.ServedModelId }
             : plan with { ModelId = adapter, Request = plan.Request with { Adapter = adapter } };
     }
-
-    /// <summary>Renders the conversation exactly as generation would see it (the /apply-template view), with no other checks.</summary>
-    public string RenderPrompt(GenerationIntent intent) => Render(intent, ResolveThinking(intent.Thinking), ValidateTools(intent.Tools), int.MaxValue, out _).Prompt;
 
     /// <summary>Counts the prompt tokens of an intent (Anthropic's count_tokens), without the output checks.</summary>
     public int CountPromptTokens(GenerationIntent intent)
@@ -150,7 +145,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         };
 
         var generationPrefill = YoutuChatFormatter.GenerationPrefill(new ChatRenderOptions { EnableThinking = thinking, ForcedThinking = forced ? true : null });
-        return new GenerationPlan(prompt, request, parser, thinking != false, tools.Count > 0, request.TopLogprobs >= 0)
+        return new GenerationPlan(prompt, request, parser, request.TopLogprobs >= 0)
         {
             Memory = memory,
             Prefill = generationPrefill,
@@ -206,7 +201,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
 
         var request = Counts(intent, prompt, BuildSampling(intent.Sampling, thinking: false));
         var echo = raw.Echo ? engine.Detokenize(prompt, renderSpecial: true) : null;
-        return new GenerationPlan(null, request, null, ThinkingOn: false, HasTools: false, Logprobs: false, echo);
+        return new GenerationPlan(null, request, null, Logprobs: false, echo);
     }
 
     /// <summary>
