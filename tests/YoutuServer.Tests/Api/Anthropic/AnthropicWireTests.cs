@@ -176,7 +176,11 @@ public sealed class AnthropicWireTests(ServerFixture server)
 
         var good = content.DeepClone().AsArray();
         var forged = content.DeepClone().AsArray();
-        forged[0]!["signature"] = "AQ" + forged[0]!["signature"]!.GetValue<string>()[2..].Replace('A', 'B');
+        // Alter one byte of the sealed blob (past the version byte) and re-encode: a character swap in the text could
+        // miss (no such character) or land on the unused low bits of the last base64 character, leaving the blob as it was.
+        var blob = System.Buffers.Text.Base64Url.DecodeFromChars(forged[0]!["signature"]!.GetValue<string>());
+        blob[^1] ^= 0x01;
+        forged[0]!["signature"] = System.Buffers.Text.Base64Url.EncodeToString(blob);
         var noThinking = new JsonArray(content.Where(c => c!["type"]!.GetValue<string>() != "thinking").Select(c => c!.DeepClone()).ToArray());
 
         async Task<(int Count, string? Warning)> Count(JsonArray assistant)
