@@ -26,6 +26,7 @@ public sealed class AdapterServerFixture : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Youtu:Model", TinyModelFile.Path);
+        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
         builder.UseSetting("Youtu:ModelAlias", ModelId);
         builder.UseSetting("Youtu:Parallel", "2");
         builder.UseSetting("Youtu:CtxSize", "1024");

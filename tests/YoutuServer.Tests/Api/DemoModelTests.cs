@@ -23,6 +23,7 @@ public sealed class EmbeddedDefaultServer : WebApplicationFactory<Program>
         Directory.CreateDirectory(modelsDir);
         builder.UseSetting("Youtu:ModelsFile", RepoFiles.PathOf("models.json"));
         builder.UseSetting("Youtu:ModelsDir", modelsDir);
+        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
         builder.UseSetting("Youtu:Parallel", "1");
         builder.UseSetting("Youtu:CtxSize", "1024");
         builder.UseSetting("Youtu:Threads", "1");

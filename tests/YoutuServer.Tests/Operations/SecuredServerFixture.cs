@@ -21,6 +21,7 @@ public sealed class SecuredServerFixture : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Youtu:Model", OpsTinyModel.File);
+        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
         builder.UseSetting("Youtu:ModelAlias", ModelId);
         builder.UseSetting("Youtu:Parallel", "2");
         builder.UseSetting("Youtu:CtxSize", "2048");

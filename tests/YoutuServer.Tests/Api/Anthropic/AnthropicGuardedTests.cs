@@ -25,6 +25,7 @@ public sealed class AnthropicGuardedFixture : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Youtu:Model", TinyModelFiles.Get(seed: 42));
+        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
         builder.UseSetting("Youtu:ModelAlias", ModelId);
         builder.UseSetting("Youtu:ModelAliasMap:0", "claude-*=" + ModelId);
         builder.UseSetting("Youtu:ModelAliasMap:1", "my-model=" + ModelId);

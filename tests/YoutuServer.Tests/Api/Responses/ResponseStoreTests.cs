@@ -83,6 +83,7 @@ public sealed class KeyedResponsesFixture : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("Youtu:Model", TinyModelFiles.Get(seed: 42));
+        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
         builder.UseSetting("Youtu:ModelAlias", "responses-keyed");
         builder.UseSetting("Youtu:Parallel", "2");
         builder.UseSetting("Youtu:CtxSize", "2048");
