@@ -61,7 +61,8 @@ internal sealed record RunSummary(
     Distribution LatencyMs,
     IReadOnlyDictionary<string, int> Errors,
     int LengthMismatches,
-    int MissingUsage)
+    int MissingUsage,
+    int Retries)
 {
     public double RequestsPerSecond => Completed / DurationSeconds;
     public double OutputTokensPerSecond => OutputTokens / DurationSeconds;
@@ -93,10 +94,12 @@ internal sealed record RunSummary(
             Distribution.Of(ok.Select(r => r.LatencyMs)),
             errors,
             mismatches,
-            ok.Count(r => !r.UsageSeen));
+            ok.Count(r => !r.UsageSeen),
+            results.Sum(r => r.Retries));
     }
 
-    public string ErrorText => Errors.Count == 0 ? "0" : string.Join(", ", Errors.Select(e => $"{e.Key} ×{e.Value}"));
+    public string ErrorText => (Errors.Count == 0 ? "0" : string.Join(", ", Errors.Select(e => $"{e.Key} ×{e.Value}")))
+        + (Retries > 0 ? $" ({Retries} connection retries)" : "");
 
     public JsonObject ToJson()
     {
@@ -124,6 +127,7 @@ internal sealed record RunSummary(
             ["errors"] = errors,
             ["output_length_mismatches"] = LengthMismatches,
             ["missing_usage"] = MissingUsage,
+            ["connection_retries"] = Retries,
         };
     }
 }

@@ -26,6 +26,8 @@ internal sealed class StreamResult
     /// <summary>Null when the request succeeded; else a short type ("http_429:queue_full", "stream_error:..", "timeout", ...).</summary>
     public string? Error { get; set; }
     public string? ErrorDetail { get; set; }
+    /// <summary>Tries that failed before any response byte and were sent again.</summary>
+    public int Retries { get; set; }
 
     public bool Ok => Error is null;
     public bool HasTokens => TokenChunks.Count > 0;
@@ -138,6 +140,31 @@ internal sealed class StreamingClient : IDisposable
         }
     }
 
+    /// <summary>Connection-level retries of one request (the official SDKs retry connection errors twice).</summary>
+    private const int MaxConnectionRetries = 2;
+
+    /// <summary>
+    /// Sends the request; when a pooled connection turns out closed before any response byte (llama-server closes the
+    /// connection after every streamed response although it answers "Keep-Alive", and the next request can race the
+    /// close), sends it again on a new connection, as the official SDKs do. The time of the failed try stays in the
+    /// request's latency; <see cref="StreamResult.Retries"/> counts the retries.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendWithRetryAsync(string path, byte[] body, StreamResult r, CancellationToken ct)
+    {
+        while (true)
+        {
+            using var req = Request(HttpMethod.Post, path, body);
+            try
+            {
+                return await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
+            }
+            catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ResponseEnded && r.Retries < MaxConnectionRetries)
+            {
+                r.Retries++;
+            }
+        }
+    }
+
     /// <summary>Posts a streaming request and measures it. Never throws except for the caller's cancellation.</summary>
     public async Task<StreamResult> StreamAsync(string path, byte[] body, CancellationToken ct)
     {
@@ -146,8 +173,7 @@ internal sealed class StreamingClient : IDisposable
         cts.CancelAfter(timeout);
         try
         {
-            using var req = Request(HttpMethod.Post, path, body);
-            using var res = await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using var res = await SendWithRetryAsync(path, body, r, cts.Token);
             if (!res.IsSuccessStatusCode)
             {
                 var text = await res.Content.ReadAsStringAsync(cts.Token);
