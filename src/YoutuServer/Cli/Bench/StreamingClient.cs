@@ -76,6 +76,8 @@ internal sealed class StreamResult
 internal sealed class StreamingClient : IDisposable
 {
     private readonly HttpClient http;
+    /// <summary>For retries: never reuses a connection, so a retry cannot land on another connection about to close.</summary>
+    private readonly HttpClient freshConnections;
     private readonly Uri baseUri;
     private readonly string? apiKey;
     private readonly TimeSpan timeout;
@@ -97,11 +99,25 @@ internal sealed class StreamingClient : IDisposable
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        freshConnections = new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.Zero,
+            MaxResponseDrainSize = 0,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseProxy = false,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
     }
 
     public Uri BaseUri => baseUri;
 
-    public void Dispose() => http.Dispose();
+    public void Dispose()
+    {
+        http.Dispose();
+        freshConnections.Dispose();
+    }
 
     public Uri Resolve(string path) => new(baseUri, path.TrimStart('/'));
 
@@ -146,8 +162,9 @@ internal sealed class StreamingClient : IDisposable
     /// <summary>
     /// Sends the request; when a pooled connection turns out closed before any response byte (llama-server closes the
     /// connection after every streamed response although it answers "Keep-Alive", and the next request can race the
-    /// close), sends it again on a new connection, as the official SDKs do. The time of the failed try stays in the
-    /// request's latency; <see cref="StreamResult.Retries"/> counts the retries.
+    /// close; when streams end together, so do several pooled connections), sends it again on a new connection, as the
+    /// official SDKs do. The time of the failed try stays in the request's latency; <see cref="StreamResult.Retries"/>
+    /// counts the retries.
     /// </summary>
     private async Task<HttpResponseMessage> SendWithRetryAsync(string path, byte[] body, StreamResult r, CancellationToken ct)
     {
@@ -156,7 +173,7 @@ internal sealed class StreamingClient : IDisposable
             using var req = Request(HttpMethod.Post, path, body);
             try
             {
-                return await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
+                return await (r.Retries == 0 ? http : freshConnections).SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
             }
             catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ResponseEnded && r.Retries < MaxConnectionRetries)
             {
