@@ -9,7 +9,8 @@
 #     scripts/gpu-bench.sh --cpu-dry-run [--llama-server PATH]
 #
 # Phases, each bounded by its own fixed time limit (not a share of a budget), each skipped when its output exists
-# (a second call on the same box rebuilds and re-synthesizes nothing):
+# (a second call on the same box rebuilds and re-synthesizes nothing; the publish is unpacked again only when the
+# carried pack changed, and a dry run publishes again only when src/ changed):
 #   unpack 60 s | build libggml-cuda.so + llama-server 330 s | synth 2b q8_0 90 s | bench engine greedy, thinking
 #   75 s each | per server: start 60 s, then chat with the server's default sampling and greedy completions at 1, 8,
 #   32 and 64 streams, 25 s each.
@@ -98,14 +99,22 @@ phase() {
   echo "## Phases"
 } > "$summary"
 
-# 1. unpack the publish once
+# 1. the publish: unpacked (a dry run with .NET and no pack: published) once per version of what it comes from
 pub="$work/publish"
-if [ ! -x "$pub/youtu-server" ]; then
-  if [ -f "$cache/youtu-publish.tar.xz" ]; then
-    phase unpack 60 tar xJf "$cache/youtu-publish.tar.xz" -C "$work"
-  elif [ "$dry" = 1 ] && command -v dotnet >/dev/null; then
-    phase publish 600 dotnet publish "$root/src/YoutuServer" -c Release -r linux-x64 --self-contained -o "$pub" -p:DebugType=none
-  fi
+if [ -f "$cache/youtu-publish.tar.xz" ]; then
+  stamp="pack $(sha256sum < "$cache/youtu-publish.tar.xz" | cut -c1-16)"
+elif [ "$dry" = 1 ] && command -v dotnet >/dev/null; then
+  stamp="src $(cd "$root" && { git rev-parse HEAD; git diff HEAD -- src; git ls-files --others --exclude-standard src; } 2>/dev/null | sha256sum | cut -c1-16)"
+else
+  stamp=""
+fi
+if [ ! -x "$pub/youtu-server" ] || { [ -n "$stamp" ] && [ "$(cat "$work/publish.stamp" 2>/dev/null)" != "$stamp" ]; }; then
+  rm -rf "$pub" "$work/publish.stamp"
+  case "$stamp" in
+    pack*) phase unpack 60 tar xJf "$cache/youtu-publish.tar.xz" -C "$work" ;;
+    src*) phase publish 600 dotnet publish "$root/src/YoutuServer" -c Release -r linux-x64 --self-contained -o "$pub" -p:DebugType=none ;;
+  esac
+  [ -x "$pub/youtu-server" ] && echo "$stamp" > "$work/publish.stamp"
 fi
 [ -x "$pub/youtu-server" ] || { note "- no publish at $pub (run scripts/gpu-bench.sh --pack and carry .cache/gpu-bench)"; exit 1; }
 ys="$pub/youtu-server"
