@@ -74,8 +74,8 @@ public sealed class ThinkingToolLoopTests(ServerFixture server)
     public async Task Each_turn_of_a_thinking_tool_loop_reuses_the_whole_previous_turn(int rounds, int seed)
     {
         var client = server.CreateClient();
-        // A question no other test asks, so the first prompt's cache state is this test's own.
-        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = $"Weather round trip {Guid.NewGuid():N}: Paris, then Lyon, then Nice?" });
+        // A question no other test (or case) asks, the same in every run.
+        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = $"Weather round trip {rounds}/{seed}: Paris, then Lyon, then Nice?" });
         var previous = await Turn(client, messages, seed);
         for (var round = 1; round <= rounds; round++)
         {
@@ -103,7 +103,7 @@ public sealed class ThinkingToolLoopTests(ServerFixture server)
     {
         // The control: the same loop with reasoning_content dropped (what clients got before) reuses less.
         var client = server.CreateClient();
-        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = $"Control {Guid.NewGuid():N}: weather in Nice?" });
+        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Control loop: weather in Nice?" });
         var first = await Turn(client, messages, 21);
         Echo(messages, first, 1);
         ((JsonObject)messages[^2]!).Remove("reasoning_content");

@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using OpenAI.Responses;
 
@@ -20,9 +21,9 @@ public sealed class ResponsesSdkTests(ServerFixture server)
         Transport = new HttpClientPipelineTransport(server.CreateClient()),
     });
 
-    private static CreateResponseOptions Options(string text, int maxTokens, bool thinking = false)
+    private static CreateResponseOptions Options(string text, int maxTokens, bool thinking = false, [CallerMemberName] string test = "")
     {
-        var options = new CreateResponseOptions(ServerFixture.ModelId, [ResponseItem.CreateUserMessageItem(ResponsesWire.Unique(text))])
+        var options = new CreateResponseOptions(ServerFixture.ModelId, [ResponseItem.CreateUserMessageItem(ResponsesWire.Unique(text, test))])
         {
             MaxOutputTokenCount = maxTokens,
             ReasoningOptions = new ResponseReasoningOptions { ReasoningEffortLevel = thinking ? ResponseReasoningEffortLevel.Low : ResponseReasoningEffortLevel.None },

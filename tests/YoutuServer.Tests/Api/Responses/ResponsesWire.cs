@@ -1,4 +1,6 @@
 using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -70,5 +72,10 @@ internal static class ResponsesWire
         return tokens[0]!.GetValue<int>();
     }
 
-    public static string Unique(string text) => text + " " + Guid.NewGuid().ToString("N")[..8];
+    /// <summary>
+    /// The text with a suffix of its own for each test (a hash of the calling test and the text): no two tests send the
+    /// same prompt, and every run sends the same one, so no outcome depends on a random draw.
+    /// </summary>
+    public static string Unique(string text, [CallerMemberName] string test = "")
+        => text + " " + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(test + "\n" + text)))[..8];
 }
