@@ -45,7 +45,25 @@ public sealed class PrefillOrderingEngineTests
     [Fact]
     public async Task A_short_prompt_arriving_behind_a_long_one_gets_its_first_token_first()
     {
-        // 16 tokens per step: the 1,800-token prompt needs ~113 steps; the 6-token one, admitted later, needs one.
+        // 16 tokens per step: the 1,800-token prompt needs ~113 steps; the 6-token one, admitted later, needs one. With
+        // 64 tokens of aging per step the long prompt's priority passes a fresh 6-token prompt's after
+        // (1800 - 6) / (16 + 64) ≈ 22 steps, so a short prompt that arrives later rightly waits: only one submitted well
+        // inside that window tests the order. A test thread starved that long on a busy machine runs the race again.
+        const int window = 12;
+        for (var attempt = 1; ; attempt++)
+        {
+            var (order, submittedAtStep) = await RaceAsync();
+            if (submittedAtStep <= window || attempt == 5)
+            {
+                Assert.True(submittedAtStep <= window, $"the short prompt was submitted at step {submittedAtStep} in all {attempt} attempts");
+                Assert.Equal(["short", "long"], order);
+                return;
+            }
+        }
+    }
+
+    private static async Task<(List<string> Order, long SubmittedAtStep)> RaceAsync()
+    {
         await using var engine = await InferenceEngine.StartAsync(TinyModel.Options(parallel: 4) with { StepTokens = 16, PrefixCache = false });
         var longPrompt = Enumerable.Range(0, 1800).Select(i => 10 + (i % 200)).ToArray();
         var order = new List<string>();
@@ -74,10 +92,10 @@ public sealed class PrefillOrderingEngineTests
             Thread.SpinWait(100);
         }
 
-        Assert.Equal(0, engine.Stats.PromptTokensEvaluated); // still prefilling the long one
-
+        // Submitted within the window, the long prompt is still prefilling (it needs ~113 steps).
+        var submittedAtStep = engine.Stats.Steps;
         var shortTask = Run("short", [11, 12, 13, 14, 15, 16]);
         await Task.WhenAll(longTask, shortTask);
-        Assert.Equal(["short", "long"], order);
+        return (order, submittedAtStep);
     }
 }
