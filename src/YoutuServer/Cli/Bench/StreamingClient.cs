@@ -87,29 +87,24 @@ internal sealed class StreamingClient : IDisposable
         this.baseUri = baseUri;
         this.apiKey = apiKey;
         this.timeout = timeout;
-        http = new HttpClient(new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = int.MaxValue,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            // Never wait to drain an abandoned stream: a cancelled stream closes its connection at once.
-            MaxResponseDrainSize = 0,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseProxy = false,
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        freshConnections = new HttpClient(new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.Zero,
-            MaxResponseDrainSize = 0,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseProxy = false,
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        http = NewClient(reuseConnections: true);
+        freshConnections = NewClient(reuseConnections: false);
     }
+
+    private static HttpClient NewClient(bool reuseConnections) => new(new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = int.MaxValue,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        // Zero: every request on a new connection, closed after its response.
+        PooledConnectionLifetime = reuseConnections ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
+        // Never wait to drain an abandoned stream: a cancelled stream closes its connection at once.
+        MaxResponseDrainSize = 0,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseProxy = false,
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
 
     public Uri BaseUri => baseUri;
 
