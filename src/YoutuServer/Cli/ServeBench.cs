@@ -47,11 +47,7 @@ internal static class ServeBench
             }
             else
             {
-                // Accept both http://host:port and http://host:port/v1 (as OpenAI SDKs take it).
-                var u = new Uri(s.Url!);
-                var path = u.AbsolutePath.TrimEnd('/');
-                path = path.EndsWith("/v1", StringComparison.Ordinal) ? path[..^3] : path;
-                baseUri = new Uri(u.GetLeftPart(UriPartial.Authority) + path + "/");
+                baseUri = StreamingClient.BaseUriOf(s.Url!);
             }
 
             using var client = new StreamingClient(baseUri, s.ApiKey ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"), TimeSpan.FromSeconds(s.TimeoutSeconds));
@@ -177,7 +173,7 @@ internal static class ServeBench
         ];
     }
 
-    private static async Task<string> FirstModelAsync(StreamingClient client, CancellationToken ct)
+    internal static async Task<string> FirstModelAsync(StreamingClient client, CancellationToken ct)
     {
         var (status, body) = await client.JsonAsync(HttpMethod.Get, "/v1/models", null, ct);
         using (body)
