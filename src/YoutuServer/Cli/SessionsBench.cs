@@ -13,15 +13,8 @@ internal static class SessionsBench
     public static async Task<int> RunAsync(string[] args)
     {
         var s = SessionSettings.Parse(args);
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        var stdout = Console.Out;
-        var log = Console.Error;
+        using var console = new BenchConsole();
+        var log = console.Log;
         WebApplication? app = null;
         StreamingClient? client = null;
         var apiKey = s.ApiKey ?? Environment.GetEnvironmentVariable(s.Api == "messages" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY");
@@ -31,8 +24,8 @@ internal static class SessionsBench
             if (s.Model is not null)
             {
                 // Server logs must not mix with the report on stdout.
-                Console.SetOut(log);
-                (app, var uri) = await StartAsync(s, log, cts.Token);
+                console.SendConsoleToLog();
+                (app, var uri) = await BenchTarget.StartServerAsync(ServeArgs(s), log, console.Token);
                 client = new StreamingClient(uri, apiKey, timeout);
             }
             else
@@ -40,11 +33,11 @@ internal static class SessionsBench
                 client = new StreamingClient(StreamingClient.BaseUriOf(s.Url!), apiKey, timeout);
             }
 
-            var model = s.ServedModel ?? await ServeBench.FirstModelAsync(client, cts.Token);
+            var model = s.ServedModel ?? await ServeBench.FirstModelAsync(client, console.Token);
             var pool = new PromptPool(s.Seed);
-            await pool.InitializeAsync(client, Math.Max(4096, s.SystemTokens + s.TaskTokens), wantTokens: false, cts.Token);
+            await pool.InitializeAsync(client, Math.Max(4096, s.SystemTokens + s.TaskTokens), wantTokens: false, console.Token);
             var workload = new SessionWorkload(s, pool);
-            var systemTokens = await PromptPool.CountTokensAsync(client, workload.SystemText, cts.Token);
+            var systemTokens = await PromptPool.CountTokensAsync(client, workload.SystemText, console.Token);
             log.WriteLine($"bench: model '{model}' at {client.BaseUri}; {s.Sessions} sessions × {s.Turns} turns over {workload.Path}; system prompt {systemTokens?.ToString(CultureInfo.InvariantCulture) ?? "~" + s.SystemTokens} tokens");
 
             var replay = new SessionReplay(s, workload, model, log);
@@ -54,15 +47,14 @@ internal static class SessionsBench
                 {
                     log.WriteLine($"bench: restarting the server after turn {s.RestartAfter}");
                     client.Dispose();
-                    await app.StopAsync(CancellationToken.None);
-                    await app.DisposeAsync();
+                    await BenchTarget.StopServerAsync(app);
                     app = null;
-                    (app, var uri) = await StartAsync(s, log, cts.Token);
+                    (app, var uri) = await BenchTarget.StartServerAsync(ServeArgs(s), log, console.Token);
                     client = new StreamingClient(uri, apiKey, timeout);
                 }
 
                 return client;
-            }, systemTokens, cts.Token);
+            }, systemTokens, console.Token);
 
             var report = new SessionReport
             {
@@ -74,28 +66,19 @@ internal static class SessionsBench
             };
             if (app is not null)
             {
-                await app.StopAsync(CancellationToken.None);
-                await app.DisposeAsync();
+                await BenchTarget.StopServerAsync(app);
                 app = null;
             }
 
-            Console.SetOut(stdout);
-            await stdout.WriteLineAsync(report.ToMarkdown());
+            await console.ReportAsync(report.ToMarkdown());
             if (s.JsonPath is not null)
             {
-                var dir = Path.GetDirectoryName(Path.GetFullPath(s.JsonPath));
-                if (dir is not null)
-                {
-                    Directory.CreateDirectory(dir);
-                }
-
-                await File.WriteAllTextAsync(s.JsonPath, report.ToJson() + "\n");
-                log.WriteLine($"bench: JSON written to {s.JsonPath}");
+                await BenchTarget.WriteJsonAsync(s.JsonPath, report.ToJson(), log);
             }
 
             return report.Failed == 0 ? 0 : 1;
         }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        catch (OperationCanceledException) when (console.Cancelled)
         {
             log.WriteLine("bench: interrupted");
             return 130;
@@ -106,25 +89,12 @@ internal static class SessionsBench
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
             client?.Dispose();
             if (app is not null)
             {
-                await app.StopAsync(CancellationToken.None);
-                await app.DisposeAsync();
+                await BenchTarget.StopServerAsync(app);
             }
-
-            Console.SetOut(stdout);
         }
-    }
-
-    private static async Task<(WebApplication App, Uri Uri)> StartAsync(SessionSettings s, TextWriter log, CancellationToken ct)
-    {
-        var app = ServerApp.Build(ServeArgs(s));
-        await app.StartAsync(ct);
-        var uri = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
-        log.WriteLine($"bench: youtu-server listening on {uri}");
-        return (app, uri);
     }
 
     private static string[] ServeArgs(SessionSettings s)

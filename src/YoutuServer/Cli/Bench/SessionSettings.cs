@@ -105,32 +105,14 @@ internal sealed record SessionSettings
             CacheDir = cli.Get("cache-dir"),
             CacheDirMiB = cli.Get("cache-dir-size") is null ? null : cli.GetInt("cache-dir-size", 0),
         };
-        if (cli.Positionals.Count > 0)
-        {
-            throw new CliException($"unexpected argument '{cli.Positionals[0]}'");
-        }
-
-        cli.RejectUnknown();
+        BenchTarget.Finish(cli);
         s.Check();
         return s;
     }
 
     private void Check()
     {
-        if ((Url is null) == (Model is null))
-        {
-            throw new CliException("give exactly one of --url URL or --model FILE\n" + Usage);
-        }
-
-        if (Url is not null && !Uri.TryCreate(Url, UriKind.Absolute, out _))
-        {
-            throw new CliException($"--url '{Url}' is not an absolute URL");
-        }
-
-        if (Model is not null && !File.Exists(Model))
-        {
-            throw new CliException($"--model: no such file '{Model}'");
-        }
+        BenchTarget.Check(Url, Model, Usage);
 
         if (Api is not ("chat" or "messages"))
         {
@@ -142,13 +124,7 @@ internal sealed record SessionSettings
             throw new CliException("--billing-block needs --api messages (it is a system block of the Messages API)");
         }
 
-        foreach (var (name, v, min) in new[] { ("sessions", Sessions, 1), ("turns", Turns, 1), ("system-tokens", SystemTokens, 1), ("task-tokens", TaskTokens, 1), ("tool-words", ToolWords, 1), ("max-tokens", MaxTokens, 1), ("concurrency", Concurrency, 1), ("restart-after", RestartAfter, 0), ("parallel", Parallel, 1), ("ctx-size", CtxSize, 64), ("batch-size", BatchSize, 1) })
-        {
-            if (v < min)
-            {
-                throw new CliException($"--{name} must be at least {min}, got {v}");
-            }
-        }
+        BenchTarget.AtLeast(("sessions", Sessions, 1), ("turns", Turns, 1), ("system-tokens", SystemTokens, 1), ("task-tokens", TaskTokens, 1), ("tool-words", ToolWords, 1), ("max-tokens", MaxTokens, 1), ("concurrency", Concurrency, 1), ("restart-after", RestartAfter, 0), ("parallel", Parallel, 1), ("ctx-size", CtxSize, 64), ("batch-size", BatchSize, 1));
 
         if (RestartAfter > 0 && Model is null)
         {
