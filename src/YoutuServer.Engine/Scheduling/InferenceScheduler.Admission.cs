@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using System.Diagnostics;
-using YoutuServer.Native;
+using YoutuServer.Engine.Caching;
 
 namespace YoutuServer.Engine.Scheduling;
 
@@ -21,24 +21,12 @@ public sealed partial class InferenceScheduler
             }
 
             var prompt = job.Request.Prompt;
-            // Primary slot: the idle cache sharing the longest prefix; otherwise the least recently used one.
-            Slot primary = free[0];
-            var best = -1;
-            foreach (var s in free)
-            {
-                var lcp = options.PrefixCache && s.Adapter == job.Adapter ? s.CommonPrefix(prompt) : 0;
-                if (lcp > best || (lcp == best && s.LastUsed < primary.LastUsed))
-                {
-                    best = lcp;
-                    primary = s;
-                }
-            }
-
-            // At least one prompt token must be evaluated to get logits for the first sample.
-            var reuse = Math.Min(best, prompt.Count - 1);
+            // The KV-cache manager picks the primary slot and the longest reusable prefix (in place, shared from
+            // another sequence, or restored from a saved state); at least one prompt token is left to evaluate.
+            var plan = cache.Plan(job, free);
             // Count the prompt cells already-admitted requests will still take, so admission never overbooks the pool.
-            var need = prompt.Count - reuse + job.Request.N + PendingPromptCells();
-            if (!EnsureFreeCells(need, keep: primary))
+            var need = prompt.Count - plan.Reuse + job.Request.N + PendingPromptCells();
+            if (!cache.EnsureFreeCells(need, plan.Slot, plan.From))
             {
                 if (running.Count > 0)
                 {
@@ -48,19 +36,25 @@ public sealed partial class InferenceScheduler
 
             pending.RemoveFirst();
             Interlocked.Decrement(ref queued);
-            TruncateSeq(primary, reuse);
+            var outcome = cache.Apply(plan, job, free);
+            var primary = plan.Slot;
+            var reuse = outcome.Reused;
             var chosen = new List<Slot> { primary };
             foreach (var s in free.Where(s => s != primary).OrderBy(s => s.Tokens.Count == 0 ? 0 : 1).ThenBy(s => s.LastUsed).Take(job.Request.N - 1))
             {
-                TruncateSeq(s, 0);
+                cache.Save(s);
+                cache.Truncate(s, 0);
                 chosen.Add(s);
             }
 
             foreach (var s in chosen)
             {
                 s.Adapter = job.Adapter;
+                s.Scope = job.Scope;
             }
 
+            job.RestoredTokens = outcome.Restored;
+            job.RestoreMs = outcome.RestoreMs;
             job.Admit(chosen, reuse, Stopwatch.GetTimestamp());
             job.AdmitStep = steps;
             for (var c = 0; c < chosen.Count; c++)
@@ -86,20 +80,9 @@ public sealed partial class InferenceScheduler
             cachedTokens += reuse;
             running.Add(job);
             job.Output.Writer.TryWrite(new AdmittedEvent(prompt.Count, reuse));
-            LogAdmitted(job.Request.Id ?? "-", prompt.Count, reuse, primary.SeqId);
+            LogAdmitted(job.Request.Id ?? "-", prompt.Count, reuse, outcome.Source, primary.SeqId);
         next:;
         }
-    }
-
-    private int UsedCells()
-    {
-        var used = 0;
-        foreach (var s in slots)
-        {
-            used += s.Tokens.Count;
-        }
-
-        return used;
     }
 
     private int PendingPromptCells()
@@ -116,40 +99,6 @@ public sealed partial class InferenceScheduler
         return n;
     }
 
-    /// <summary>Evicts idle prefix caches (LRU first) until <paramref name="need"/> cells are free.</summary>
-    private bool EnsureFreeCells(int need, Slot? keep)
-    {
-        while (nCtx - UsedCells() < need)
-        {
-            Slot? victim = null;
-            foreach (var s in slots)
-            {
-                if (s.Job == null && s != keep && s.Tokens.Count > 0 && (victim == null || s.LastUsed < victim.LastUsed))
-                {
-                    victim = s;
-                }
-            }
-
-            if (victim == null)
-            {
-                return false;
-            }
-
-            TruncateSeq(victim, 0);
-        }
-
-        return true;
-    }
-
-    private void TruncateSeq(Slot s, int keep)
-    {
-        if (s.Tokens.Count > keep)
-        {
-            NativeMethods.llama_memory_seq_rm(mem, s.SeqId, keep, -1);
-            s.Tokens.RemoveRange(keep, s.Tokens.Count - keep);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache, seq {Seq}")]
-    private partial void LogAdmitted(string id, int prompt, int cached, int seq);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache ({Source}), seq {Seq}")]
+    private partial void LogAdmitted(string id, int prompt, int cached, PrefixSource source, int seq);
 }

@@ -65,9 +65,9 @@ public sealed partial class InferenceScheduler
             var from = s.Tokens.Count;
             var take = Math.Min(budget, prompt.Count - from);
             // Make sure the KV pool can hold this chunk; otherwise wait for cells (or evict idle caches).
-            if (!EnsureFreeCells(take + entries.Count, keep: null))
+            if (!cache.EnsureFreeCells(take + entries.Count, null, null))
             {
-                take = Math.Max(0, nCtx - UsedCells() - entries.Count);
+                take = Math.Max(0, nCtx - cache.UsedCells - entries.Count);
             }
 
             for (var i = 0; i < take; i++)
@@ -115,7 +115,7 @@ public sealed partial class InferenceScheduler
         {
             var e = list[i];
             var s = e.Slot;
-            s.Tokens.Add(e.Token);
+            cache.Append(s, e.Token);
             if (e.Logits)
             {
                 s.LogitRow = i;
@@ -128,9 +128,7 @@ public sealed partial class InferenceScheduler
                     for (var c = 1; c < job.Slots.Count; c++)
                     {
                         var o = job.Slots[c];
-                        NativeMethods.llama_memory_seq_cp(mem, s.SeqId, o.SeqId, -1, -1);
-                        o.Tokens.Clear();
-                        o.Tokens.AddRange(s.Tokens);
+                        cache.Share(s, o, s.Tokens.Count);
                         o.LogitRow = i;
                     }
                 }

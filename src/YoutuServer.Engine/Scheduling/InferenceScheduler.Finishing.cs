@@ -64,7 +64,7 @@ public sealed partial class InferenceScheduler
         s.LastUsed = Interlocked.Increment(ref stepClock);
         if (reason is FinishReason.Cancelled or FinishReason.Error || !options.PrefixCache)
         {
-            TruncateSeq(s, 0);
+            cache.Truncate(s, 0);
         }
 
         if (++job.FinishedChoices == job.Request.N)

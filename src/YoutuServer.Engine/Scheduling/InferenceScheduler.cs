@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using YoutuServer.Engine.Caching;
 using YoutuServer.Engine.Model;
 using YoutuServer.Engine.Sampling;
 using YoutuServer.Native;
@@ -59,6 +61,10 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private TaskCompletionSource? clearRequest;
     private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string backend;
+    private readonly ConcurrentDictionary<PrefixPin, byte> pins = new();
+    private KvCacheManager cache = null!;
+    private string layoutFingerprint = "";
+    private string[] adapterIdentities = [];
 
     public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null, IReadOnlyList<LoraAdapter>? adapters = null)
     {
@@ -111,7 +117,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         Validate(request);
-        var job = new Job(request, Stopwatch.GetTimestamp()) { Adapter = AdapterIndex(request) };
+        var adapter = AdapterIndex(request);
+        var job = new Job(request, Stopwatch.GetTimestamp()) { Adapter = adapter, Scope = ScopeOf(adapter, request.CacheSalt) };
         if (Interlocked.Increment(ref queued) > options.QueueSize || !submissions.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref queued);
@@ -188,17 +195,48 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             return;
         }
 
-        foreach (var s in slots)
-        {
-            s.Tokens.Clear();
-            s.LastUsed = 0;
-        }
-
-        NativeMethods.llama_memory_clear(mem, true);
+        cache.Clear();
         stepClock = 0;
         PublishStats();
         Interlocked.Exchange(ref clearRequest, null);
         request.TrySetResult();
+    }
+
+    /// <summary>The prefix-cache scope of an adapter (0 = base) and a tenant salt: everything a cached prefix is valid for.</summary>
+    private UInt128 ScopeOf(int adapter, string? salt)
+        => PrefixHashing.Scope(layoutFingerprint, adapter == 0 ? "base" : adapterIdentities[adapter - 1], salt);
+
+    /// <inheritdoc cref="InferenceEngine.PinPrefix"/>
+    public PrefixPin PinPrefix(IReadOnlyList<int> tokens, string? adapter = null, string? cacheSalt = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (!started.Task.IsCompletedSuccessfully)
+        {
+            throw new InvalidOperationException("The engine has not started.");
+        }
+
+        var index = AdapterIndex(new GenerationRequest { Prompt = tokens, Adapter = adapter });
+        var pin = new PrefixPin(ScopeOf(index, cacheSalt), [.. tokens], p => pins.TryRemove(p, out _));
+        pins[pin] = 0;
+        return pin;
+    }
+
+    private bool IsPinned(UInt128 scope, IReadOnlyList<int> tokens)
+    {
+        if (pins.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var p in pins.Keys)
+        {
+            if (p.Holds(scope, tokens))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Stops admitting new requests (HTTP 503); running and queued ones continue.</summary>
@@ -267,6 +305,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         finally
         {
             DrainSubmissionsOnExit();
+            SaveCacheForRestart();
             batch.NTokens = 0;
             if (batch.Token != null)
             {
@@ -283,6 +322,24 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             snapshot = snapshot with { Running = false };
             stopped.TrySetResult();
             Interlocked.Exchange(ref clearRequest, null)?.TrySetException(new ObjectDisposedException(nameof(InferenceScheduler)));
+        }
+    }
+
+    /// <summary>At shutdown, with a disk tier: idle sequences and the RAM tier are written so sessions survive a restart.</summary>
+    private void SaveCacheForRestart()
+    {
+        if (context is null || running.Count > 0)
+        {
+            return;
+        }
+
+        try
+        {
+            cache.SaveAllForRestart();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            LogCacheFlushFailed(e);
         }
     }
 
@@ -311,6 +368,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         mem = NativeMethods.llama_get_memory(ctx);
         nCtx = (int)NativeMethods.llama_n_ctx(ctx);
         batch = NativeMethods.llama_batch_init(nBatch, 0, 1);
+        CreateCache();
         snapshot = BuildStats();
         lastStepTicks = Stopwatch.GetTimestamp();
     }
@@ -426,6 +484,40 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
 
         pending.Clear();
     }
+
+    /// <summary>The KV-cache manager and its saved tiers (RAM, disk) for this context.</summary>
+    private void CreateCache()
+    {
+        layoutFingerprint = CacheIdentity.LayoutFingerprint(model.Path, model.LayerCount, options, model.GpuLayers);
+        adapterIdentities = [.. adapters.Select(a => CacheIdentity.Adapter(a.Path, a.Scale))];
+        var counters = new PrefixCacheCounters();
+        StateStore? store = null;
+        if (options.PrefixCache)
+        {
+            var ram = options.ResolveCacheRamBytes();
+            DiskTier? disk = null;
+            if (!string.IsNullOrEmpty(options.CacheDir) && options.CacheDiskMiB > 0)
+            {
+                disk = new DiskTier(options.CacheDir, (long)options.CacheDiskMiB << 20, layoutFingerprint, logger);
+            }
+
+            if (ram > 0 || disk is not null)
+            {
+                store = new StateStore(ram, disk, counters, e => IsPinned(e.Scope, e.Tokens));
+                store.LoadDiskIndex(nCtx - 1);
+            }
+
+            LogCacheTiers(ram >> 20, disk?.Directory ?? "off", store?.DiskEntries ?? 0, disk?.Rejected ?? 0);
+        }
+
+        cache = new KvCacheManager(ctx, mem, nCtx, slots, options.PrefixCache, store, IsPinned, counters, logger);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "prefix cache: RAM tier {RamMiB} MiB, disk tier {Dir} ({Files} states found, {Rejected} files removed)")]
+    private partial void LogCacheTiers(long ramMiB, string dir, int files, long rejected);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "prefix cache: could not save the cache at shutdown")]
+    private partial void LogCacheFlushFailed(Exception e);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "the inference loop crashed")]
     private partial void LogLoopCrashed(Exception e);
