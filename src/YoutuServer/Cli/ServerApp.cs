@@ -199,6 +199,7 @@ public static class ServerApp
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
+        builder.Services.AddSingleton<ConversationPins>();
         builder.Services.AddSingleton<GenerationPlanner>();
         builder.Services.AddStateServices();
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
