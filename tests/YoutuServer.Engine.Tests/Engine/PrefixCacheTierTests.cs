@@ -153,6 +153,36 @@ public sealed class PrefixCacheTierTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Eviction_to_ram_spill_to_disk_restart_and_restore_give_the_tokens_of_a_cold_prefill()
+    {
+        var options = Options() with { CacheRamMiB = 1, CacheDir = dir };
+        int[] turn2;
+        await using (var first = await InferenceEngine.StartAsync(options))
+        {
+            var session = Tokens(first, "the session that survives", 400);
+            var turn1 = await first.GenerateAsync(Greedy(session, 6));
+            turn2 = Concat(session, turn1.Choices[0].Tokens, Tokens(first, "tool output", 25));
+
+            // Other sessions take the sequence: the session's state goes to RAM, then (RAM full) on to disk.
+            for (var i = 0; i < 12 && first.Stats.PrefixCache.Spills == 0; i++)
+            {
+                _ = await first.GenerateAsync(Greedy(Tokens(first, $"{i} unrelated session", 1200), 2));
+            }
+
+            Assert.True(first.Stats.PrefixCache.Spills > 0, "the oldest state spilled from RAM to disk");
+            Assert.Equal(0, first.Stats.PrefixCache.RamEvictions);
+        }
+
+        await using var second = await InferenceEngine.StartAsync(options);
+        var restored = await second.GenerateAsync(Greedy(turn2, 10));
+        Assert.Equal(turn2.Length - 26, restored.Usage.CachedTokens);
+        Assert.Equal(restored.Usage.CachedTokens, second.Stats.PrefixCache.ReusedTokensDisk);
+
+        await using var cold = await Cold(options);
+        Assert.Equal((await cold.GenerateAsync(Greedy(turn2, 10))).Choices[0].Tokens, restored.Choices[0].Tokens);
+    }
+
+    [Fact]
     public async Task States_spill_from_ram_to_disk_and_both_stay_within_their_bounds_under_churn()
     {
         // About 110 bytes a token on the tiny model: 24 states of 1,200 tokens are ~3 MiB against 1 + 1 MiB of tiers.
