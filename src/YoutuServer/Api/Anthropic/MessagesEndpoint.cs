@@ -56,7 +56,7 @@ public static partial class MessagesEndpoint
     public static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, ILoggerFactory logs)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true);
+        var mapped = MessagesRequestMapper.Map(request, SealFor(http, host, seal), countOnly: true);
         Warn(http, logs, mapped.Warnings);
         int count;
         try
@@ -75,7 +75,8 @@ public static partial class MessagesEndpoint
     public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false);
+        var scope = SealFor(http, host, seal);
+        var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false);
         Warn(http, logs, mapped.Warnings);
         var stream = request.Stream ?? false;
         GenerationRun run;
@@ -98,13 +99,17 @@ public static partial class MessagesEndpoint
         if (stream)
         {
             // A ping goes out after each quiet spell (queued, prompt evaluation, thinking without output).
-            await StreamAsync(http, host, run, seal, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
+            await StreamAsync(http, host, run, scope, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
         }
         else
         {
-            await CompleteAsync(http, host, run, seal, id, telemetry);
+            await CompleteAsync(http, host, run, scope, id, telemetry);
         }
     }
+
+    /// <summary>Signatures bound to this API, the caller's key and the served model (a seal opens under the same three).</summary>
+    private static SealScope SealFor(HttpContext http, EngineHost host, ReasoningSeal seal) =>
+        seal.For(SealKind.AnthropicSignature, http.Items.TryGetValue(ApiKeyMiddleware.KeyIdItem, out var k) ? k as string : null, host.ServedModelId);
 
     private static void Warn(HttpContext http, ILoggerFactory logs, IReadOnlyList<string> warnings)
     {
@@ -127,7 +132,7 @@ public static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ JSON
 
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry)
+    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, string id, RequestTelemetry telemetry)
     {
         var ct = http.RequestAborted;
         await run.CompleteAsync(ct);
@@ -217,7 +222,7 @@ public static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ SSE
 
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
+    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -281,7 +286,7 @@ public static partial class MessagesEndpoint
     /// sealed when it closes), text blocks (whitespace between blocks is not a block of its own), one tool_use block
     /// per call whose input_json_delta pieces concatenate to the input object.
     /// </summary>
-    private sealed class BlockWriter(SseWriter sse, ReasoningSeal seal, ChoiceOutput choice, CancellationToken ct)
+    private sealed class BlockWriter(SseWriter sse, SealScope seal, ChoiceOutput choice, CancellationToken ct)
     {
         private readonly System.Text.StringBuilder thinking = new();
         private string? open;

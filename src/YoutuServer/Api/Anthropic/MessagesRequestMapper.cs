@@ -25,7 +25,7 @@ public static class MessagesRequestMapper
 {
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    public static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly)
+    public static MappedMessages Map(MessagesRequest r, SealScope seal, bool countOnly)
     {
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(seal);
@@ -140,7 +140,7 @@ public static class MessagesRequestMapper
 
     // ------------------------------------------------------------------ messages
 
-    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, SealScope seal, List<string> warnings)
     {
         if (dtos is null)
         {
@@ -296,7 +296,7 @@ public static class MessagesRequestMapper
         return new ChatMessage(ChatRoles.Tool, text) { ToolCallId = CallId(id) };
     }
 
-    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, SealScope seal, List<string> warnings)
     {
         if (content.ValueKind == JsonValueKind.String)
         {

@@ -67,7 +67,9 @@ public static partial class ResponsesEndpoint
             prefix = earlier.Prefix;
         }
 
-        var mapped = ResponsesRequestMapper.Map(request, previous, seal);
+        // encrypted_content is bound to this API, the caller's key and the served model.
+        var scope = seal.For(SealKind.ResponsesEncryptedContent, KeyId(http), host.ServedModelId);
+        var mapped = ResponsesRequestMapper.Map(request, previous, scope);
         if (mapped.SkippedTools.Count > 0)
         {
             var list = string.Join(",", mapped.SkippedTools.Distinct(StringComparer.Ordinal));
@@ -118,7 +120,7 @@ public static partial class ResponsesEndpoint
         };
         var includeSealed = request.Include?.Contains("reasoning.encrypted_content", StringComparer.Ordinal) ?? false;
         var summaries = request.Reasoning?.Summary is not null || request.Reasoning?.GenerateSummary is not null;
-        Func<string, string>? sealer = includeSealed ? seal.Seal : null;
+        Func<string, string>? sealer = includeSealed ? scope.Seal : null;
 
         if (request.Stream ?? false)
         {
