@@ -84,6 +84,16 @@ public sealed class ServerOptions
     /// <summary>...and about this many bytes; the least recently used are evicted first.</summary>
     public long ResponsesStoreBytes { get; set; } = 128L * 1024 * 1024;
 
+    /// <summary>
+    /// Where session state lives (stored responses, output and tool_use memories): "memory" (this process) or
+    /// "redis://HOST:PORT[,options]", a Redis-protocol store shared by replicas (<c>--state-store</c>).
+    /// </summary>
+    public string StateStore { get; set; } = "memory";
+    /// <summary>Seconds shared session state lives after its last use (<c>--state-ttl</c>); default 7 days.</summary>
+    public int StateTtlSeconds { get; set; } = 7 * 24 * 3600;
+    /// <summary>This replica's name in the x-youtu-replica response header; default HOSTNAME-PID.</summary>
+    public string? ReplicaId { get; set; }
+
     public List<string> ApiKeys { get; set; } = [];
     public string? ApiKeysFile { get; set; }
     public bool MetricsRequireKey { get; set; }

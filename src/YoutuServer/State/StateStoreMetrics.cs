@@ -9,7 +9,7 @@ namespace YoutuServer.State;
 /// <c>youtu_state_store_errors_total</c> (operations that failed because the store was unreachable, by operation),
 /// <c>youtu_state_store_skipped_total</c> (entries read but ignored: <c>corrupt</c> or written by a <c>newer</c> version).
 /// </summary>
-public static class StateStoreMetrics
+internal static class StateStoreMetrics
 {
     private static readonly double[] Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
     private static readonly Meter Meter = new("YoutuServer", typeof(StateStoreMetrics).Assembly.GetName().Version?.ToString());

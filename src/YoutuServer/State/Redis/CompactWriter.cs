@@ -8,7 +8,7 @@ namespace YoutuServer.State.Redis;
 /// Writes a compact payload: 7-bit varints, length-prefixed UTF-8 strings (a null string is length 0 with a flag),
 /// length-prefixed byte blocks and int32 arrays as little-endian blocks (token ids stay 4 bytes each, no JSON).
 /// </summary>
-public sealed class CompactWriter
+internal sealed class CompactWriter
 {
     private readonly ArrayBufferWriter<byte> buffer = new(256);
 
@@ -66,7 +66,7 @@ public sealed class CompactWriter
 }
 
 /// <summary>Reads what <see cref="CompactWriter"/> wrote; <see cref="AtEnd"/> tells a newer field from an older writer's end.</summary>
-public ref struct CompactReader(ReadOnlySpan<byte> data)
+internal ref struct CompactReader(ReadOnlySpan<byte> data)
 {
     private readonly ReadOnlySpan<byte> data = data;
     private int position;

@@ -8,7 +8,7 @@ namespace YoutuServer.State.Redis;
 /// (<c>key:1a2b3c4d</c>, never the key) or <c>-</c> when keys are off; MODEL the served model id. The braces are a
 /// Redis Cluster hash tag: one tenant's entries of one model share a slot, so a script may touch them together.
 /// </summary>
-public static class RedisKeys
+internal static class RedisKeys
 {
     public const string Root = "youtu";
 

@@ -9,7 +9,7 @@ namespace YoutuServer.State.Redis;
 /// itself with backoff. Every operation goes through <see cref="RunAsync{T}"/>, which times it and turns an
 /// unreachable or timed-out store into <see cref="StateStoreUnavailableException"/>.
 /// </summary>
-public sealed partial class RedisStateConnection : IAsyncDisposable
+internal sealed partial class RedisStateConnection : IAsyncDisposable
 {
     private readonly ConnectionMultiplexer multiplexer;
     private readonly IDisposable gauge;

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace YoutuServer.State.Redis;
 
 /// <summary>How one record type is framed and encoded (see <see cref="StateEnvelope"/> for the versioning rules).</summary>
-public interface IStateCodec<T>
+internal interface IStateCodec<T>
 {
     /// <summary>The record kind byte in the frame (distinct per type).</summary>
     byte Kind { get; }
@@ -21,7 +21,7 @@ public interface IStateCodec<T>
 }
 
 /// <summary>What a put did.</summary>
-public enum StatePut
+internal enum StatePut
 {
     Stored,
 
@@ -38,7 +38,7 @@ public enum StatePut
 /// expiring <c>ttl</c> after its last use. Every operation is one script (one round trip, atomic on the server), so
 /// two replicas writing the same tenant at once keep the bounds and the index consistent.
 /// </summary>
-public sealed class RedisStateMap<T>(RedisStateConnection connection, string kind, IStateCodec<T> codec, TimeSpan ttl, int maxItems, long maxBytes)
+internal sealed class RedisStateMap<T>(RedisStateConnection connection, string kind, IStateCodec<T> codec, TimeSpan ttl, int maxItems, long maxBytes)
     where T : class
 {
     // KEYS: 1 entry, 2 index, 3 sizes. ARGV: 1 id, 2 value, 3 ttl ms, 4 now ms, 5 max items, 6 max bytes, 7 if absent, 8 prefix.

@@ -4,7 +4,7 @@ using System.IO.Hashing;
 namespace YoutuServer.State.Redis;
 
 /// <summary>How reading a stored entry went: only <see cref="Valid"/> hands out a payload.</summary>
-public enum EnvelopeRead
+internal enum EnvelopeRead
 {
     Valid,
 
@@ -27,7 +27,7 @@ public enum EnvelopeRead
 /// missing tail takes defaults) and an older one reads a newer minor (it stops after the fields it knows). A newer
 /// major (a real change of meaning) is reported as <see cref="EnvelopeRead.Newer"/> and treated as absent.
 /// </remarks>
-public static class StateEnvelope
+internal static class StateEnvelope
 {
     public const byte FrameVersion = 1;
     private const int HeaderSize = 2 + 1 + 1 + 1 + 1 + 4;

@@ -11,7 +11,7 @@ namespace YoutuServer.State.Redis;
 /// (<c>password=...</c>, <c>user=...</c>, <c>defaultDatabase=2</c>, <c>connectTimeout=...</c>). Whatever they say,
 /// <c>abortConnect</c> is false: the server starts while the store is down and reconnects by itself.
 /// </summary>
-public sealed class StateStoreSettings
+internal sealed class StateStoreSettings
 {
     private StateStoreSettings(ConfigurationOptions? redis, string display)
     {
