@@ -58,6 +58,7 @@ public static partial class MessagesEndpoint
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
         var mapped = MessagesRequestMapper.Map(request, SealFor(http, host, seal), countOnly: true);
         Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
         int count;
         try
         {
@@ -78,6 +79,7 @@ public static partial class MessagesEndpoint
         var scope = SealFor(http, host, seal);
         var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false);
         Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
         var stream = request.Stream ?? false;
         GenerationRun run;
         try
@@ -110,6 +112,18 @@ public static partial class MessagesEndpoint
     /// <summary>Signatures bound to this API, the caller's key and the served model (a seal opens under the same three).</summary>
     private static SealScope SealFor(HttpContext http, EngineHost host, ReasoningSeal seal) =>
         seal.For(SealKind.AnthropicSignature, http.Items.TryGetValue(ApiKeyMiddleware.KeyIdItem, out var k) ? k as string : null, host.ServedModelId);
+
+    private static int billingBlockLogged;
+
+    /// <summary>Says once per process, at Debug, that Claude Code's billing block is being left out of prompts.</summary>
+    private static void NoteBillingBlock(ILoggerFactory logs, MappedMessages mapped)
+    {
+        if (mapped.BillingBlockDropped && Interlocked.Exchange(ref billingBlockLogged, 1) == 0)
+        {
+            var logger = logs.CreateLogger(LogCategory);
+            LogBillingBlockDropped(logger, MessagesRequestMapper.BillingHeaderPrefix);
+        }
+    }
 
     private static void Warn(HttpContext http, ILoggerFactory logs, IReadOnlyList<string> warnings)
     {
@@ -388,6 +402,9 @@ public static partial class MessagesEndpoint
             return doc.RootElement.Clone();
         }
     }
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Debug, Message = "/v1/messages: system blocks starting with '{Prefix}' (Claude Code's per-request billing line) are left out of the prompt, so the prefix cache keeps working; logged once")]
+    private static partial void LogBillingBlockDropped(ILogger logger, string prefix);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
     private static partial void LogSkipped(ILogger logger, string warning);
