@@ -3,6 +3,7 @@ using YoutuServer.Api;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.State;
 
 namespace YoutuServer.Cli;
 
@@ -55,6 +56,11 @@ public static partial class ServerApp
         ["adapter-quantum"] = "AdapterQuantumSteps",
         ["responses-store-items"] = "ResponsesStoreItems",
         ["responses-store-bytes"] = "ResponsesStoreBytes",
+        ["output-memory-items"] = "OutputMemoryItems",
+        ["output-memory-bytes"] = "OutputMemoryBytes",
+        ["tool-use-memory-items"] = "ToolUseMemoryItems",
+        ["tool-use-memory-bytes"] = "ToolUseMemoryBytes",
+        ["state-tenant-share"] = "StateTenantShare",
         ["state-store"] = "StateStore",
         ["state-ttl"] = "StateTtlSeconds",
         ["replica-id"] = "ReplicaId",
@@ -194,7 +200,7 @@ public static partial class ServerApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<GenerationPlanner>();
-        builder.Services.AddSingleton(new OutputMemory());
+        builder.Services.AddStateServices();
         var seal = new ReasoningSeal(options.ReasoningKey);
         builder.Services.AddSingleton(seal);
         var stateStore = State.Redis.StateStoreSettings.Parse(options.StateStore);
@@ -202,7 +208,6 @@ public static partial class ServerApp
             ? State.Redis.RedisStateConnection.ConnectAsync(stateStore, sp.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.State")).GetAwaiter().GetResult()
             : null));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
-        builder.Services.AddSingleton<Api.OpenAI.Responses.ResponseStore>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -269,9 +274,9 @@ public static partial class ServerApp
             ApiException a => a,
             BadHttpRequestException b when b.StatusCode == 413 => new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"),
             BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
-            State.StateStoreUnavailableException => new ApiException(503,
+            State.StateUnavailableException u => new ApiException(503,
                 "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
-                "server_error", null, "state_store_unavailable", State.StateStoreUnavailableException.RetryAfterSeconds),
+                "server_error", null, "state_store_unavailable", u.RetryAfterSeconds),
             OperationCanceledException => null,
             _ => new ApiException(500, "The server had an error while processing your request.", "server_error", null, "internal_error"),
         };

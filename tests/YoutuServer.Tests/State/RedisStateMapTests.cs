@@ -8,7 +8,7 @@ namespace YoutuServer.Tests.State;
 /// <summary>
 /// The Redis-protocol backend's contract against a real server (Garnet in process): two connections stand for two
 /// replicas. Bounds are per tenant and model, reads count as use, a half-written or newer entry is never read as
-/// valid, a dead store is a <see cref="StateStoreUnavailableException"/> and the connection comes back by itself.
+/// valid, a dead store is a <see cref="StateUnavailableException"/> and the connection comes back by itself.
 /// </summary>
 public sealed class RedisStateMapTests : IAsyncLifetime
 {
@@ -167,9 +167,9 @@ public sealed class RedisStateMapTests : IAsyncLifetime
         var map = Map(a);
         await map.PutAsync(null, Model, "before", new Note("before", [], null));
         garnet.Stop();
-        var e = await Assert.ThrowsAsync<StateStoreUnavailableException>(() => map.GetAsync(null, Model, "before"));
+        var e = await Assert.ThrowsAsync<StateUnavailableException>(() => map.GetAsync(null, Model, "before"));
         Assert.Contains("unavailable", e.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<StateStoreUnavailableException>(() => map.PutAsync(null, Model, "during", new Note("x", [], null)));
+        await Assert.ThrowsAsync<StateUnavailableException>(() => map.PutAsync(null, Model, "during", new Note("x", [], null)));
         Assert.Null(await a.PingAsync());
 
         garnet.Restart();

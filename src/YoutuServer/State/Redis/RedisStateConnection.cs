@@ -7,7 +7,7 @@ namespace YoutuServer.State.Redis;
 /// The one connection (multiplexer) to the shared Redis-protocol store. It is opened without waiting
 /// (<c>abortConnect=false</c>): the server starts while the store is down, and StackExchange.Redis reconnects by
 /// itself with backoff. Every operation goes through <see cref="RunAsync{T}"/>, which times it and turns an
-/// unreachable or timed-out store into <see cref="StateStoreUnavailableException"/>.
+/// unreachable or timed-out store into <see cref="StateUnavailableException"/>.
 /// </summary>
 internal sealed partial class RedisStateConnection : IAsyncDisposable
 {
@@ -24,6 +24,9 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
         multiplexer.ConnectionFailed += (_, e) => Log.Failed(logger, Settings.Display, e.FailureType.ToString(), e.Exception?.Message ?? "");
         multiplexer.ConnectionRestored += (_, _) => Log.Restored(logger, Settings.Display);
     }
+
+    /// <summary>What a request that needs the store is told to wait (Retry-After) while it is down: about one reconnect try.</summary>
+    public const int RetryAfterSeconds = 2;
 
     public StateStoreSettings Settings { get; }
 
@@ -76,7 +79,7 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
     }
 
     /// <summary>Runs one store operation, timed by <paramref name="operation"/>; an unreachable store throws
-    /// <see cref="StateStoreUnavailableException"/>.</summary>
+    /// <see cref="StateUnavailableException"/>.</summary>
     public async Task<T> RunAsync<T>(string operation, Func<IDatabase, Task<T>> action)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -92,7 +95,11 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
         {
             StateStoreMetrics.Errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
             Log.OperationFailed(logger, operation, e.Message);
-            throw new StateStoreUnavailableException($"The session state store ({Settings.Display}) is unavailable: {e.GetType().Name}.", e);
+            throw new StateUnavailableException($"The session state store ({Settings.Display}) is unavailable: {e.GetType().Name}.", e)
+            {
+                Store = operation,
+                RetryAfterSeconds = RetryAfterSeconds,
+            };
         }
     }
 
@@ -103,7 +110,7 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
         {
             return await RunAsync("ping", db => db.PingAsync()).ConfigureAwait(false);
         }
-        catch (StateStoreUnavailableException)
+        catch (StateUnavailableException)
         {
             return null;
         }
