@@ -28,6 +28,7 @@ public enum IntentField
     Logprobs,
     TopLogprobs,
     ReasoningBudget,
+    CacheSalt,
 }
 
 public enum IntentFailureKind

@@ -137,6 +137,10 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
                 ServerMetrics.PromptTokens.Add(usage.PromptTokens, modelTag);
                 ServerMetrics.GenerationTokens.Add(usage.CompletionTokens, modelTag);
                 ServerMetrics.PrefixCacheHitTokens.Add(usage.CachedTokens, modelTag);
+                if (usage.Engine is { RestoredTokens: > 0 } engineUsage)
+                {
+                    ServerMetrics.PrefixCacheRestoreDuration.Record(engineUsage.RestoreMs / 1000, modelTag);
+                }
             }
 
             if (ttft is { } t)

@@ -90,6 +90,7 @@ public static class MessagesRequestMapper
             Stop = stops,
             // max_tokens is a cap: the endpoint clamps it to the room the context leaves (Claude Code always asks 32000).
             MaxTokens = null,
+            CacheSalt = r.CacheSalt,
         };
         return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);
     }

@@ -105,6 +105,8 @@ public static class ResponsesRequestMapper
             MaxTokens = r.MaxOutputTokens,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
         return new MappedResponsesRequest
         {
@@ -128,6 +130,7 @@ public static class ResponsesRequestMapper
         IntentField.ToolName => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".name",
         IntentField.ToolParameters => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".parameters",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => OpenAIErrors.Common(field, index),
     };
 
