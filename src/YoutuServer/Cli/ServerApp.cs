@@ -7,7 +7,7 @@ using YoutuServer.Http;
 namespace YoutuServer.Cli;
 
 /// <summary>Builds and runs the HTTP server (`youtu-server serve`): the composition root of every room.</summary>
-public static class ServerApp
+internal static class ServerApp
 {
     /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
     private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)

@@ -13,7 +13,7 @@ using YoutuServer.Models;
 namespace YoutuServer.Generation;
 
 /// <summary>Everything an intent turns into: the rendered prompt, the engine job and how to read its output.</summary>
-public sealed record GenerationPlan(
+internal sealed record GenerationPlan(
     string? Prompt,
     GenerationRequest Request,
     OutputParserOptions? Parser,
@@ -39,7 +39,7 @@ public sealed record GenerationPlan(
 /// stop rules, thinking, tools and the output constraint onto an engine request. The one place that knows how a
 /// request becomes generation; it knows no wire format.
 /// </summary>
-public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, OutputMemory memory)
+internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, OutputMemory memory)
 {
     /// <summary>A bound on stop strings for any wire format (OpenAI's own limit of 4 is checked by its adapter).</summary>
     public const int MaxStopStrings = 16;

@@ -14,7 +14,7 @@ namespace YoutuServer.Generation;
 /// re-tokenizing its text need not give back the token ids it sampled. Bounded (entries and tokens), least recently
 /// used first out; a turn not found here is rendered from its fields as usual.
 /// </summary>
-public sealed class OutputMemory(int maxEntries = 4096, long maxTokens = 4_000_000)
+internal sealed class OutputMemory(int maxEntries = 4096, long maxTokens = 4_000_000)
 {
     private readonly Dictionary<string, LinkedListNode<Entry>> index = new(StringComparer.Ordinal);
     private readonly LinkedList<Entry> order = new();

@@ -11,7 +11,7 @@ namespace YoutuServer.Generation;
 /// nothing a client alters or invents opens. The key comes from a configured secret (<c>--reasoning-key</c>, shared
 /// by replicas) or is random per process. Format: base64url(version 1 | nonce | tag | ciphertext).
 /// </summary>
-public sealed class ReasoningSeal
+internal sealed class ReasoningSeal
 {
     private const byte Version = 1;
     private const int NonceSize = 12;

@@ -10,7 +10,7 @@ namespace YoutuServer.Hosting;
 /// Kestrel starts listening, so /health/ready never reports ready before the model is there. On shutdown the
 /// engine stops after Kestrel has drained its requests (see DrainCoordinator).
 /// </summary>
-public sealed partial class EngineHost : IHostedService, IAsyncDisposable
+internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
 {
     private readonly ServerOptions options;
     private readonly ILoggerFactory loggerFactory;
@@ -260,4 +260,4 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
 }
 
 /// <summary>An adapter as the API lists it.</summary>
-public sealed record ServedAdapter(string Id, string? Description);
+internal sealed record ServedAdapter(string Id, string? Description);

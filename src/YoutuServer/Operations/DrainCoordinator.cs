@@ -16,7 +16,7 @@ namespace YoutuServer.Operations;
 /// engine is disposed (EngineHost.StopAsync) and the process exits 0.</item>
 /// </list>
 /// </summary>
-public sealed partial class DrainCoordinator : IHostedLifecycleService
+internal sealed partial class DrainCoordinator : IHostedLifecycleService
 {
     /// <summary>Added to the drain timeout for HostOptions.ShutdownTimeout: closing streams, stopping Kestrel and the engine.</summary>
     public static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(15);

@@ -14,7 +14,7 @@ namespace YoutuServer.Operations;
 /// and after the response one log line and the request metrics. Per-request numbers (model, tokens, TTFT, TPOT)
 /// come from the HttpContext.Items that RequestTelemetry fills in the endpoints.
 /// </summary>
-public sealed partial class RequestObserver(RequestDelegate next, ServerOptions options, DrainCoordinator drain, ILogger<RequestObserver> logger)
+internal sealed partial class RequestObserver(RequestDelegate next, ServerOptions options, DrainCoordinator drain, ILogger<RequestObserver> logger)
 {
     public const string RequestIdHeader = "x-request-id";
     public const string RejectionItem = "youtu.rejection";

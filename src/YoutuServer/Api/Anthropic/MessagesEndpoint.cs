@@ -14,7 +14,7 @@ namespace YoutuServer.Api.Anthropic;
 /// thin adapter over the generation pipeline. The request maps to an intent (<see cref="MessagesRequestMapper"/>); the
 /// result stream is written as content blocks: thinking (signed with the <see cref="ReasoningSeal"/>), text, tool_use.
 /// </summary>
-public static partial class MessagesEndpoint
+internal static partial class MessagesEndpoint
 {
     private const string LogCategory = "YoutuServer.Api.Anthropic.MessagesEndpoint";
 

@@ -7,7 +7,7 @@ using YoutuServer.Http;
 namespace YoutuServer.Api.Anthropic;
 
 /// <summary>A Messages request mapped: the intent, the field namer for its errors, and what was skipped (warnings).</summary>
-public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens);
+internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens);
 
 /// <summary>
 /// Anthropic Messages → <see cref="GenerationIntent"/>. Checks the wire shapes (roles, content blocks, tools,
@@ -21,7 +21,7 @@ public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, I
 /// a block whose signature does not open is dropped with a warning. Images and documents are refused by name; server
 /// tools and server-tool blocks are skipped with a warning.
 /// </remarks>
-public static class MessagesRequestMapper
+internal static class MessagesRequestMapper
 {
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 

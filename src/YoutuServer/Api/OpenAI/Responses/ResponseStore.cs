@@ -6,7 +6,7 @@ using YoutuServer.Operations;
 namespace YoutuServer.Api.OpenAI.Responses;
 
 /// <summary>A stored response: its JSON, its input items, the conversation it continues, and who made it.</summary>
-public sealed class StoredResponse
+internal sealed class StoredResponse
 {
     public required string Id { get; init; }
 
@@ -57,7 +57,7 @@ public sealed class StoredResponse
 /// least recently used evicted first (reading or continuing a response counts as use). Sizes: <c>--responses-store-items</c>,
 /// <c>--responses-store-bytes</c>. Figures on /metrics (youtu_responses_store_items, _size_bytes, _evictions_total).
 /// </summary>
-public sealed class ResponseStore : IDisposable
+internal sealed class ResponseStore : IDisposable
 {
     private readonly Lock gate = new();
     private readonly Dictionary<string, LinkedListNode<StoredResponse>> index = new(StringComparer.Ordinal);
