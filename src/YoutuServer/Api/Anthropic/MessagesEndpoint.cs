@@ -58,6 +58,7 @@ internal static partial class MessagesEndpoint
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
         var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true);
         Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
         int count;
         try
         {
@@ -77,6 +78,7 @@ internal static partial class MessagesEndpoint
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
         var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false);
         Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
         var stream = request.Stream ?? false;
         GenerationRun run;
         try
@@ -103,6 +105,18 @@ internal static partial class MessagesEndpoint
         else
         {
             await CompleteAsync(http, host, run, seal, id, telemetry);
+        }
+    }
+
+    private static int billingBlockLogged;
+
+    /// <summary>Says once per process, at Debug, that Claude Code's billing block is being left out of prompts.</summary>
+    private static void NoteBillingBlock(ILoggerFactory logs, MappedMessages mapped)
+    {
+        if (mapped.BillingBlockDropped && Interlocked.Exchange(ref billingBlockLogged, 1) == 0)
+        {
+            var logger = logs.CreateLogger(LogCategory);
+            LogBillingBlockDropped(logger, MessagesRequestMapper.BillingHeaderPrefix);
         }
     }
 
@@ -383,6 +397,9 @@ internal static partial class MessagesEndpoint
             return doc.RootElement.Clone();
         }
     }
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Debug, Message = "/v1/messages: system blocks starting with '{Prefix}' (Claude Code's per-request billing line) are left out of the prompt, so the prefix cache keeps working; logged once")]
+    private static partial void LogBillingBlockDropped(ILogger logger, string prefix);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
     private static partial void LogSkipped(ILogger logger, string warning);

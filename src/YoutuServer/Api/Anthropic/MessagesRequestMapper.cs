@@ -7,7 +7,8 @@ using YoutuServer.Http;
 namespace YoutuServer.Api.Anthropic;
 
 /// <summary>A Messages request mapped: the intent, the field namer for its errors, and what was skipped (warnings).</summary>
-internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens);
+/// <param name="BillingBlockDropped">The system held Claude Code's billing line, which was left out of the prompt.</param>
+internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens, bool BillingBlockDropped = false);
 
 /// <summary>
 /// Anthropic Messages → <see cref="GenerationIntent"/>. Checks the wire shapes (roles, content blocks, tools,
@@ -19,10 +20,15 @@ internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names,
 /// template gathers all system text into its preamble); tool_result blocks become tool messages; thinking blocks sent
 /// back become the assistant message's reasoning, taken from their signature (the server's seal of the exact text);
 /// a block whose signature does not open is dropped with a warning. Images and documents are refused by name; server
-/// tools and server-tool blocks are skipped with a warning.
+/// tools and server-tool blocks are skipped with a warning. A system text block starting with
+/// <see cref="BillingHeaderPrefix"/> (Claude Code's per-request billing telemetry, not an instruction) is left out:
+/// at the front of the prompt, its nonce would void the whole prefix cache on every request.
 /// </remarks>
 internal static class MessagesRequestMapper
 {
+    /// <summary>Claude Code (2.1.36 and later) sends this line as its first system block; its values change per request.</summary>
+    public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
+
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
     public static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly)
@@ -49,7 +55,7 @@ internal static class MessagesRequestMapper
         }
 
         var messages = new List<ChatMessage>();
-        AddSystem(r.System, messages);
+        var billingDropped = AddSystem(r.System, messages);
         MapMessages(r.Messages, messages, seal, warnings);
 
         var (tools, toolIndex) = MapTools(r.Tools, warnings);
@@ -84,28 +90,37 @@ internal static class MessagesRequestMapper
             // max_tokens is a cap: the endpoint clamps it to the room the context leaves (Claude Code always asks 32000).
             MaxTokens = null,
         };
-        return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens);
+        return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);
     }
 
     // ------------------------------------------------------------------ system
 
-    private static void AddSystem(JsonElement? system, List<ChatMessage> messages)
+    /// <summary>Adds the top-level system text; true when a billing block was left out of it.</summary>
+    private static bool AddSystem(JsonElement? system, List<ChatMessage> messages)
     {
         if (system is not { } s || s.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
-            return;
+            return false;
         }
 
-        var text = TextOf(s, "system", allowEmpty: true);
+        var text = TextOf(s, "system", allowEmpty: true, out var billingDropped);
         if (text.Length > 0)
         {
             messages.Add(new ChatMessage(ChatRoles.System, text));
         }
+
+        return billingDropped;
     }
 
-    /// <summary>A string, or an array of text blocks joined by blank lines (system prompts, system messages).</summary>
-    private static string TextOf(JsonElement value, string path, bool allowEmpty)
+    private static string TextOf(JsonElement value, string path, bool allowEmpty) => TextOf(value, path, allowEmpty, out _);
+
+    /// <summary>
+    /// A string, or an array of text blocks joined by blank lines (system prompts, system messages); a text block that
+    /// starts with <see cref="BillingHeaderPrefix"/> is left out (<paramref name="billingDropped"/>).
+    /// </summary>
+    private static string TextOf(JsonElement value, string path, bool allowEmpty, out bool billingDropped)
     {
+        billingDropped = false;
         if (value.ValueKind == JsonValueKind.String)
         {
             return value.GetString()!;
@@ -127,12 +142,19 @@ internal static class MessagesRequestMapper
                 throw ApiException.BadRequest($"{p}: '{type}' blocks are not supported here; only text blocks.", $"{p}.type");
             }
 
+            var blockText = RequiredString(block, "text", p);
+            if (blockText.StartsWith(BillingHeaderPrefix, StringComparison.Ordinal))
+            {
+                billingDropped = true;
+                continue;
+            }
+
             if (sb.Length > 0)
             {
                 sb.Append("\n\n");
             }
 
-            sb.Append(RequiredString(block, "text", p));
+            sb.Append(blockText);
         }
 
         return j == 0 && !allowEmpty ? throw ApiException.BadRequest($"{path}: must not be empty.", path) : sb.ToString();
