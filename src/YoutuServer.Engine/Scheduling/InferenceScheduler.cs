@@ -1044,13 +1044,13 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     internal (int PosMin, int PosMax) NativeSequenceRange(int seq)
         => (NativeMethods.llama_memory_seq_pos_min(mem, seq), NativeMethods.llama_memory_seq_pos_max(mem, seq));
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache, seq {Seq}")]
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache, seq {Seq}")]
     private partial void LogAdmitted(string id, int prompt, int cached, int seq);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "llama_decode returned {Rc} for a batch of {Count} tokens")]
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "llama_decode returned {Rc} for a batch of {Count} tokens")]
     private partial void LogDecodeFailed(int rc, int count);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "the inference loop crashed")]
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Critical, Message = "the inference loop crashed")]
     private partial void LogLoopCrashed(Exception e);
 
     private readonly record struct BatchEntry(Slot Slot, int Token, int Pos, bool Logits);

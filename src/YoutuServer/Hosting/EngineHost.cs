@@ -241,10 +241,10 @@ internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
     private partial void LogReady(string model, string path, int parallel, int ctx);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = """
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = """
 
         ================================================================================
          The default model '{Id}' is not on this machine ({Path}).

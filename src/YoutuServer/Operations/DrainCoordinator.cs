@@ -134,15 +134,15 @@ internal sealed partial class DrainCoordinator : IHostedLifecycleService
         return true;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Draining: no new requests; {InFlight} in flight may finish within {Timeout} s")]
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Information, Message = "Draining: no new requests; {InFlight} in flight may finish within {Timeout} s")]
     private partial void LogDrainStarted(int inFlight, int timeout);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Drained in {ElapsedMs} ms")]
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Information, Message = "Drained in {ElapsedMs} ms")]
     private partial void LogDrained(int elapsedMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain timeout ({Timeout} s): ending {InFlight} requests with finish_reason \"length\"")]
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Warning, Message = "Drain timeout ({Timeout} s): ending {InFlight} requests with finish_reason \"length\"")]
     private partial void LogDrainTimeout(int inFlight, int timeout);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{InFlight} requests still open after the drain; the server stops anyway")]
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Warning, Message = "{InFlight} requests still open after the drain; the server stops anyway")]
     private partial void LogDrainIncomplete(int inFlight);
 }

@@ -401,6 +401,6 @@ internal static partial class MessagesEndpoint
     [LoggerMessage(EventId = 1301, Level = LogLevel.Debug, Message = "/v1/messages: system blocks starting with '{Prefix}' (Claude Code's per-request billing line) are left out of the prompt, so the prefix cache keeps working; logged once")]
     private static partial void LogBillingBlockDropped(ILogger logger, string prefix);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
     private static partial void LogSkipped(ILogger logger, string warning);
 }
