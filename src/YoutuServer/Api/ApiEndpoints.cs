@@ -6,6 +6,7 @@ using YoutuServer.Api.OpenAI.Dtos;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.Operations;
 
 namespace YoutuServer.Api;
 
@@ -212,7 +213,7 @@ internal static class ApiEndpoints
         try
         {
             ModelResolver.Check(host, r.Model);
-            var plan = planner.Plan(ChatRequestMapper.ToIntent(r));
+            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(r) with { Tenant = http.Tenant() }, http.RequestAborted);
             return Json(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ApiJsonContext.Wire.ApplyTemplateResponse);
         }
         catch (IntentException e)

@@ -3,6 +3,7 @@ using YoutuServer.Api;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.State;
 
 namespace YoutuServer.Cli;
 
@@ -55,6 +56,11 @@ internal static class ServerApp
         ["adapter-quantum"] = "AdapterQuantumSteps",
         ["responses-store-items"] = "ResponsesStoreItems",
         ["responses-store-bytes"] = "ResponsesStoreBytes",
+        ["output-memory-items"] = "OutputMemoryItems",
+        ["output-memory-bytes"] = "OutputMemoryBytes",
+        ["tool-use-memory-items"] = "ToolUseMemoryItems",
+        ["tool-use-memory-bytes"] = "ToolUseMemoryBytes",
+        ["state-tenant-share"] = "StateTenantShare",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -191,10 +197,9 @@ internal static class ServerApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<GenerationPlanner>();
-        builder.Services.AddSingleton(new OutputMemory());
+        builder.Services.AddStateServices();
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
-        builder.Services.AddSingleton<Api.OpenAI.Responses.ResponseStore>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {

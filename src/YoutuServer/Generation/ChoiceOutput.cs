@@ -143,8 +143,14 @@ internal sealed class ChoiceOutput
         }
 
         int[] ids = [.. plan.PrefillTokens, .. tokenIds!];
-        plan.Memory!.Remember(OutputMemory.KeyOf(Output), plan.Prefill + text, ids);
+        ToRemember = (OutputMemoryKeys.Of(Output), new State.RememberedOutput(plan.Prefill + text, ids));
     }
+
+    /// <summary>The finished turn for the output memory (key and turn), when it is one to remember; the run stores it.</summary>
+    internal (string Key, State.RememberedOutput Turn)? ToRemember { get; private set; }
+
+    /// <summary>The token ids generated so far (chat plans; empty for raw prompts).</summary>
+    internal IReadOnlyList<int> TokenIds => (IReadOnlyList<int>?)tokenIds ?? [];
 
     private void Feed(string text, List<OutputEvent> events)
     {

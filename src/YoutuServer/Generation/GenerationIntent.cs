@@ -48,6 +48,16 @@ internal sealed record GenerationIntent
     /// the model chose another tokenization of its output than the tokenizer would.
     /// </summary>
     public PromptPrefix? KnownPrefix { get; init; }
+
+    /// <summary>Whose request it is: the state services (remembered turns) are scoped by it.</summary>
+    internal State.TenantId Tenant { get; init; } = State.TenantId.Anonymous;
+
+    /// <summary>
+    /// Assistant turns of <see cref="Messages"/> that <see cref="State.IOutputMemory"/> remembers, by
+    /// <see cref="OutputMemoryKeys"/> key: fetched before planning (<see cref="GenerationPlanner.PlanAsync"/>), so
+    /// that planning itself does no I/O.
+    /// </summary>
+    internal IReadOnlyDictionary<string, State.RememberedOutput>? RecalledTurns { get; init; }
 }
 
 /// <summary>A prompt prefix and the tokens it stands for (see <see cref="GenerationIntent.KnownPrefix"/>).</summary>

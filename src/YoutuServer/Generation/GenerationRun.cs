@@ -180,6 +180,7 @@ internal sealed class GenerationRun
                     case ChoiceFinishedEvent f:
                         events.Clear();
                         Choices[f.Choice].OnFinished(f, events);
+                        await RememberAsync(Choices[f.Choice], cancellationToken).ConfigureAwait(false);
                         foreach (var o in events)
                         {
                             yield return new ResultEvent(ResultKind.Output, f.Choice, o);
@@ -195,6 +196,26 @@ internal sealed class GenerationRun
             }
 
             yield return new ResultEvent(ResultKind.Flush);
+        }
+    }
+
+    /// <summary>
+    /// Stores a finished turn in the output memory before its end is reported, so a client that sends it straight back
+    /// finds it. A memory that cannot answer costs only prefix-cache reuse.
+    /// </summary>
+    private async ValueTask RememberAsync(ChoiceOutput choice, CancellationToken cancellationToken)
+    {
+        if (Plan.Memory is not { } memory || choice.ToRemember is not { } turn)
+        {
+            return;
+        }
+
+        try
+        {
+            await memory.RememberAsync(Plan.Tenant, turn.Key, turn.Turn, cancellationToken).ConfigureAwait(false);
+        }
+        catch (State.StateUnavailableException)
+        {
         }
     }
 

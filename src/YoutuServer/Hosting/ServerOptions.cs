@@ -84,6 +84,19 @@ internal sealed class ServerOptions
     /// <summary>...and about this many bytes; the least recently used are evicted first.</summary>
     public long ResponsesStoreBytes { get; set; } = 128L * 1024 * 1024;
 
+    /// <summary>Output memory (finished turns kept token for token for the prefix cache): at most this many turns...</summary>
+    public int OutputMemoryItems { get; set; } = 4096;
+    /// <summary>...and about this many bytes (4 per token plus the text).</summary>
+    public long OutputMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Tool-use memory (Anthropic tool calls' exact argument text): at most this many calls...</summary>
+    public int ToolUseMemoryItems { get; set; } = 16_384;
+    /// <summary>...and about this many bytes.</summary>
+    public long ToolUseMemoryBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>The share (0-1] of each state store's bounds one tenant (API key) may hold; 1 = no per-tenant bound beyond the store's.</summary>
+    public double StateTenantShare { get; set; } = 1.0;
+
     public List<string> ApiKeys { get; set; } = [];
     public string? ApiKeysFile { get; set; }
     public bool MetricsRequireKey { get; set; }

@@ -53,15 +53,8 @@ internal static class ServerMetrics
     public static readonly Counter<long> Rejections = Meter.CreateCounter<long>(
         "youtu.rejections", "{request}", "Requests refused before generation, by reason.");
 
-    public static readonly Counter<long> ResponseStoreEvictions = Meter.CreateCounter<long>(
-        "youtu.responses_store.evictions", "{response}", "Stored Responses API responses evicted (least recently used) to keep the store within its bounds.");
-
-    private static Func<(long Items, long Bytes)>[] storeSources = [];
-
     static ServerMetrics()
     {
-        Meter.CreateObservableGauge("youtu.responses_store.items", () => SumStores(s => s.Items), null, "Responses API responses held for previous_response_id and GET.");
-        Meter.CreateObservableGauge("youtu.responses_store.size", () => SumStores(s => s.Bytes), "By", "Approximate memory held by stored Responses API responses.");
         Meter.CreateObservableGauge("youtu.queue_depth", () => Observe(s => s.QueueDepth), null, "Requests waiting for a sequence slot.");
         Meter.CreateObservableGauge("youtu.active_sequences", () => Observe(s => s.ActiveSequences), null, "Sequences being decoded.");
         Meter.CreateObservableGauge("youtu.kv_cells_used", () => Observe(s => s.KvCellsUsed), null, "KV-cache cells holding tokens (prefix cache included).");
@@ -113,39 +106,6 @@ internal static class ServerMetrics
         }
 
         return new Removal(source);
-    }
-
-    /// <summary>Adds a Responses store whose item count and size the gauges report; dispose the result to remove it.</summary>
-    public static IDisposable AddResponseStore(Func<(long Items, long Bytes)> source)
-    {
-        lock (SourcesLock)
-        {
-            storeSources = [.. storeSources, source];
-        }
-
-        return new StoreRemoval(source);
-    }
-
-    private static long SumStores(Func<(long Items, long Bytes), long> value)
-    {
-        long sum = 0;
-        foreach (var s in Volatile.Read(ref storeSources))
-        {
-            sum += value(s());
-        }
-
-        return sum;
-    }
-
-    private sealed class StoreRemoval(Func<(long Items, long Bytes)> source) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (SourcesLock)
-            {
-                storeSources = [.. storeSources.Where(s => s != source)];
-            }
-        }
     }
 
     /// <summary>Counts a refused request: queue_full, shutting_down, context_length_exceeded, request_too_large,

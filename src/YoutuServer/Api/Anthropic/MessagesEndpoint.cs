@@ -4,6 +4,7 @@ using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.State;
 using YoutuServer.Http.Sse;
 using YoutuServer.Operations;
 
@@ -53,16 +54,16 @@ internal static partial class MessagesEndpoint
         return builder;
     }
 
-    public static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, ILoggerFactory logs)
+    internal static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true);
+        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         int count;
         try
         {
-            count = planner.CountPromptTokens(mapped.Intent);
+            count = planner.CountPromptTokens(await planner.RecallTurnsAsync(mapped.Intent with { Tenant = http.Tenant() }, http.RequestAborted));
         }
         catch (IntentException e)
         {
@@ -73,17 +74,17 @@ internal static partial class MessagesEndpoint
         await JsonSerializer.SerializeAsync(http.Response.Body, new CountTokensResponse { InputTokens = count }, AnthropicJsonContext.Wire.CountTokensResponse, http.RequestAborted);
     }
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false);
+        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         var stream = request.Stream ?? false;
         GenerationRun run;
         try
         {
-            var plan = planner.Plan(mapped.Intent);
+            var plan = await planner.PlanAsync(mapped.Intent with { Tenant = http.Tenant() }, http.RequestAborted);
             // max_tokens is a cap: clamped to the room the prompt leaves in the context (the planner refuses a prompt
             // that leaves none), as llama-server does for Claude Code's fixed max_tokens of 32000.
             var room = planner.ContextSize - plan.PromptTokens;
@@ -100,11 +101,11 @@ internal static partial class MessagesEndpoint
         if (stream)
         {
             // A ping goes out after each quiet spell (queued, prompt evaluation, thinking without output).
-            await StreamAsync(http, host, run, seal, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
+            await StreamAsync(http, host, run, seal, toolUses, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
         }
         else
         {
-            await CompleteAsync(http, host, run, seal, id, telemetry);
+            await CompleteAsync(http, host, run, seal, toolUses, id, telemetry);
         }
     }
 
@@ -141,7 +142,7 @@ internal static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ JSON
 
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry)
+    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry)
     {
         var ct = http.RequestAborted;
         await run.CompleteAsync(ct);
@@ -163,7 +164,7 @@ internal static partial class MessagesEndpoint
             content.Add(new ContentBlock { Type = "text", Text = text });
         }
 
-        RememberToolUses(output);
+        await ToolUseRecall.RememberAsync(toolUses, http.Tenant(), output, ct);
         foreach (var call in output.ToolCalls)
         {
             content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments), Caller = ToolCaller.Direct });
@@ -182,16 +183,6 @@ internal static partial class MessagesEndpoint
         telemetry.End(http, 200, usage);
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, response, AnthropicJsonContext.Wire.MessageResponse, ct);
-    }
-
-    /// <summary>Keeps each call's exact argument text (and whitespace-only turn text) for when the client sends the turn back.</summary>
-    private static void RememberToolUses(ParsedAssistantOutput output)
-    {
-        var whitespace = output.Content is { } c && string.IsNullOrWhiteSpace(c) ? c : null;
-        foreach (var call in output.ToolCalls)
-        {
-            ToolUseMemory.Remember(MessagesRequestMapper.WireId(call.Id), call.Arguments, whitespace);
-        }
     }
 
     /// <summary>A tool call's arguments as the input object (a call cut short by max_tokens gives what parses: else {}).</summary>
@@ -231,7 +222,7 @@ internal static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ SSE
 
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
+    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -272,7 +263,7 @@ internal static partial class MessagesEndpoint
             }
 
             var choice = run.Choices[0];
-            RememberToolUses(choice.Output);
+            await ToolUseRecall.RememberAsync(toolUses, http.Tenant(), choice.Output, ct);
             var delta = new MessageDeltaEvent
             {
                 Delta = new MessageDelta { StopReason = StopReason(choice), StopSequence = choice.StopString },

@@ -3,6 +3,7 @@ using System.Text.Json;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Http;
+using YoutuServer.State;
 
 namespace YoutuServer.Api.Anthropic;
 
@@ -31,7 +32,7 @@ internal static class MessagesRequestMapper
 
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    public static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly)
+    internal static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly, IReadOnlyDictionary<string, RememberedToolUse>? recalled = null)
     {
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(seal);
@@ -56,7 +57,7 @@ internal static class MessagesRequestMapper
 
         var messages = new List<ChatMessage>();
         var billingDropped = AddSystem(r.System, messages);
-        MapMessages(r.Messages, messages, seal, warnings);
+        MapMessages(r.Messages, messages, seal, warnings, recalled);
 
         var (tools, toolIndex) = MapTools(r.Tools, warnings);
         var (choice, parallel) = MapToolChoice(r.ToolChoice);
@@ -162,7 +163,7 @@ internal static class MessagesRequestMapper
 
     // ------------------------------------------------------------------ messages
 
-    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (dtos is null)
         {
@@ -191,7 +192,7 @@ internal static class MessagesRequestMapper
                         throw ApiException.BadRequest($"messages.{i}: a final assistant message (prefill) is not supported by this server; end with a user message.", $"messages.{i}.role");
                     }
 
-                    MapAssistant(content, i, messages, seal, warnings);
+                    MapAssistant(content, i, messages, seal, warnings, recalled);
                     break;
                 case "system":
                     // A mid-conversation system message (Claude Code sends one after the first user turn).
@@ -318,7 +319,7 @@ internal static class MessagesRequestMapper
         return new ChatMessage(ChatRoles.Tool, text) { ToolCallId = CallId(id) };
     }
 
-    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (content.ValueKind == JsonValueKind.String)
         {
@@ -388,7 +389,7 @@ internal static class MessagesRequestMapper
                         throw ApiException.BadRequest($"{p}.input: must be an object.", $"{p}.input");
                     }
 
-                    if (ToolUseMemory.TryRecall(id, input, out var arguments, out var turnContent))
+                    if (recalled is not null && recalled.TryGetValue(id, out var remembered) && ToolUseRecall.Matches(remembered, input, out var arguments, out var turnContent))
                     {
                         // The model's own argument text (and the whitespace it wrote around the call).
                         (calls ??= []).Add(ChatToolCall.FromArgumentsString(CallId(id), name, arguments));

@@ -14,7 +14,7 @@ internal static class ChatCompletionsEndpoint
 {
     private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
     {
         var request = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
         var names = ChatRequestMapper.Names(request);
@@ -22,7 +22,7 @@ internal static class ChatCompletionsEndpoint
         try
         {
             ModelResolver.Check(host, request.Model);
-            var plan = planner.Plan(ChatRequestMapper.ToIntent(request));
+            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(request) with { Tenant = http.Tenant() }, http.RequestAborted);
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
         }

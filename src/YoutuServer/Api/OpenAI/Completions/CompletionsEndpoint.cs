@@ -13,7 +13,7 @@ namespace YoutuServer.Api.OpenAI.Completions;
 /// <summary>POST /v1/completions (legacy): a raw prompt (text or token ids), text out, no template and no parsing.</summary>
 internal static class CompletionsEndpoint
 {
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
     {
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.CompletionRequest);
         GenerationRun run;
@@ -21,7 +21,7 @@ internal static class CompletionsEndpoint
         {
             ModelResolver.Check(host, r.Model);
             var intent = ToIntent(r, host.Engine.VocabSize);
-            var plan = planner.Plan(intent);
+            var plan = await planner.PlanAsync(intent with { Tenant = http.Tenant() }, http.RequestAborted);
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, r.Stream ?? false);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
         }
