@@ -8,7 +8,7 @@ using YoutuServer.State;
 namespace YoutuServer.Cli;
 
 /// <summary>Builds and runs the HTTP server (`youtu-server serve`): the composition root of every room.</summary>
-public static partial class ServerApp
+internal static partial class ServerApp
 {
     /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
     private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)

@@ -4,7 +4,7 @@ namespace YoutuServer.Hosting;
 /// Server settings, bound from the "Youtu" configuration section: appsettings.json, environment variables
 /// (YOUTU__PORT, YOUTU__MODEL, ...) and command-line options (--port, --model, ...), later sources winning.
 /// </summary>
-public sealed class ServerOptions
+internal sealed class ServerOptions
 {
     public const string Section = "Youtu";
 
