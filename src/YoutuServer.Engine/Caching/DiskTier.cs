@@ -350,12 +350,12 @@ internal sealed partial class DiskTier
         }
     }
 
-    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "prefix cache: skipped and removed {Path}: {Reason}")]
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "prefix cache: skipped and removed {Path}: {Reason}")]
     private partial void LogRejected(string path, string reason);
 
-    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "prefix cache: stopped writing to {Directory} ({Reason}); saved states stay in RAM only, files already there are still read")]
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "prefix cache: stopped writing to {Directory} ({Reason}); saved states stay in RAM only, files already there are still read")]
     private partial void LogWritingStopped(string directory, string reason);
 
-    [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "prefix cache: could not write {Path}: {Reason}")]
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "prefix cache: could not write {Path}: {Reason}")]
     private partial void LogWriteFailed(string path, string reason);
 }

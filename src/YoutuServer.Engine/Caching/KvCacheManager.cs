@@ -509,12 +509,12 @@ internal sealed partial class KvCacheManager
         Pins = pins,
     };
 
-    [LoggerMessage(EventId = 2210, Level = LogLevel.Debug, Message = "prefix cache: {Id} restored {Tokens} tokens from {Source} in {Ms:F1} ms")]
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Debug, Message = "prefix cache: {Id} restored {Tokens} tokens from {Source} in {Ms:F1} ms")]
     private partial void LogRestored(string id, int tokens, PrefixSource source, double ms);
 
-    [LoggerMessage(EventId = 2212, Level = LogLevel.Warning, Message = "prefix cache: {Left} saved states were not written to the disk tier at shutdown (time or space ran out); they are lost")]
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Warning, Message = "prefix cache: {Left} saved states were not written to the disk tier at shutdown (time or space ran out); they are lost")]
     private partial void LogFlushCut(int left);
 
-    [LoggerMessage(EventId = 2211, Level = LogLevel.Warning, Message = "prefix cache: llama.cpp refused a saved state of {Tokens} tokens; it was dropped and the prompt is evaluated instead")]
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Warning, Message = "prefix cache: llama.cpp refused a saved state of {Tokens} tokens; it was dropped and the prompt is evaluated instead")]
     private partial void LogRestoreRefused(int tokens);
 }

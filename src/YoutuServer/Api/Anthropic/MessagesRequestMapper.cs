@@ -3,12 +3,13 @@ using System.Text.Json;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Http;
+using YoutuServer.State;
 
 namespace YoutuServer.Api.Anthropic;
 
 /// <summary>A Messages request mapped: the intent, the field namer for its errors, and what was skipped (warnings).</summary>
 /// <param name="BillingBlockDropped">The system held Claude Code's billing line, which was left out of the prompt.</param>
-public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens, bool BillingBlockDropped = false);
+internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens, bool BillingBlockDropped = false);
 
 /// <summary>
 /// Anthropic Messages → <see cref="GenerationIntent"/>. Checks the wire shapes (roles, content blocks, tools,
@@ -24,14 +25,14 @@ public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, I
 /// <see cref="BillingHeaderPrefix"/> (Claude Code's per-request billing telemetry, not an instruction) is left out:
 /// at the front of the prompt, its nonce would void the whole prefix cache on every request.
 /// </remarks>
-public static class MessagesRequestMapper
+internal static class MessagesRequestMapper
 {
     /// <summary>Claude Code (2.1.36 and later) sends this line as its first system block; its values change per request.</summary>
     public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
 
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    public static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly)
+    internal static MappedMessages Map(MessagesRequest r, SealScope seal, bool countOnly, IReadOnlyDictionary<string, RememberedToolUse>? recalled = null)
     {
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(seal);
@@ -56,7 +57,7 @@ public static class MessagesRequestMapper
 
         var messages = new List<ChatMessage>();
         var billingDropped = AddSystem(r.System, messages);
-        MapMessages(r.Messages, messages, seal, warnings);
+        MapMessages(r.Messages, messages, seal, warnings, recalled);
 
         var (tools, toolIndex) = MapTools(r.Tools, warnings);
         var (choice, parallel) = MapToolChoice(r.ToolChoice);
@@ -89,6 +90,7 @@ public static class MessagesRequestMapper
             Stop = stops,
             // max_tokens is a cap: the endpoint clamps it to the room the context leaves (Claude Code always asks 32000).
             MaxTokens = null,
+            CacheSalt = r.CacheSalt,
         };
         return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);
     }
@@ -162,7 +164,7 @@ public static class MessagesRequestMapper
 
     // ------------------------------------------------------------------ messages
 
-    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, SealScope seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (dtos is null)
         {
@@ -191,7 +193,7 @@ public static class MessagesRequestMapper
                         throw ApiException.BadRequest($"messages.{i}: a final assistant message (prefill) is not supported by this server; end with a user message.", $"messages.{i}.role");
                     }
 
-                    MapAssistant(content, i, messages, seal, warnings);
+                    MapAssistant(content, i, messages, seal, warnings, recalled);
                     break;
                 case "system":
                     // A mid-conversation system message (Claude Code sends one after the first user turn).
@@ -318,7 +320,7 @@ public static class MessagesRequestMapper
         return new ChatMessage(ChatRoles.Tool, text) { ToolCallId = CallId(id) };
     }
 
-    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, SealScope seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (content.ValueKind == JsonValueKind.String)
         {
@@ -388,7 +390,7 @@ public static class MessagesRequestMapper
                         throw ApiException.BadRequest($"{p}.input: must be an object.", $"{p}.input");
                     }
 
-                    if (ToolUseMemory.TryRecall(id, input, out var arguments, out var turnContent))
+                    if (recalled is not null && recalled.TryGetValue(id, out var remembered) && ToolUseRecall.Matches(remembered, input, out var arguments, out var turnContent))
                     {
                         // The model's own argument text (and the whitespace it wrote around the call).
                         (calls ??= []).Add(ChatToolCall.FromArgumentsString(CallId(id), name, arguments));
