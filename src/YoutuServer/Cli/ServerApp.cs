@@ -199,7 +199,7 @@ public static class ServerApp
         builder.Services.AddSingleton<GenerationPlanner>();
         builder.Services.AddStateServices();
         builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
-        builder.Services.AddScoped<Operations.RequestTelemetry>();
+        builder.Services.AddSingleton<Api.Serving.GenerationLifecycle>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -214,7 +214,6 @@ public static class ServerApp
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);
-        Api.Simple.SimpleChatEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(o =>
         {
@@ -222,6 +221,12 @@ public static class ServerApp
             o.SwaggerEndpoint("/openapi/v1.json", "YoutuServer v1");
         });
         ApiEndpoints.Map(app);
+        // One line per wire format: each maps its routes on the shared generation lifecycle.
+        Api.OpenAI.Chat.ChatCompletionsEndpoint.Map(app);
+        Api.OpenAI.Completions.CompletionsEndpoint.Map(app);
+        Api.OpenAI.Responses.ResponsesEndpoint.Map(app);
+        Api.Anthropic.MessagesEndpoint.Map(app);
+        Api.Simple.SimpleChatEndpoint.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             // Fail fast on an unusable chat template rather than on the first request.

@@ -81,7 +81,18 @@ public static class AnthropicFields
             _ => OpenAIErrors.Common(field, index),
         };
     };
+}
 
-    /// <summary>An intent failure as a neutral HTTP error (the statuses every route uses); the registered shape writes it as Anthropic's.</summary>
-    public static ApiException ToApi(IntentException e, FieldNamer names) => OpenAIErrors.ToApi(e, names);
+/// <summary>OpenAPI documentation of Anthropic-shaped errors.</summary>
+internal static class AnthropicRoutes
+{
+    public static RouteHandlerBuilder WithAnthropicErrors(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        foreach (var s in statuses)
+        {
+            builder.Produces<AnthropicErrorResponse>(s, "application/json");
+        }
+
+        return builder;
+    }
 }

@@ -73,27 +73,15 @@ public static class OpenAIErrors
     };
 
     /// <summary>A generation that failed inside the engine (a 500: never the client's mistake).</summary>
-    public static ApiException GenerationFailed(string error) => new(500, "Generation failed: " + error, "server_error", null, "generation_failed");
-
-    /// <summary>An intent failure as an OpenAI error, its param named with <paramref name="names"/>.</summary>
-    public static ApiException ToApi(IntentException e, FieldNamer names)
+    /// <summary>Documents OpenAI-shaped error bodies for the given statuses.</summary>
+    public static RouteHandlerBuilder WithOpenAIErrors(this RouteHandlerBuilder builder, params int[] statuses)
     {
-        var f = e.Failure;
-        var message = f.Message(names);
-        var param = f.Field == IntentField.None ? null : names(f.Field, f.Index);
-        if (param is { Length: 0 })
+        ArgumentNullException.ThrowIfNull(builder);
+        foreach (var s in statuses)
         {
-            param = null;
+            builder.Produces<ErrorResponse>(s, "application/json");
         }
 
-        return f.Kind switch
-        {
-            IntentFailureKind.ModelNotFound => new ApiException(404, message, "invalid_request_error", "model", "model_not_found"),
-            IntentFailureKind.QueueFull => new ApiException(429, message, "rate_limit_error", null, "queue_full", e.RetryAfterSeconds ?? 1),
-            IntentFailureKind.ShuttingDown => new ApiException(503, message, "server_error", null, "shutting_down", e.RetryAfterSeconds ?? 5),
-            IntentFailureKind.ContextLengthExceeded => ApiException.BadRequest(message, param, "context_length_exceeded"),
-            IntentFailureKind.UnsupportedSchema => ApiException.BadRequest(message, param, "unsupported_schema"),
-            _ => ApiException.BadRequest(message, param),
-        };
+        return builder;
     }
 }

@@ -4,133 +4,150 @@ using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
-using YoutuServer.Http.Sse;
+using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 
 namespace YoutuServer.Api.OpenAI.Chat;
 
-/// <summary>POST /v1/chat/completions: the OpenAI request mapped to an intent; the result stream written as JSON or SSE chunks.</summary>
-public static class ChatCompletionsEndpoint
+/// <summary>
+/// POST /v1/chat/completions (and POST /apply-template, the prompt a chat request renders to): the OpenAI request
+/// mapped to an intent (<see cref="ChatRequestMapper"/>); the result stream written as one JSON body or as chunks.
+/// </summary>
+internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletionRequest>
 {
-    private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
+    private static readonly GenerationOperation Span = new("chat.completions", "chat");
 
-    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
+    public override JsonTypeInfo<ChatCompletionRequest> RequestType => ApiJsonContext.Wire.ChatCompletionRequest;
+    public override GenerationOperation Operation => Span;
+    public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
+    public override FieldNamer Names { get; } = OpenAIErrors.ChatFields();
+
+    public static void Map(IEndpointRouteBuilder app)
     {
-        var request = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
-        var names = ChatRequestMapper.Names(request);
-        GenerationRun run;
+        app.MapGeneration("/v1/chat/completions", new ChatCompletionsEndpoint()).WithName("CreateChatCompletion")
+            .WithSummary("Chat completion (JSON, or SSE with stream=true)")
+            .WithDescription("Youtu chat template, thinking (reasoning_content), Hermes tool calls (tool_calls), grammar-enforced tool_choice and response_format. " +
+                "With stream=true the response is text/event-stream: `data: {chat.completion.chunk}` events, an optional usage chunk, then `data: [DONE]`.")
+            .Produces<ChatCompletionResponse>(200, "application/json", "text/event-stream")
+            .WithOpenAIErrors(400, 401, 404, 413, 429, 503);
+        app.MapPost("/apply-template", ApplyTemplateAsync).WithName("ApplyTemplate").WithSummary("The exact prompt a chat request renders to")
+            .Accepts<ChatCompletionRequest>("application/json").Produces<ApplyTemplateResponse>(200).WithOpenAIErrors(400);
+        app.MapPost("/apply-template", ApplyTemplateAsync).WithOrder(1).ExcludeFromDescription();
+    }
+
+    public override string? Model(ChatCompletionRequest request) => request.Model;
+
+    public override ValueTask<GenerationCall> PrepareAsync(GenerationContext context, ChatCompletionRequest request)
+    {
+        var stream = request.Stream ?? false;
+        var writer = new ChatResultWriter(stream, request.StreamOptions?.IncludeUsage ?? false);
+        return ValueTask.FromResult(new GenerationCall(ChatRequestMapper.ToIntent(request), stream, writer) { Names = ChatRequestMapper.Names(request) });
+    }
+
+    private static async Task<IResult> ApplyTemplateAsync(HttpContext http, EngineHost host, GenerationPlanner planner)
+    {
+        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
         try
         {
-            ModelResolver.Check(host, request.Model);
-            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(request) with { Tenant = http.Tenant() }, http.RequestAborted);
-            telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
-            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
+            ModelResolver.Check(host, r.Model);
+            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(r) with { Tenant = http.Tenant() }, http.RequestAborted);
+            return ApiEndpoints.Json(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ApiJsonContext.Wire.ApplyTemplateResponse);
         }
         catch (IntentException e)
         {
-            throw OpenAIErrors.ToApi(e, names);
-        }
-
-        var id = Ids.Chat();
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (request.Stream ?? false)
-        {
-            await StreamAsync(http, host, run, request.StreamOptions?.IncludeUsage ?? false, id, created, telemetry);
-        }
-        else
-        {
-            await CompleteAsync(http, host, run, id, created, telemetry);
+            throw IntentErrors.ToApi(e, ChatRequestMapper.Names(r));
         }
     }
 
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, string id, long created, RequestTelemetry telemetry)
+    /// <summary>The result as one chat.completion, or as chat.completion.chunk events (role first, then deltas, finish, usage, [DONE]).</summary>
+    private sealed class ChatResultWriter(bool stream, bool includeUsage) : ResultWriter(stream)
     {
-        var ct = http.RequestAborted;
-        await run.CompleteAsync(ct);
-        if (run.Error is { } error)
-        {
-            throw OpenAIErrors.GenerationFailed(error);
-        }
+        private readonly string id = Ids.Chat();
+        private readonly long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        private ChunkWriter? chunks;
 
-        var usage = run.Usage;
-        var response = new ChatCompletionResponse
+        public override async ValueTask StartAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
         {
-            Id = id,
-            Created = created,
-            Model = run.Plan.ModelId,
-            SystemFingerprint = Ids.Fingerprint,
-            Choices = run.Choices.Select(ToChoice).ToList(),
-            Usage = ToUsage(usage),
-            Timings = TimingsDto.From(usage),
-        };
-        telemetry.End(http, 200, usage);
-        http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Wire.ChatCompletionResponse, ct);
-    }
-
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, bool includeUsage, string id, long created, RequestTelemetry telemetry)
-    {
-        var ct = http.RequestAborted;
-        var sse = new SseWriter(http.Response);
-        var chunk = new ChatCompletionChunk { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint };
-        var writer = new ChunkWriter(sse, chunk, ct);
-        var choices = run.Choices;
-
-        // The role chunk goes out at once: the client sees the request accepted even while it waits in the queue.
-        foreach (var c in choices)
-        {
-            await writer.WriteAsync(c.Index, new ChunkDelta { Role = "assistant", Content = "" }, null, null, flush: c.Index == choices.Count - 1);
-        }
-
-        try
-        {
-            await foreach (var r in run.ReadAsync(KeepAliveEvery, ct))
+            if (!Stream)
             {
-                switch (r.Kind)
-                {
-                    case ResultKind.KeepAlive:
-                        await sse.WriteKeepAliveAsync(ct);
-                        break;
-                    case ResultKind.Output:
-                        writer.Enqueue(r.Choice, Delta(r.Output), r.Logprob is { } lp ? Logprobs([lp]) : null);
-                        break;
-                    case ResultKind.Logprobs:
-                        writer.Enqueue(r.Choice, new ChunkDelta { Content = "" }, Logprobs([r.Logprob!]));
-                        break;
-                    case ResultKind.ChoiceFinished:
-                        var choice = choices[r.Choice];
-                        if (choice.Error is null)
-                        {
-                            await writer.WriteAsync(r.Choice, new ChunkDelta(), null, FinishReason(choice), flush: false);
-                        }
-
-                        break;
-                    case ResultKind.Flush:
-                        await writer.DrainAsync();
-                        await sse.FlushAsync(ct);
-                        break;
-                }
+                return;
             }
 
+            chunks = new ChunkWriter(sink, new ChatCompletionChunk { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint }, cancellationToken);
+            // The role chunk goes out at once: the client sees the request accepted even while it waits in the queue.
+            foreach (var c in run.Choices)
+            {
+                await chunks.WriteAsync(c.Index, new ChunkDelta { Role = "assistant", Content = "" }, null, null);
+            }
+        }
+
+        public override async ValueTask OnResultAsync(GenerationRun run, ResultEvent r, IResultSink sink, CancellationToken cancellationToken)
+        {
+            if (chunks is null)
+            {
+                return;
+            }
+
+            switch (r.Kind)
+            {
+                case ResultKind.Output:
+                    chunks.Enqueue(r.Choice, Delta(r.Output), r.Logprob is { } lp ? Logprobs([lp]) : null);
+                    break;
+                case ResultKind.Logprobs:
+                    chunks.Enqueue(r.Choice, new ChunkDelta { Content = "" }, Logprobs([r.Logprob!]));
+                    break;
+                case ResultKind.ChoiceFinished:
+                    var choice = run.Choices[r.Choice];
+                    if (choice.Error is null)
+                    {
+                        await chunks.WriteAsync(r.Choice, new ChunkDelta(), null, FinishReason(choice));
+                    }
+
+                    break;
+                case ResultKind.Flush:
+                    await chunks.DrainAsync();
+                    break;
+            }
+        }
+
+        public override async ValueTask CompleteAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
+        {
             var usage = run.Usage;
-            if (run.Error is { } error)
+            if (!Stream)
             {
-                await OpenAIErrorShape.Instance.WriteEventAsync(sse, OpenAIErrors.GenerationFailed(error), ct);
+                await sink.WriteBodyAsync(new ChatCompletionResponse
+                {
+                    Id = id,
+                    Created = created,
+                    Model = run.Plan.ModelId,
+                    SystemFingerprint = Ids.Fingerprint,
+                    Choices = run.Choices.Select(ToChoice).ToList(),
+                    Usage = ToUsage(usage),
+                    Timings = TimingsDto.From(usage),
+                }, ApiJsonContext.Wire.ChatCompletionResponse, cancellationToken);
+                return;
             }
-            else if (includeUsage)
+
+            await chunks!.DrainAsync();
+            if (includeUsage)
             {
                 var u = new ChatCompletionChunk { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = ToUsage(usage), Timings = TimingsDto.From(usage) };
-                await sse.WriteAsync(u, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
+                await sink.WriteEventAsync(null, u, ApiJsonContext.Wire.ChatCompletionChunk, cancellationToken);
             }
 
-            await sse.WriteDoneAsync(ct);
-            telemetry.End(http, 200, usage);
+            await sink.WriteDoneAsync(cancellationToken);
         }
-        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
+
+        public override async ValueTask FailAsync(GenerationRun run, ApiException error, IResultSink sink, CancellationToken cancellationToken)
         {
-            // Client gone: the engine already saw the token and drops the sequence at its next step.
-            run.Cancel();
-            telemetry.End(http, 499, run.Usage);
+            if (chunks is not null)
+            {
+                await chunks.DrainAsync();
+            }
+
+            await sink.WriteEventAsync(null, OpenAIErrorShape.Body(error), ApiJsonContext.Wire.ErrorResponse, cancellationToken);
+            await sink.WriteDoneAsync(cancellationToken);
         }
     }
 
@@ -196,22 +213,18 @@ public static class ChatCompletionsEndpoint
         };
     }
 
-    /// <summary>Reuses one chunk object per stream; queued writes are flushed together.</summary>
-    private sealed class ChunkWriter(SseWriter sse, ChatCompletionChunk chunk, CancellationToken ct)
+    /// <summary>Reuses one chunk object per stream; queued writes go out together.</summary>
+    private sealed class ChunkWriter(IResultSink sink, ChatCompletionChunk chunk, CancellationToken ct)
     {
         private readonly List<(int Index, ChunkDelta Delta, LogprobsDto? Logprobs, string? Finish)> queue = [];
         private readonly ChunkChoice choice = new();
 
         public void Enqueue(int index, ChunkDelta delta, LogprobsDto? logprobs) => queue.Add((index, delta, logprobs, null));
 
-        public async ValueTask WriteAsync(int index, ChunkDelta delta, LogprobsDto? logprobs, string? finish, bool flush)
+        public ValueTask WriteAsync(int index, ChunkDelta delta, LogprobsDto? logprobs, string? finish)
         {
             queue.Add((index, delta, logprobs, finish));
-            await DrainAsync();
-            if (flush)
-            {
-                await sse.FlushAsync(ct);
-            }
+            return DrainAsync();
         }
 
         public async ValueTask DrainAsync()
@@ -224,7 +237,7 @@ public static class ChatCompletionsEndpoint
                 choice.FinishReason = finish;
                 chunk.Choices.Clear();
                 chunk.Choices.Add(choice);
-                await sse.WriteAsync(chunk, ApiJsonContext.Wire.ChatCompletionChunk, flush: false, ct);
+                await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.ChatCompletionChunk, ct);
             }
 
             queue.Clear();

@@ -5,41 +5,35 @@ using YoutuServer.Api.OpenAI.Dtos;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
-using YoutuServer.Http.Sse;
+using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 
 namespace YoutuServer.Api.OpenAI.Completions;
 
 /// <summary>POST /v1/completions (legacy): a raw prompt (text or token ids), text out, no template and no parsing.</summary>
-public static class CompletionsEndpoint
+internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<CompletionRequest>
 {
-    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
-    {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.CompletionRequest);
-        GenerationRun run;
-        try
-        {
-            ModelResolver.Check(host, r.Model);
-            var intent = ToIntent(r, host.Engine.VocabSize);
-            var plan = await planner.PlanAsync(intent with { Tenant = http.Tenant() }, http.RequestAborted);
-            telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, r.Stream ?? false);
-            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
-        }
-        catch (IntentException e)
-        {
-            throw OpenAIErrors.ToApi(e, OpenAIErrors.CompletionFields);
-        }
+    private static readonly GenerationOperation Span = new("completions", "text_completion");
 
-        var id = Ids.Completion();
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (r.Stream == true)
-        {
-            await StreamAsync(http, host, run, r.StreamOptions?.IncludeUsage == true, id, created, telemetry);
-        }
-        else
-        {
-            await CompleteAsync(http, host, run, id, created, telemetry);
-        }
+    public override JsonTypeInfo<CompletionRequest> RequestType => ApiJsonContext.Wire.CompletionRequest;
+    public override GenerationOperation Operation => Span;
+    public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
+    public override FieldNamer Names => OpenAIErrors.CompletionFields;
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGeneration("/v1/completions", ActivatorUtilities.CreateInstance<CompletionsEndpoint>(app.ServiceProvider)).WithName("CreateCompletion")
+            .WithSummary("Legacy text completion (JSON, or SSE with stream=true)")
+            .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
+            .WithOpenAIErrors(400, 401, 404, 413, 429, 503);
+
+    public override string? Model(CompletionRequest request) => request.Model;
+
+    public override ValueTask<GenerationCall> PrepareAsync(GenerationContext context, CompletionRequest request)
+    {
+        var stream = request.Stream == true;
+        var intent = ToIntent(request, host.Engine.VocabSize);
+        return ValueTask.FromResult(new GenerationCall(intent, stream, new CompletionResultWriter(stream, request.StreamOptions?.IncludeUsage == true)));
     }
 
     private static GenerationIntent ToIntent(CompletionRequest r, int vocab)
@@ -109,102 +103,101 @@ public static class CompletionsEndpoint
 
     private static string Finish(ChoiceOutput c) => c.Finish == ChoiceFinish.Length ? "length" : "stop";
 
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, string id, long created, RequestTelemetry telemetry)
+    /// <summary>The result as one text_completion, or as chunks of it (held-back text goes out with its finish reason).</summary>
+    private sealed class CompletionResultWriter(bool stream, bool includeUsage) : ResultWriter(stream)
     {
-        var ct = http.RequestAborted;
-        await run.CompleteAsync(ct);
-        if (run.Error is { } error)
-        {
-            throw OpenAIErrors.GenerationFailed(error);
-        }
+        private readonly string id = Ids.Completion();
+        private readonly long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        private readonly CompletionChoice choice = new();
+        private readonly StringBuilder tail = new();
+        private CompletionResponse? chunk;
 
-        var echo = run.Plan.Echo ?? "";
-        var usage = run.Usage;
-        var response = new CompletionResponse
+        public override async ValueTask StartAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
         {
-            Id = id,
-            Created = created,
-            Model = run.Plan.ModelId,
-            SystemFingerprint = Ids.Fingerprint,
-            Choices = run.Choices.Select(c => new CompletionChoice { Index = c.Index, Text = echo + c.Output.Content, FinishReason = Finish(c) }).ToList(),
-            Usage = Usage(usage),
-            Timings = TimingsDto.From(usage),
-        };
-        telemetry.End(http, 200, usage);
-        http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, response, ApiJsonContext.Wire.CompletionResponse, ct);
-    }
+            if (!Stream)
+            {
+                return;
+            }
 
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, bool includeUsage, string id, long created, RequestTelemetry telemetry)
-    {
-        var ct = http.RequestAborted;
-        var sse = new SseWriter(http.Response);
-        var chunk = new CompletionResponse { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint };
-        var choice = new CompletionChoice();
-        chunk.Choices.Add(choice);
-        try
-        {
+            chunk = new CompletionResponse { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint };
+            chunk.Choices.Add(choice);
             if (run.Plan.Echo is { } echo)
             {
                 foreach (var c in run.Choices)
                 {
                     choice.Index = c.Index;
                     choice.Text = echo;
-                    await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: false, ct);
+                    await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
                 }
             }
+        }
 
-            // Held-back text released at the end of a choice goes out with its finish reason, in one chunk.
-            var tail = new StringBuilder();
-            await foreach (var r in run.ReadAsync(null, ct))
+        public override async ValueTask OnResultAsync(GenerationRun run, ResultEvent r, IResultSink sink, CancellationToken cancellationToken)
+        {
+            if (chunk is null)
             {
-                switch (r.Kind)
-                {
-                    case ResultKind.Output when !run.Choices[r.Choice].Finished:
+                return;
+            }
+
+            switch (r.Kind)
+            {
+                case ResultKind.Output when !run.Choices[r.Choice].Finished:
+                    choice.Index = r.Choice;
+                    choice.Text = r.Output.Text;
+                    choice.FinishReason = null;
+                    await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                    break;
+                case ResultKind.Output:
+                    tail.Append(r.Output.Text);
+                    break;
+                case ResultKind.ChoiceFinished:
+                    var c = run.Choices[r.Choice];
+                    if (c.Error is null)
+                    {
                         choice.Index = r.Choice;
-                        choice.Text = r.Output.Text;
-                        choice.FinishReason = null;
-                        await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: false, ct);
-                        break;
-                    case ResultKind.Output:
-                        tail.Append(r.Output.Text);
-                        break;
-                    case ResultKind.ChoiceFinished:
-                        var c = run.Choices[r.Choice];
-                        if (c.Error is null)
-                        {
-                            choice.Index = r.Choice;
-                            choice.Text = tail.ToString();
-                            choice.FinishReason = Finish(c);
-                            await sse.WriteAsync(chunk, ApiJsonContext.Wire.CompletionResponse, flush: true, ct);
-                        }
+                        choice.Text = tail.ToString();
+                        choice.FinishReason = Finish(c);
+                        await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                        await sink.FlushAsync(cancellationToken);
+                    }
 
-                        tail.Clear();
-                        break;
-                    case ResultKind.Flush:
-                        await sse.FlushAsync(ct);
-                        break;
-                }
+                    tail.Clear();
+                    break;
             }
+        }
 
+        public override async ValueTask CompleteAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
+        {
             var usage = run.Usage;
-            if (run.Error is { } error)
+            if (!Stream)
             {
-                await OpenAIErrorShape.Instance.WriteEventAsync(sse, OpenAIErrors.GenerationFailed(error), ct);
+                var echo = run.Plan.Echo ?? "";
+                await sink.WriteBodyAsync(new CompletionResponse
+                {
+                    Id = id,
+                    Created = created,
+                    Model = run.Plan.ModelId,
+                    SystemFingerprint = Ids.Fingerprint,
+                    Choices = run.Choices.Select(c => new CompletionChoice { Index = c.Index, Text = echo + c.Output.Content, FinishReason = Finish(c) }).ToList(),
+                    Usage = Usage(usage),
+                    Timings = TimingsDto.From(usage),
+                }, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                return;
             }
-            else if (includeUsage)
+
+            if (includeUsage)
             {
                 var u = new CompletionResponse { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage), Timings = TimingsDto.From(usage) };
-                await sse.WriteAsync(u, ApiJsonContext.Wire.CompletionResponse, false, ct);
+                await sink.WriteEventAsync(null, u, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
             }
 
-            await sse.WriteDoneAsync(ct);
-            telemetry.End(http, 200, usage);
+            await sink.WriteDoneAsync(cancellationToken);
         }
-        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
+
+        public override async ValueTask FailAsync(GenerationRun run, ApiException error, IResultSink sink, CancellationToken cancellationToken)
         {
-            run.Cancel();
-            telemetry.End(http, 499, run.Usage);
+            await sink.WriteEventAsync(null, OpenAIErrorShape.Body(error), ApiJsonContext.Wire.ErrorResponse, cancellationToken);
+            await sink.WriteDoneAsync(cancellationToken);
         }
     }
 
