@@ -1,7 +1,6 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI;
+using YoutuServer.Api.Common;
 using YoutuServer.Api.Serving;
-using YoutuServer.Api.OpenAI.Dtos;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
@@ -35,8 +34,8 @@ internal static class ApiEndpoints
             }
             catch (IntentException e)
             {
-                // A route that did not name the fields itself (tokenize, models): OpenAI's names.
-                var api = IntentErrors.ToApi(e, OpenAIErrors.ChatFields());
+                // A route that did not name the fields itself (tokenize, models): the common names.
+                var api = IntentErrors.ToApi(e, FieldNames.SnakeCase);
                 Operations.RequestObserver.Refused(http, api);
                 await ErrorWriter.WriteAsync(http, api);
             }
@@ -69,13 +68,13 @@ internal static class ApiEndpoints
             }
         });
 
-        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
+        app.MapGet("/v1/models", (EngineHost host) => WireJson.Result(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
             .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
         {
             ModelResolver.Check(host, id);
             var cards = ModelsList(host).Data;
-            return Json(cards.FirstOrDefault(c => string.Equals(c.Id, id, StringComparison.OrdinalIgnoreCase)) ?? cards[0], ApiJsonContext.Wire.ModelCard);
+            return WireJson.Result(cards.FirstOrDefault(c => string.Equals(c.Id, id, StringComparison.OrdinalIgnoreCase)) ?? cards[0], ApiJsonContext.Wire.ModelCard);
         }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithOpenAIErrors(404);
         app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize").WithSummary("Text to token ids")
             .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithOpenAIErrors(400);
@@ -91,8 +90,7 @@ internal static class ApiEndpoints
         app.MapGet("/health/ready", Ready);
         app.MapGet("/health", Ready);
 
-        app.MapFallback((HttpContext http) => ErrorWriter.Result(new ApiException(404,
-            $"Unknown route {http.Request.Method} {http.Request.Path}.", "invalid_request_error", null, "not_found")));
+        app.MapFallback(GenerationRoutes.UnknownRoute);
     }
 
     private static IResult Ready(EngineHost host)
@@ -107,9 +105,6 @@ internal static class ApiEndpoints
             ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: 503)
             : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers}}}", "application/json");
     }
-
-    internal static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
-        => Results.Text(JsonSerializer.Serialize(value, type), "application/json");
 
     private static ModelList ModelsList(EngineHost host)
     {
@@ -161,7 +156,7 @@ internal static class ApiEndpoints
             ?? throw ApiException.BadRequest(
                 $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
                 "content", "context_length_exceeded");
-        return Json(new TokenizeResponse
+        return WireJson.Result(new TokenizeResponse
         {
             Tokens = tokens,
             Count = tokens.Length,
@@ -183,6 +178,6 @@ internal static class ApiEndpoints
             }
         }
 
-        return Json(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Wire.DetokenizeResponse);
+        return WireJson.Result(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Wire.DetokenizeResponse);
     }
 }

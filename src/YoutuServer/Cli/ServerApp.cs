@@ -222,10 +222,10 @@ public static class ServerApp
         });
         ApiEndpoints.Map(app);
         // One line per wire format: each maps its routes on the shared generation lifecycle.
-        Api.OpenAI.Chat.ChatCompletionsEndpoint.Map(app);
-        Api.OpenAI.Completions.CompletionsEndpoint.Map(app);
-        Api.OpenAI.Responses.ResponsesEndpoint.Map(app);
-        Api.Anthropic.MessagesEndpoint.Map(app);
+        Api.ChatCompletions.ChatCompletionsEndpoint.Map(app);
+        Api.Completions.CompletionsEndpoint.Map(app);
+        Api.Responses.ResponsesEndpoint.Map(app);
+        Api.Messages.MessagesEndpoint.Map(app);
         Api.Simple.SimpleChatEndpoint.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {

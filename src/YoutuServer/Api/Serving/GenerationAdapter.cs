@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Common;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 using YoutuServer.Operations;

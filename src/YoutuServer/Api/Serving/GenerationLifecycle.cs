@@ -1,3 +1,4 @@
+using YoutuServer.Api.Common;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
@@ -138,6 +139,20 @@ internal static class GenerationRoutes
         Task Handle(HttpContext http, GenerationLifecycle lifecycle) => lifecycle.RunAsync(http, adapter);
         app.MapPost(pattern, Handle).WithOrder(1).ExcludeFromDescription().WithMetadata(adapter.ErrorShape, adapter.Operation);
         return app.MapPost(pattern, Handle).Accepts<TRequest>("application/json").WithMetadata(adapter.ErrorShape, adapter.Operation);
+    }
+
+    /// <summary>Unknown routes under <paramref name="prefix"/> answer 404 in <paramref name="shape"/> (a format's own corner of the URL space).</summary>
+    public static void MapUnknownRoutes(this IEndpointRouteBuilder app, string prefix, IErrorShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapFallback(prefix.TrimEnd('/') + "/{**rest}", UnknownRoute).WithErrorShape(shape);
+    }
+
+    /// <summary>The 404 of a route nobody serves.</summary>
+    public static IResult UnknownRoute(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        return ErrorWriter.Result(new ApiException(404, $"Unknown route {http.Request.Method} {http.Request.Path}.", "invalid_request_error", null, "not_found"));
     }
 
     /// <summary>Puts a format's error shape on routes it serves outside the lifecycle (stored responses, count_tokens).</summary>

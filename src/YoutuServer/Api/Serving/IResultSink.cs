@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Common;
 using YoutuServer.Http.Sse;
 
 namespace YoutuServer.Api.Serving;

@@ -1,3 +1,4 @@
+using YoutuServer.Api.Common;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 using YoutuServer.State;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI;
+using YoutuServer.Api.Common;
 using System.Text.Json.Serialization.Metadata;
 using YoutuServer.Api.Serving;
 using YoutuServer.Chat.Messages;
@@ -28,7 +28,7 @@ internal sealed class SimpleChatEndpoint : GenerationAdapter<SimpleChatRequest>
     public override FieldNamer Names { get; } = (field, index) => field switch
     {
         IntentField.Messages or IntentField.Prompt => "prompt",
-        _ => OpenAIErrors.Common(field, index),
+        _ => FieldNames.SnakeCase(field, index),
     };
 
     public static void Map(IEndpointRouteBuilder app) =>

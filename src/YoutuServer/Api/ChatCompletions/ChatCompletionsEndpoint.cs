@@ -1,5 +1,5 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
@@ -8,7 +8,7 @@ using System.Text.Json.Serialization.Metadata;
 using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 
-namespace YoutuServer.Api.OpenAI.Chat;
+namespace YoutuServer.Api.ChatCompletions;
 
 /// <summary>
 /// POST /v1/chat/completions (and POST /apply-template, the prompt a chat request renders to): the OpenAI request
@@ -18,10 +18,10 @@ internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletion
 {
     private static readonly GenerationOperation Span = new("chat.completions", "chat");
 
-    public override JsonTypeInfo<ChatCompletionRequest> RequestType => ApiJsonContext.Wire.ChatCompletionRequest;
+    public override JsonTypeInfo<ChatCompletionRequest> RequestType => ChatJsonContext.Wire.ChatCompletionRequest;
     public override GenerationOperation Operation => Span;
     public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
-    public override FieldNamer Names { get; } = OpenAIErrors.ChatFields();
+    public override FieldNamer Names { get; } = ChatRequestMapper.Fields();
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -47,12 +47,12 @@ internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletion
 
     private static async Task<IResult> ApplyTemplateAsync(HttpContext http, EngineHost host, GenerationPlanner planner)
     {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
+        var r = await RequestBody.ReadAsync(http, ChatJsonContext.Wire.ChatCompletionRequest);
         try
         {
             ModelResolver.Check(host, r.Model);
             var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(r) with { Tenant = http.Tenant() }, http.RequestAborted);
-            return ApiEndpoints.Json(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ApiJsonContext.Wire.ApplyTemplateResponse);
+            return WireJson.Result(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ChatJsonContext.Wire.ApplyTemplateResponse);
         }
         catch (IntentException e)
         {
@@ -125,7 +125,7 @@ internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletion
                     Choices = run.Choices.Select(ToChoice).ToList(),
                     Usage = ToUsage(usage),
                     Timings = TimingsDto.From(usage),
-                }, ApiJsonContext.Wire.ChatCompletionResponse, cancellationToken);
+                }, ChatJsonContext.Wire.ChatCompletionResponse, cancellationToken);
                 return;
             }
 
@@ -133,7 +133,7 @@ internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletion
             if (includeUsage)
             {
                 var u = new ChatCompletionChunk { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = ToUsage(usage), Timings = TimingsDto.From(usage) };
-                await sink.WriteEventAsync(null, u, ApiJsonContext.Wire.ChatCompletionChunk, cancellationToken);
+                await sink.WriteEventAsync(null, u, ChatJsonContext.Wire.ChatCompletionChunk, cancellationToken);
             }
 
             await sink.WriteDoneAsync(cancellationToken);
@@ -146,7 +146,7 @@ internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletion
                 await chunks.DrainAsync();
             }
 
-            await sink.WriteEventAsync(null, OpenAIErrorShape.Body(error), ApiJsonContext.Wire.ErrorResponse, cancellationToken);
+            await sink.WriteEventAsync(null, OpenAIErrorShape.Body(error), OpenAIJsonContext.Wire.ErrorResponse, cancellationToken);
             await sink.WriteDoneAsync(cancellationToken);
         }
     }
@@ -237,29 +237,10 @@ internal sealed class ChatCompletionsEndpoint : GenerationAdapter<ChatCompletion
                 choice.FinishReason = finish;
                 chunk.Choices.Clear();
                 chunk.Choices.Add(choice);
-                await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.ChatCompletionChunk, ct);
+                await sink.WriteEventAsync(null, chunk, ChatJsonContext.Wire.ChatCompletionChunk, ct);
             }
 
             queue.Clear();
         }
     }
-}
-
-internal static class Ids
-{
-    public static readonly string Fingerprint = "fp_youtu_" + Native.LlamaNativeLibrary.PinnedVersion.Replace(".", "", StringComparison.Ordinal).Replace("-dev", "", StringComparison.Ordinal);
-
-    public static string Chat() => "chatcmpl-" + Random24();
-
-    public static string Completion() => "cmpl-" + Random24();
-
-    /// <summary>24 random characters of [a-zA-Z0-9], for ids of every wire format.</summary>
-    public static string Random24() => string.Create(24, 0, static (span, _) =>
-    {
-        const string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        for (var i = 0; i < span.Length; i++)
-        {
-            span[i] = alphabet[System.Security.Cryptography.RandomNumberGenerator.GetInt32(alphabet.Length)];
-        }
-    });
 }

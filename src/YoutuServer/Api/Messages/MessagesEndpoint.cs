@@ -1,5 +1,5 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Chat;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
@@ -9,7 +9,7 @@ using System.Text.Json.Serialization.Metadata;
 using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>
 /// POST /v1/messages (JSON, or SSE with stream=true) and POST /v1/messages/count_tokens: Anthropic's Messages API as a
@@ -18,7 +18,7 @@ namespace YoutuServer.Api.Anthropic;
 /// </summary>
 internal sealed partial class MessagesEndpoint(GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs) : GenerationAdapter<MessagesRequest>
 {
-    private const string LogCategory = "YoutuServer.Api.Anthropic.MessagesEndpoint";
+    private const string LogCategory = "YoutuServer.Api.Messages.MessagesEndpoint";
     private static readonly GenerationOperation Span = new("messages", "chat");
 
     public override JsonTypeInfo<MessagesRequest> RequestType => AnthropicJsonContext.Wire.MessagesRequest;
@@ -49,6 +49,7 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
 
         // Accepts() makes routing match JSON bodies only; this twin answers other content types with the usual 400.
         app.MapPost("/v1/messages/count_tokens", CountTokensAsync).WithOrder(1).ExcludeFromDescription().WithErrorShape(AnthropicErrorShape.Instance);
+        app.MapUnknownRoutes("/v1/messages", AnthropicErrorShape.Instance);
     }
 
     public override string? Model(MessagesRequest request) => request.Model;

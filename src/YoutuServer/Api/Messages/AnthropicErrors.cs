@@ -1,10 +1,10 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI;
+using YoutuServer.Api.Common;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 using YoutuServer.Http.Sse;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>
 /// Anthropic's error shape, <c>{"type":"error","error":{"type","message"},"request_id"}</c>, with its types and
@@ -78,7 +78,7 @@ public static class AnthropicFields
             IntentField.Stop => "stop_sequences",
             IntentField.MaxTokens => "max_tokens",
             IntentField.ReasoningBudget => "thinking.budget_tokens",
-            _ => OpenAIErrors.Common(field, index),
+            _ => FieldNames.SnakeCase(field, index),
         };
     };
 }

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Chat;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
@@ -9,17 +8,22 @@ using System.Text.Json.Serialization.Metadata;
 using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 
-namespace YoutuServer.Api.OpenAI.Completions;
+namespace YoutuServer.Api.Completions;
 
 /// <summary>POST /v1/completions (legacy): a raw prompt (text or token ids), text out, no template and no parsing.</summary>
 internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<CompletionRequest>
 {
     private static readonly GenerationOperation Span = new("completions", "text_completion");
 
-    public override JsonTypeInfo<CompletionRequest> RequestType => ApiJsonContext.Wire.CompletionRequest;
+    public override JsonTypeInfo<CompletionRequest> RequestType => CompletionsJsonContext.Wire.CompletionRequest;
     public override GenerationOperation Operation => Span;
     public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
-    public override FieldNamer Names => OpenAIErrors.CompletionFields;
+    /// <summary>Legacy completions' names for the intent's fields.</summary>
+    public override FieldNamer Names { get; } = (field, index) => field switch
+    {
+        IntentField.Prompt => index is { } i ? $"prompt[{i}]" : "prompt",
+        _ => FieldNames.SnakeCase(field, index),
+    };
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGeneration("/v1/completions", ActivatorUtilities.CreateInstance<CompletionsEndpoint>(app.ServiceProvider)).WithName("CreateCompletion")
@@ -48,7 +52,7 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
             Model = r.Model,
             Raw = Prompt(r.Prompt, vocab) with { Echo = r.Echo == true },
             Sampling = r.Sampling(),
-            Stop = ChatRequestMapper.ParseStop(r.Stop),
+            Stop = StopSequences.Parse(r.Stop),
             N = r.N ?? 1,
             MaxTokens = r.MaxTokens ?? 16,
             MinTokens = r.MinTokens,
@@ -127,7 +131,7 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
                 {
                     choice.Index = c.Index;
                     choice.Text = echo;
-                    await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                    await sink.WriteEventAsync(null, chunk, CompletionsJsonContext.Wire.CompletionResponse, cancellationToken);
                 }
             }
         }
@@ -145,7 +149,7 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
                     choice.Index = r.Choice;
                     choice.Text = r.Output.Text;
                     choice.FinishReason = null;
-                    await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                    await sink.WriteEventAsync(null, chunk, CompletionsJsonContext.Wire.CompletionResponse, cancellationToken);
                     break;
                 case ResultKind.Output:
                     tail.Append(r.Output.Text);
@@ -157,7 +161,7 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
                         choice.Index = r.Choice;
                         choice.Text = tail.ToString();
                         choice.FinishReason = Finish(c);
-                        await sink.WriteEventAsync(null, chunk, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                        await sink.WriteEventAsync(null, chunk, CompletionsJsonContext.Wire.CompletionResponse, cancellationToken);
                         await sink.FlushAsync(cancellationToken);
                     }
 
@@ -181,14 +185,14 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
                     Choices = run.Choices.Select(c => new CompletionChoice { Index = c.Index, Text = echo + c.Output.Content, FinishReason = Finish(c) }).ToList(),
                     Usage = Usage(usage),
                     Timings = TimingsDto.From(usage),
-                }, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                }, CompletionsJsonContext.Wire.CompletionResponse, cancellationToken);
                 return;
             }
 
             if (includeUsage)
             {
                 var u = new CompletionResponse { Id = id, Created = created, Model = run.Plan.ModelId, SystemFingerprint = Ids.Fingerprint, Choices = [], Usage = Usage(usage), Timings = TimingsDto.From(usage) };
-                await sink.WriteEventAsync(null, u, ApiJsonContext.Wire.CompletionResponse, cancellationToken);
+                await sink.WriteEventAsync(null, u, CompletionsJsonContext.Wire.CompletionResponse, cancellationToken);
             }
 
             await sink.WriteDoneAsync(cancellationToken);
@@ -196,7 +200,7 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
 
         public override async ValueTask FailAsync(GenerationRun run, ApiException error, IResultSink sink, CancellationToken cancellationToken)
         {
-            await sink.WriteEventAsync(null, OpenAIErrorShape.Body(error), ApiJsonContext.Wire.ErrorResponse, cancellationToken);
+            await sink.WriteEventAsync(null, OpenAIErrorShape.Body(error), OpenAIJsonContext.Wire.ErrorResponse, cancellationToken);
             await sink.WriteDoneAsync(cancellationToken);
         }
     }

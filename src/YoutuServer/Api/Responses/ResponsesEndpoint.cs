@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
@@ -10,7 +10,7 @@ using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 using YoutuServer.State;
 
-namespace YoutuServer.Api.OpenAI.Responses;
+namespace YoutuServer.Api.Responses;
 
 /// <summary>
 /// OpenAI's Responses API: <c>POST /v1/responses</c> (JSON, or SSE events with stream=true), and the stored responses:
@@ -25,7 +25,7 @@ internal sealed partial class ResponsesEndpoint(IResponseStore store, ReasoningS
     private static readonly JsonElement AutoChoice = JsonDocument.Parse("\"auto\"").RootElement.Clone();
     private static readonly JsonElement TextFormat = JsonDocument.Parse("{\"type\":\"text\"}").RootElement.Clone();
 
-    private readonly ILogger logger = loggers.CreateLogger("YoutuServer.Api.OpenAI.Responses");
+    private readonly ILogger logger = loggers.CreateLogger("YoutuServer.Api.Responses");
 
     public override JsonTypeInfo<ResponsesRequest> RequestType => ResponsesJsonContext.Wire.ResponsesRequest;
     public override GenerationOperation Operation => Span;
@@ -264,7 +264,7 @@ internal sealed partial class ResponsesEndpoint(IResponseStore store, ReasoningS
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext http, IResponseStore store) =>
         await store.DeleteAsync(http.Tenant(), id, http.RequestAborted)
-            ? ApiEndpoints.Json(new ResponseDeleted { Id = id }, ResponsesJsonContext.Wire.ResponseDeleted)
+            ? WireJson.Result(new ResponseDeleted { Id = id }, ResponsesJsonContext.Wire.ResponseDeleted)
             : throw NotFound(id, null);
 
     private static async Task<IResult> InputItemsAsync(string id, HttpContext http, IResponseStore store)
