@@ -6,13 +6,13 @@ namespace YoutuServer.Api;
 
 // Wire types of the shared routes: models and the tokenizer utilities.
 
-public sealed class ModelList
+internal sealed class ModelList
 {
     [JsonPropertyName("object")] public string Object { get; set; } = "list";
     [JsonPropertyName("data")] public List<ModelCard> Data { get; set; } = [];
 }
 
-public sealed class ModelCard
+internal sealed class ModelCard
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "model";
@@ -25,7 +25,7 @@ public sealed class ModelCard
     [JsonPropertyName("root")] public string? Root { get; set; }
 }
 
-public sealed class TokenizeRequest
+internal sealed class TokenizeRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("content")] public string? Content { get; set; }
@@ -34,20 +34,20 @@ public sealed class TokenizeRequest
     [JsonPropertyName("with_pieces")] public bool? WithPieces { get; set; }
 }
 
-public sealed class TokenizeResponse
+internal sealed class TokenizeResponse
 {
     [JsonPropertyName("tokens")] public int[] Tokens { get; set; } = [];
     [JsonPropertyName("count")] public int Count { get; set; }
     [JsonPropertyName("pieces")] public List<string>? Pieces { get; set; }
 }
 
-public sealed class DetokenizeRequest
+internal sealed class DetokenizeRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("tokens")] public List<int>? Tokens { get; set; }
 }
 
-public sealed class DetokenizeResponse
+internal sealed class DetokenizeResponse
 {
     [JsonPropertyName("content")] public string Content { get; set; } = "";
 }

@@ -93,7 +93,7 @@ internal static class ApiEndpoints
         app.MapFallback(GenerationRoutes.UnknownRoute);
     }
 
-    private static IResult Ready(EngineHost host)
+    private static IResult Ready(EngineHost host, State.StateStoreStatus state)
     {
         if (!host.IsReady)
         {
@@ -103,8 +103,13 @@ internal static class ApiEndpoints
         var stats = host.Engine.Stats;
         return stats.Draining || !stats.Running
             ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: 503)
-            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers}}}", "application/json");
+            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers},\"state_store\":{StateStoreJson(state)}}}", "application/json");
     }
+
+    /// <summary>The store's kind and, for a shared one, whether it answers. A store that is down does not make the
+    /// replica unready: stateless requests still work, and taking every replica out of rotation would stop those too.</summary>
+    private static string StateStoreJson(State.StateStoreStatus state) =>
+        state.Up is { } up ? $"{{\"kind\":\"{state.Kind}\",\"up\":{(up ? "true" : "false")}}}" : $"{{\"kind\":\"{state.Kind}\"}}";
 
     private static ModelList ModelsList(EngineHost host)
     {

@@ -22,7 +22,7 @@ internal sealed class RequestRecord
     public double? TtftMs { get; set; }
     public double? TpotMs { get; set; }
 
-    /// <summary>Why the request was refused (queue_full, shutting_down, context_length_exceeded, request_too_large, invalid, state_unavailable).</summary>
+    /// <summary>Why the request was refused (queue_full, shutting_down, context_length_exceeded, request_too_large, invalid, state_store_unavailable).</summary>
     public string? Rejection { get; set; }
 }
 

@@ -7,7 +7,7 @@ namespace YoutuServer.Api.ChatCompletions;
 // Chat Completions wire types. Polymorphic fields (content, stop, tool_choice) stay JsonElement and are checked by
 // the mapper, so a wrong shape becomes a 400 that names the field.
 
-public sealed class ChatCompletionRequest : OpenAIGenerationRequest
+internal sealed class ChatCompletionRequest : OpenAIGenerationRequest
 {
     [JsonPropertyName("messages")] public List<ChatMessageDto>? Messages { get; set; }
     [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
@@ -23,7 +23,7 @@ public sealed class ChatCompletionRequest : OpenAIGenerationRequest
     [JsonPropertyName("reasoning_budget")] public int? ReasoningBudget { get; set; }
 }
 
-public sealed class ChatMessageDto
+internal sealed class ChatMessageDto
 {
     [JsonPropertyName("role")] public string? Role { get; set; }
     [JsonPropertyName("content")] public JsonElement? Content { get; set; }
@@ -34,20 +34,20 @@ public sealed class ChatMessageDto
     [JsonPropertyName("reasoning")] public string? Reasoning { get; set; }
 }
 
-public sealed class ToolCallDto
+internal sealed class ToolCallDto
 {
     [JsonPropertyName("id")] public string? Id { get; set; }
     [JsonPropertyName("type")] public string? Type { get; set; }
     [JsonPropertyName("function")] public FunctionCallDto? Function { get; set; }
 }
 
-public sealed class FunctionCallDto
+internal sealed class FunctionCallDto
 {
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("arguments")] public JsonElement? Arguments { get; set; }
 }
 
-public sealed class ChatCompletionResponse
+internal sealed class ChatCompletionResponse
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "chat.completion";
@@ -59,7 +59,7 @@ public sealed class ChatCompletionResponse
     [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
-public sealed class ChatChoice
+internal sealed class ChatChoice
 {
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("message")] public ResponseMessage Message { get; set; } = new();
@@ -67,7 +67,7 @@ public sealed class ChatChoice
     [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
 }
 
-public sealed class ResponseMessage
+internal sealed class ResponseMessage
 {
     [JsonPropertyName("role")] public string Role { get; set; } = "assistant";
     [JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Content { get; set; }
@@ -77,7 +77,7 @@ public sealed class ResponseMessage
     [JsonPropertyName("refusal"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Refusal { get; set; }
 }
 
-public sealed class ToolCallOut
+internal sealed class ToolCallOut
 {
     [JsonPropertyName("index")] public int? Index { get; set; }
     [JsonPropertyName("id")] public string? Id { get; set; }
@@ -85,18 +85,18 @@ public sealed class ToolCallOut
     [JsonPropertyName("function")] public FunctionOut Function { get; set; } = new();
 }
 
-public sealed class FunctionOut
+internal sealed class FunctionOut
 {
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("arguments")] public string? Arguments { get; set; }
 }
 
-public sealed class LogprobsDto
+internal sealed class LogprobsDto
 {
     [JsonPropertyName("content")] public List<TokenLogprobDto>? Content { get; set; }
 }
 
-public sealed class TokenLogprobDto
+internal sealed class TokenLogprobDto
 {
     [JsonPropertyName("token")] public string Token { get; set; } = "";
     [JsonPropertyName("logprob")] public float Logprob { get; set; }
@@ -104,14 +104,14 @@ public sealed class TokenLogprobDto
     [JsonPropertyName("top_logprobs")] public List<TopLogprobDto> TopLogprobs { get; set; } = [];
 }
 
-public sealed class TopLogprobDto
+internal sealed class TopLogprobDto
 {
     [JsonPropertyName("token")] public string Token { get; set; } = "";
     [JsonPropertyName("logprob")] public float Logprob { get; set; }
     [JsonPropertyName("bytes")] public List<int>? Bytes { get; set; }
 }
 
-public sealed class ChatCompletionChunk
+internal sealed class ChatCompletionChunk
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "chat.completion.chunk";
@@ -123,7 +123,7 @@ public sealed class ChatCompletionChunk
     [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
-public sealed class ChunkChoice
+internal sealed class ChunkChoice
 {
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("delta")] public ChunkDelta Delta { get; set; } = new();
@@ -131,7 +131,7 @@ public sealed class ChunkChoice
     [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
 }
 
-public sealed class ChunkDelta
+internal sealed class ChunkDelta
 {
     [JsonPropertyName("role")] public string? Role { get; set; }
     [JsonPropertyName("content")] public string? Content { get; set; }
@@ -140,7 +140,7 @@ public sealed class ChunkDelta
     [JsonPropertyName("tool_calls")] public List<ToolCallOut>? ToolCalls { get; set; }
 }
 
-public sealed class ApplyTemplateResponse
+internal sealed class ApplyTemplateResponse
 {
     [JsonPropertyName("prompt")] public string Prompt { get; set; } = "";
 }

@@ -30,6 +30,7 @@ internal static class FieldNames
         IntentField.Logprobs => "logprobs",
         IntentField.TopLogprobs => "top_logprobs",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => "",
     };
 

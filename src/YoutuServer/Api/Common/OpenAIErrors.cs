@@ -6,7 +6,7 @@ using YoutuServer.Http.Sse;
 namespace YoutuServer.Api.Common;
 
 /// <summary>OpenAI's error body: <c>{"error":{"message","type","param","code"}}</c>.</summary>
-public sealed class OpenAIErrorShape : IErrorShape
+internal sealed class OpenAIErrorShape : IErrorShape
 {
     public static OpenAIErrorShape Instance { get; } = new();
 
@@ -23,7 +23,7 @@ public sealed class OpenAIErrorShape : IErrorShape
 }
 
 /// <summary>The OpenAI names of the intent's fields, and intent failures as OpenAI errors.</summary>
-public static class OpenAIErrors
+internal static class OpenAIErrors
 {
     /// <summary>Chat Completions' names; <paramref name="maxTokensName"/> is whichever of max_tokens / max_completion_tokens the client sent.</summary>
     /// <summary>Documents OpenAI-shaped error bodies for the given statuses.</summary>

@@ -8,7 +8,7 @@ namespace YoutuServer.Api.Common;
 // Every property names its wire field explicitly: host JSON options must never rename them.
 
 /// <summary>The fields OpenAI's chat and legacy completions requests share: model, counts, stops and sampling.</summary>
-public abstract class OpenAIGenerationRequest
+internal abstract class OpenAIGenerationRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
@@ -28,6 +28,10 @@ public abstract class OpenAIGenerationRequest
     [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
     [JsonPropertyName("ignore_eos")] public bool? IgnoreEos { get; set; }
     [JsonPropertyName("min_tokens")] public int? MinTokens { get; set; }
+    /// <summary>vLLM's prefix-cache salt: prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
+    /// <summary>OpenAI's conversation id for prompt caching: a hint to keep that conversation's prefix cached.</summary>
+    [JsonPropertyName("prompt_cache_key")] public string? PromptCacheKey { get; set; }
 
     /// <summary>The sampling fields as the neutral intent's.</summary>
     public Generation.SamplingIntent Sampling() => new()
@@ -44,12 +48,12 @@ public abstract class OpenAIGenerationRequest
     };
 }
 
-public sealed class StreamOptions
+internal sealed class StreamOptions
 {
     [JsonPropertyName("include_usage")] public bool? IncludeUsage { get; set; }
 }
 
-public sealed class UsageDto
+internal sealed class UsageDto
 {
     [JsonPropertyName("prompt_tokens")] public int PromptTokens { get; set; }
     [JsonPropertyName("completion_tokens")] public int CompletionTokens { get; set; }
@@ -60,9 +64,11 @@ public sealed class UsageDto
 
 /// <summary>
 /// Where the request's time went on the server, under llama-server's names (cache_n, prompt_n, prompt_ms,
-/// predicted_n, predicted_ms) plus queue_ms. Sent with usage: the non-streaming body, or the usage chunk.
+/// predicted_n, predicted_ms) plus queue_ms, and restored_n / restore_ms: of cache_n, the tokens restored from a saved
+/// state (host RAM or disk) and the time that took (part of queue_ms). Sent with usage: the non-streaming body, or the
+/// usage chunk.
 /// </summary>
-public sealed class TimingsDto
+internal sealed class TimingsDto
 {
     [JsonPropertyName("queue_ms")] public double QueueMs { get; set; }
     [JsonPropertyName("cache_n")] public int CacheN { get; set; }
@@ -70,6 +76,8 @@ public sealed class TimingsDto
     [JsonPropertyName("prompt_ms")] public double PromptMs { get; set; }
     [JsonPropertyName("predicted_n")] public int PredictedN { get; set; }
     [JsonPropertyName("predicted_ms")] public double PredictedMs { get; set; }
+    [JsonPropertyName("restored_n")] public int RestoredN { get; set; }
+    [JsonPropertyName("restore_ms")] public double RestoreMs { get; set; }
 
     public static TimingsDto? From(UsageRecord usage) => usage?.Engine is not { } u ? null : new TimingsDto
     {
@@ -79,25 +87,27 @@ public sealed class TimingsDto
         PromptMs = Math.Round(u.PromptEvalMs, 3),
         PredictedN = usage.CompletionTokens,
         PredictedMs = Math.Round(Math.Max(0, u.TotalMs - u.QueueMs - u.PromptEvalMs), 3),
+        RestoredN = u.RestoredTokens,
+        RestoreMs = Math.Round(u.RestoreMs, 3),
     };
 }
 
-public sealed class PromptTokensDetails
+internal sealed class PromptTokensDetails
 {
     [JsonPropertyName("cached_tokens")] public int CachedTokens { get; set; }
 }
 
-public sealed class CompletionTokensDetails
+internal sealed class CompletionTokensDetails
 {
     [JsonPropertyName("reasoning_tokens")] public int ReasoningTokens { get; set; }
 }
 
-public sealed class ErrorResponse
+internal sealed class ErrorResponse
 {
     [JsonPropertyName("error")] public ErrorBody Error { get; set; } = new();
 }
 
-public sealed class ErrorBody
+internal sealed class ErrorBody
 {
     [JsonPropertyName("message")] public string Message { get; set; } = "";
     [JsonPropertyName("type")] public string Type { get; set; } = "invalid_request_error";

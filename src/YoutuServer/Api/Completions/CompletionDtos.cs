@@ -7,7 +7,7 @@ namespace YoutuServer.Api.Completions;
 // Legacy completions wire types.
 
 /// <summary>Legacy /v1/completions.</summary>
-public sealed class CompletionRequest : OpenAIGenerationRequest
+internal sealed class CompletionRequest : OpenAIGenerationRequest
 {
     [JsonPropertyName("prompt")] public JsonElement? Prompt { get; set; }
     [JsonPropertyName("logprobs")] public int? Logprobs { get; set; }
@@ -15,7 +15,7 @@ public sealed class CompletionRequest : OpenAIGenerationRequest
 }
 
 /// <summary>Legacy text completion.</summary>
-public sealed class CompletionResponse
+internal sealed class CompletionResponse
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "text_completion";
@@ -27,7 +27,7 @@ public sealed class CompletionResponse
     [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
-public sealed class CompletionChoice
+internal sealed class CompletionChoice
 {
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("text")] public string Text { get; set; } = "";

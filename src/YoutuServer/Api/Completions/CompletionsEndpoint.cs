@@ -57,6 +57,8 @@ internal sealed class CompletionsEndpoint(EngineHost host) : GenerationAdapter<C
             MaxTokens = r.MaxTokens ?? 16,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
     }
 

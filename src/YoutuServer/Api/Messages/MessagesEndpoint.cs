@@ -16,7 +16,7 @@ namespace YoutuServer.Api.Messages;
 /// thin adapter over the generation pipeline. The request maps to an intent (<see cref="MessagesRequestMapper"/>); the
 /// result stream is written as content blocks: thinking (signed with the <see cref="ReasoningSeal"/>), text, tool_use.
 /// </summary>
-internal sealed partial class MessagesEndpoint(GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs) : GenerationAdapter<MessagesRequest>
+internal sealed partial class MessagesEndpoint(EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs) : GenerationAdapter<MessagesRequest>
 {
     private const string LogCategory = "YoutuServer.Api.Messages.MessagesEndpoint";
     private static readonly GenerationOperation Span = new("messages", "chat");
@@ -57,11 +57,12 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
     public override async ValueTask<GenerationCall> PrepareAsync(GenerationContext context, MessagesRequest request)
     {
         var http = context.Http;
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, context.Tenant, request, context.Aborted));
+        var scope = SealFor(context.Tenant, host, seal);
+        var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, context.Tenant, request, context.Aborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         var stream = request.Stream ?? false;
-        return new GenerationCall(mapped.Intent, stream, new MessagesResultWriter(stream, seal, toolUses, context.Tenant))
+        return new GenerationCall(mapped.Intent, stream, new MessagesResultWriter(stream, scope, toolUses, context.Tenant))
         {
             Names = mapped.Names,
             // max_tokens is a cap: clamped to the room the prompt leaves in the context (the planner refuses a prompt
@@ -74,10 +75,10 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
         };
     }
 
-    private static async Task CountTokensAsync(HttpContext http, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
+    private static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
+        var mapped = MessagesRequestMapper.Map(request, SealFor(http.Tenant(), host, seal), countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         int count;
@@ -93,6 +94,10 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, new CountTokensResponse { InputTokens = count }, AnthropicJsonContext.Wire.CountTokensResponse, http.RequestAborted);
     }
+
+    /// <summary>Signatures bound to this API, the caller's key and the served model (a seal opens under the same three).</summary>
+    private static SealScope SealFor(TenantId tenant, EngineHost host, ReasoningSeal seal) =>
+        seal.For(SealKind.AnthropicSignature, tenant.Value, host.ServedModelId);
 
     private static int billingBlockLogged;
 
@@ -161,7 +166,7 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
     };
 
     /// <summary>The result as one message, or as its events: message_start, content blocks, ping, message_delta, message_stop.</summary>
-    private sealed class MessagesResultWriter(bool stream, ReasoningSeal seal, IToolUseMemory toolUses, TenantId tenant) : ResultWriter(stream)
+    private sealed class MessagesResultWriter(bool stream, SealScope seal, IToolUseMemory toolUses, TenantId tenant) : ResultWriter(stream)
     {
         private readonly string id = "msg_" + Ids.Random24();
         private BlockWriter? blocks;
@@ -258,7 +263,7 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
     /// sealed when it closes), text blocks (whitespace between blocks is not a block of its own), one tool_use block
     /// per call whose input_json_delta pieces concatenate to the input object.
     /// </summary>
-    private sealed class BlockWriter(IResultSink sink, ReasoningSeal seal, ChoiceOutput choice, CancellationToken ct)
+    private sealed class BlockWriter(IResultSink sink, SealScope seal, ChoiceOutput choice, CancellationToken ct)
     {
         private readonly System.Text.StringBuilder thinking = new();
         private string? open;
@@ -364,6 +369,6 @@ internal sealed partial class MessagesEndpoint(GenerationPlanner planner, Reason
     [LoggerMessage(EventId = 1301, Level = LogLevel.Debug, Message = "/v1/messages: system blocks starting with '{Prefix}' (Claude Code's per-request billing line) are left out of the prompt, so the prefix cache keeps working; logged once")]
     private static partial void LogBillingBlockDropped(ILogger logger, string prefix);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
     private static partial void LogSkipped(ILogger logger, string warning);
 }

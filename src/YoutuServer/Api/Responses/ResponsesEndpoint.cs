@@ -18,7 +18,7 @@ namespace YoutuServer.Api.Responses;
 /// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
 /// items and events (<see cref="ResponseAssembler"/>).
 /// </summary>
-internal sealed partial class ResponsesEndpoint(IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
+internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
 {
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
     private static readonly GenerationOperation Span = new("responses", "chat");
@@ -78,7 +78,9 @@ internal sealed partial class ResponsesEndpoint(IResponseStore store, ReasoningS
             prefix = earlier.Prefix;
         }
 
-        var mapped = ResponsesRequestMapper.Map(request, previous, seal);
+        // encrypted_content is bound to this API, the caller's key and the served model.
+        var scope = seal.For(SealKind.ResponsesEncryptedContent, http.Tenant().Value, host.ServedModelId);
+        var mapped = ResponsesRequestMapper.Map(request, previous, scope);
         if (mapped.SkippedTools.Count > 0)
         {
             var list = string.Join(",", mapped.SkippedTools.Distinct(StringComparer.Ordinal));
@@ -92,7 +94,7 @@ internal sealed partial class ResponsesEndpoint(IResponseStore store, ReasoningS
         }
 
         var stream = request.Stream ?? false;
-        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, seal);
+        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope);
         return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer) { Names = mapped.Names };
     }
 
@@ -128,7 +130,7 @@ internal sealed partial class ResponsesEndpoint(IResponseStore store, ReasoningS
     /// deltas, then completed, incomplete or failed). A stored response is stored before its last event goes out.
     /// </summary>
     private sealed class ResponsesResultWriter(bool stream, ResponsesRequest request, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
-        IResponseStore store, TenantId tenant, ReasoningSeal seal) : ResultWriter(stream)
+        IResponseStore store, TenantId tenant, SealScope seal) : ResultWriter(stream)
     {
         private ResponseObject? response;
         private ResponseAssembler? assembler;

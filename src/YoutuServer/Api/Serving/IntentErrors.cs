@@ -35,7 +35,9 @@ internal static class IntentErrors
     public static ApiException Unavailable(StateUnavailableException e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        return new ApiException(503, $"The server's {e.Store ?? "state"} store is unavailable; retry later.", "server_error", null, "state_unavailable", e.RetryAfterSeconds);
+        return new ApiException(503,
+            "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
+            "server_error", null, "state_store_unavailable", e.RetryAfterSeconds);
     }
 
     /// <summary>The engine failed a choice.</summary>
