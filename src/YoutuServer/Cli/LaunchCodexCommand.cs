@@ -11,7 +11,7 @@ namespace YoutuServer.Cli;
 /// server as a custom provider (<c>wire_api = "responses"</c>), turns off Codex's network-only features (hosted web
 /// search, plugin sync), passes ARGS through and returns Codex's exit code.
 /// </summary>
-public static class LaunchCodexCommand
+internal static class LaunchCodexCommand
 {
     public const string CodexPathVariable = "YOUTU_CODEX";
 
@@ -99,7 +99,7 @@ public static class LaunchCodexCommand
     }
 
     /// <summary>A TOML basic string (JSON's escaping is a valid subset).</summary>
-    private static string Toml(string value) => JsonSerializer.Serialize(value, Api.OpenAI.Dtos.ApiJsonContext.Wire.String);
+    private static string Toml(string value) => JsonSerializer.Serialize(value, Api.ApiJsonContext.Wire.String);
 
     private static string? FindCodex(string? configured)
     {

@@ -8,7 +8,7 @@ using YoutuServer.State;
 namespace YoutuServer.Cli;
 
 /// <summary>Builds and runs the HTTP server (`youtu-server serve`): the composition root of every room.</summary>
-public static class ServerApp
+internal static partial class ServerApp
 {
     /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
     private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
@@ -64,6 +64,9 @@ public static class ServerApp
         ["tool-use-memory-items"] = "ToolUseMemoryItems",
         ["tool-use-memory-bytes"] = "ToolUseMemoryBytes",
         ["state-tenant-share"] = "StateTenantShare",
+        ["state-store"] = "StateStore",
+        ["state-ttl"] = "StateTtlSeconds",
+        ["replica-id"] = "ReplicaId",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -202,8 +205,13 @@ public static class ServerApp
         builder.Services.AddSingleton<ConversationPins>();
         builder.Services.AddSingleton<GenerationPlanner>();
         builder.Services.AddStateServices();
-        builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
-        builder.Services.AddScoped<Operations.RequestTelemetry>();
+        var seal = new ReasoningSeal(options.ReasoningKey);
+        builder.Services.AddSingleton(seal);
+        var stateStore = State.Redis.StateStoreSettings.Parse(options.StateStore);
+        builder.Services.AddSingleton(sp => new State.StateStoreStatus(stateStore, stateStore.IsRedis
+            ? State.Redis.RedisStateConnection.ConnectAsync(stateStore, sp.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.State")).GetAwaiter().GetResult()
+            : null));
+        builder.Services.AddSingleton<Api.Serving.GenerationLifecycle>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -214,11 +222,26 @@ public static class ServerApp
         Operations.Observability.Configure(builder, options);
 
         var app = builder.Build();
+        var replica = string.IsNullOrWhiteSpace(options.ReplicaId) ? $"{Environment.MachineName}-{Environment.ProcessId}" : options.ReplicaId.Trim();
+        app.Use((http, next) =>
+        {
+            // Which replica answered: behind a load balancer, proofs and operators can see where a turn landed.
+            http.Response.Headers[ReplicaHeader] = replica;
+            return next(http);
+        });
+        var state = app.Services.GetRequiredService<State.StateStoreStatus>();
+        Log.StateStore(app.Logger, state.Settings.Display, replica);
+        if (seal.IsEphemeral && (state.Settings.IsRedis || Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is not null))
+        {
+            // Replicas share stored state but not this key: encrypted_content and thinking signatures made here open
+            // nowhere else (nor after a restart).
+            Log.EphemeralSealKey(app.Logger, state.Settings.IsRedis ? "a shared state store is configured" : "this runs in Kubernetes, where replicas may be added");
+        }
+
         DemoModel.UseWarningHeader(app);
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);
-        Api.Simple.SimpleChatEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(o =>
         {
@@ -226,6 +249,12 @@ public static class ServerApp
             o.SwaggerEndpoint("/openapi/v1.json", "YoutuServer v1");
         });
         ApiEndpoints.Map(app);
+        // One line per wire format: each maps its routes on the shared generation lifecycle.
+        Api.ChatCompletions.ChatCompletionsEndpoint.Map(app);
+        Api.Completions.CompletionsEndpoint.Map(app);
+        Api.Responses.ResponsesEndpoint.Map(app);
+        Api.Messages.MessagesEndpoint.Map(app);
+        Api.Simple.SimpleChatEndpoint.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             // Fail fast on an unusable chat template rather than on the first request.
@@ -243,6 +272,9 @@ public static class ServerApp
         return app;
     }
 
+    /// <summary>The response header naming the replica that answered.</summary>
+    public const string ReplicaHeader = "x-youtu-replica";
+
     private static async Task WriteUnhandledAsync(HttpContext http)
     {
         var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
@@ -251,6 +283,7 @@ public static class ServerApp
             ApiException a => a,
             BadHttpRequestException b when b.StatusCode == 413 => new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"),
             BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
+            State.StateUnavailableException u => Api.Serving.IntentErrors.Unavailable(u),
             OperationCanceledException => null,
             _ => new ApiException(500, "The server had an error while processing your request.", "server_error", null, "internal_error"),
         };
@@ -258,5 +291,14 @@ public static class ServerApp
         {
             await ErrorWriter.WriteAsync(http, api);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2310, Level = LogLevel.Information, Message = "Session state store: {Store}; replica id {Replica}")]
+        public static partial void StateStore(ILogger logger, string store, string replica);
+
+        [LoggerMessage(EventId = 2311, Level = LogLevel.Warning, Message = "No --reasoning-key while {Why}: reasoning sealed here (encrypted_content, thinking signatures) opens on no other replica and not after a restart; give every replica the same key (openssl rand -hex 32)")]
+        public static partial void EphemeralSealKey(ILogger logger, string why);
     }
 }

@@ -5,7 +5,7 @@ using YoutuServer.Engine.Scheduling;
 namespace YoutuServer.Generation;
 
 /// <summary>How a choice ended, in no wire format's vocabulary.</summary>
-public enum ChoiceFinish
+internal enum ChoiceFinish
 {
     /// <summary>End of generation, a stop string, or a grammar that completed.</summary>
     Stop,
@@ -19,15 +19,15 @@ public enum ChoiceFinish
 }
 
 /// <summary>One sampled token's log-probability, its bytes and the most likely alternatives (when asked for).</summary>
-public sealed record LogprobEntry(string Token, float Logprob, byte[] Bytes, IReadOnlyList<LogprobAlternative> Top);
+internal sealed record LogprobEntry(string Token, float Logprob, byte[] Bytes, IReadOnlyList<LogprobAlternative> Top);
 
-public sealed record LogprobAlternative(string Token, float Logprob, byte[] Bytes);
+internal sealed record LogprobAlternative(string Token, float Logprob, byte[] Bytes);
 
 /// <summary>
 /// One choice's output: engine token text in, the Chat room's parsed events out (content, reasoning, tool calls),
 /// with token counts, finish and the whole output so far. Raw choices (legacy completions) pass text through unparsed.
 /// </summary>
-public sealed class ChoiceOutput
+internal sealed class ChoiceOutput
 {
     private readonly AssistantOutputParser? parser;
     private readonly OutputAccumulator accumulator = new();
@@ -151,6 +151,9 @@ public sealed class ChoiceOutput
 
     /// <summary>The token ids generated so far (chat plans; empty for raw prompts).</summary>
     internal IReadOnlyList<int> TokenIds => (IReadOnlyList<int>?)tokenIds ?? [];
+
+    /// <summary>The text <see cref="TokenIds"/> detokenize to, special tokens included (what the context holds after the prompt).</summary>
+    internal string GeneratedText => tokenIds is null ? "" : engine.Detokenize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokenIds), renderSpecial: true);
 
     private void Feed(string text, List<OutputEvent> events)
     {

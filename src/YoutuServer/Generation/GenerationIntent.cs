@@ -8,7 +8,7 @@ namespace YoutuServer.Generation;
 /// completions, Responses, Anthropic Messages, the simple /chat) maps its request onto this, and
 /// <see cref="GenerationPlanner"/> turns it into a prompt, a grammar and an engine request in one place.
 /// </summary>
-public sealed record GenerationIntent
+internal sealed record GenerationIntent
 {
     /// <summary>The model name the client asked for; null or empty means the served model.</summary>
     public string? Model { get; init; }
@@ -73,13 +73,13 @@ public sealed record GenerationIntent
 }
 
 /// <summary>A prompt prefix and the tokens it stands for (see <see cref="GenerationIntent.KnownPrefix"/>).</summary>
-public sealed record PromptPrefix(string Text, IReadOnlyList<int> Tokens);
+internal sealed record PromptPrefix(string Text, IReadOnlyList<int> Tokens);
 
 /// <summary>A legacy-completions prompt: text tokenized with BOS, or token ids as given.</summary>
-public sealed record RawPrompt(string? Text, IReadOnlyList<int>? Tokens, bool Echo = false);
+internal sealed record RawPrompt(string? Text, IReadOnlyList<int>? Tokens, bool Echo = false);
 
 /// <summary>A function the model may call. <see cref="TemplateJson"/> is the object the chat template renders.</summary>
-public sealed record ToolDefinition
+internal sealed record ToolDefinition
 {
     public required string Name { get; init; }
     public string? Description { get; init; }
@@ -129,7 +129,7 @@ public sealed record ToolDefinition
     }
 }
 
-public enum ToolChoiceKind
+internal enum ToolChoiceKind
 {
     /// <summary>Not said: auto when there are tools, none otherwise.</summary>
     Default,
@@ -139,7 +139,7 @@ public enum ToolChoiceKind
     Named,
 }
 
-public sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
+internal sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
 {
     public static ToolChoice Default { get; } = new(ToolChoiceKind.Default);
     public static ToolChoice Auto { get; } = new(ToolChoiceKind.Auto);
@@ -148,7 +148,7 @@ public sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
     public static ToolChoice Function(string name) => new(ToolChoiceKind.Named, name);
 }
 
-public enum OutputKind
+internal enum OutputKind
 {
     Text,
     JsonObject,
@@ -159,16 +159,16 @@ public enum OutputKind
 /// What the answer text must be: free text, any JSON object, or JSON following a schema (grammar-enforced).
 /// <see cref="SchemaPath"/> is where the schema sits in the client's request (a JSON pointer), for error messages.
 /// </summary>
-public sealed record OutputConstraint(OutputKind Kind, JsonElement? Schema = null, string? Name = null, string SchemaPath = "/schema")
+internal sealed record OutputConstraint(OutputKind Kind, JsonElement? Schema = null, string? Name = null, string SchemaPath = "/schema")
 {
     public static OutputConstraint Text { get; } = new(OutputKind.Text);
 }
 
 /// <summary>Thinking on or off (null: the server's default), a budget in tokens (null: the server's; -1: unlimited), forced.</summary>
-public sealed record ThinkingIntent(bool? Enabled = null, int? Budget = null, bool Forced = false);
+internal sealed record ThinkingIntent(bool? Enabled = null, int? Budget = null, bool Forced = false);
 
 /// <summary>Sampling as asked; unset fields take the model's recommended preset for the thinking mode.</summary>
-public sealed record SamplingIntent
+internal sealed record SamplingIntent
 {
     public double? Temperature { get; init; }
     public double? TopP { get; init; }

@@ -13,7 +13,7 @@ using YoutuServer.Models;
 namespace YoutuServer.Generation;
 
 /// <summary>Everything an intent turns into: the rendered prompt, the engine job and how to read its output.</summary>
-public sealed record GenerationPlan(
+internal sealed record GenerationPlan(
     string? Prompt,
     GenerationRequest Request,
     OutputParserOptions? Parser,

@@ -10,7 +10,7 @@ namespace YoutuServer.Hosting;
 /// Kestrel starts listening, so /health/ready never reports ready before the model is there. On shutdown the
 /// engine stops after Kestrel has drained its requests (see DrainCoordinator).
 /// </summary>
-public sealed partial class EngineHost : IHostedService, IAsyncDisposable
+internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
 {
     private readonly ServerOptions options;
     private readonly ILoggerFactory loggerFactory;
@@ -254,10 +254,10 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
     private partial void LogReady(string model, string path, int parallel, int ctx);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = """
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = """
 
         ================================================================================
          The default model '{Id}' is not on this machine ({Path}).
@@ -273,4 +273,4 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
 }
 
 /// <summary>An adapter as the API lists it.</summary>
-public sealed record ServedAdapter(string Id, string? Description);
+internal sealed record ServedAdapter(string Id, string? Description);

@@ -4,7 +4,7 @@ namespace YoutuServer.Hosting;
 /// Server settings, bound from the "Youtu" configuration section: appsettings.json, environment variables
 /// (YOUTU__PORT, YOUTU__MODEL, ...) and command-line options (--port, --model, ...), later sources winning.
 /// </summary>
-public sealed class ServerOptions
+internal sealed class ServerOptions
 {
     public const string Section = "Youtu";
 
@@ -106,6 +106,16 @@ public sealed class ServerOptions
 
     /// <summary>The share (0-1] of each state store's bounds one tenant (API key) may hold; 1 = no per-tenant bound beyond the store's.</summary>
     public double StateTenantShare { get; set; } = 1.0;
+
+    /// <summary>
+    /// Where session state lives (stored responses, output and tool_use memories): "memory" (this process) or
+    /// "redis://HOST:PORT[,options]", a Redis-protocol store shared by replicas (<c>--state-store</c>).
+    /// </summary>
+    public string StateStore { get; set; } = "memory";
+    /// <summary>Seconds shared session state lives after its last use (<c>--state-ttl</c>); default 7 days.</summary>
+    public int StateTtlSeconds { get; set; } = 7 * 24 * 3600;
+    /// <summary>This replica's name in the x-youtu-replica response header; default HOSTNAME-PID.</summary>
+    public string? ReplicaId { get; set; }
 
     public List<string> ApiKeys { get; set; } = [];
     public string? ApiKeysFile { get; set; }

@@ -14,7 +14,7 @@ namespace YoutuServer.Operations;
 /// Static on purpose: the endpoints report through one-line hooks, and a process serves one model. Gauges read the
 /// engine snapshot of every registered host (tests run several hosts in one process).
 /// </remarks>
-public static class ServerMetrics
+internal static class ServerMetrics
 {
     public const string MeterName = "YoutuServer";
 
