@@ -116,7 +116,7 @@ internal static class ApiEndpoints
         return builder;
     }
 
-    private static IResult Ready(EngineHost host)
+    private static IResult Ready(EngineHost host, State.StateStoreStatus state)
     {
         if (!host.IsReady)
         {
@@ -126,8 +126,13 @@ internal static class ApiEndpoints
         var stats = host.Engine.Stats;
         return stats.Draining || !stats.Running
             ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: 503)
-            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers}}}", "application/json");
+            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers},\"state_store\":{StateStoreJson(state)}}}", "application/json");
     }
+
+    /// <summary>The store's kind and, for a shared one, whether it answers. A store that is down does not make the
+    /// replica unready: stateless requests still work, and taking every replica out of rotation would stop those too.</summary>
+    private static string StateStoreJson(State.StateStoreStatus state) =>
+        state.Up is { } up ? $"{{\"kind\":\"{state.Kind}\",\"up\":{(up ? "true" : "false")}}}" : $"{{\"kind\":\"{state.Kind}\"}}";
 
     internal static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
         => Results.Text(JsonSerializer.Serialize(value, type), "application/json");

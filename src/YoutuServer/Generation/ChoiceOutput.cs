@@ -143,7 +143,7 @@ internal sealed class ChoiceOutput
         }
 
         int[] ids = [.. plan.PrefillTokens, .. tokenIds!];
-        ToRemember = (OutputMemoryKeys.Of(Output), new State.RememberedOutput(plan.Prefill + text, ids));
+        ToRemember = (OutputMemoryKeys.Of(Output, plan.Request.CacheSalt), new State.RememberedOutput(plan.Prefill + text, ids));
     }
 
     /// <summary>The finished turn for the output memory (key and turn), when it is one to remember; the run stores it.</summary>

@@ -49,7 +49,19 @@ internal sealed record GenerationIntent
     /// </summary>
     public PromptPrefix? KnownPrefix { get; init; }
 
-    /// <summary>Whose request it is: the state services (remembered turns) are scoped by it.</summary>
+    /// <summary>
+    /// The request's own prefix-cache salt (vLLM's <c>cache_salt</c>): cached prompt prefixes are reused only between
+    /// requests with the same salt (and the same tenant). Null: the tenant's shared scope.
+    /// </summary>
+    public string? CacheSalt { get; init; }
+
+    /// <summary>
+    /// A conversation's id (OpenAI's <c>prompt_cache_key</c>, sent by Codex per conversation): a hint to keep that
+    /// conversation's prefix cached between its turns. Never widens what may be reused.
+    /// </summary>
+    public string? CacheKey { get; init; }
+
+    /// <summary>Whose request it is: the state services (remembered turns) and the prefix cache are scoped by it.</summary>
     internal State.TenantId Tenant { get; init; } = State.TenantId.Anonymous;
 
     /// <summary>

@@ -28,6 +28,7 @@ internal enum IntentField
     Logprobs,
     TopLogprobs,
     ReasoningBudget,
+    CacheSalt,
 }
 
 internal enum IntentFailureKind

@@ -56,6 +56,16 @@ internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
         Catalog = catalog;
         CatalogEntry = entry;
         var adapters = ResolveAdapters(entry, catalog);
+        if (options.CacheRamMiB < -1)
+        {
+            throw new ConfigurationException($"--cache-ram: expected MiB (0 = off, -1 = automatic), got {options.CacheRamMiB}.");
+        }
+
+        if (options.CacheDiskMiB < 1)
+        {
+            throw new ConfigurationException($"--cache-disk: expected a bound in MiB of at least 1, got {options.CacheDiskMiB}.");
+        }
+
         var engineOptions = new EngineOptions
         {
             ModelPath = path,
@@ -84,6 +94,9 @@ internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
             UseExtraBufts = options.UseExtraBufts,
             UseMmap = options.UseMmap,
             PrefixCache = options.PrefixCache,
+            CacheRamMiB = options.CacheRamMiB,
+            CacheDir = string.IsNullOrWhiteSpace(options.CacheDir) ? null : options.CacheDir,
+            CacheDiskMiB = options.CacheDiskMiB,
             Adapters = [.. adapters.Select(a => a.Options)],
             AdapterQuantumSteps = options.AdapterQuantumSteps,
         };

@@ -137,6 +137,10 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
                 ServerMetrics.PromptTokens.Add(usage.PromptTokens, modelTag);
                 ServerMetrics.GenerationTokens.Add(usage.CompletionTokens, modelTag);
                 ServerMetrics.PrefixCacheHitTokens.Add(usage.CachedTokens, modelTag);
+                if (usage.Engine is { RestoredTokens: > 0 } engineUsage)
+                {
+                    ServerMetrics.PrefixCacheRestoreDuration.Record(engineUsage.RestoreMs / 1000, modelTag);
+                }
             }
 
             if (ttft is { } t)

@@ -35,6 +35,8 @@ internal sealed class MessagesRequest
     /// <summary>Remote MCP servers: not run here (skipped with a warning).</summary>
     [JsonPropertyName("mcp_servers")] public JsonElement? McpServers { get; set; }
     [JsonPropertyName("container")] public JsonElement? Container { get; set; }
+    /// <summary>vLLM's prefix-cache salt (an extension): prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
 }
 
 internal sealed class InputMessage

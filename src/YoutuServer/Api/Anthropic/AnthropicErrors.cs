@@ -78,6 +78,7 @@ internal static class AnthropicFields
             IntentField.Stop => "stop_sequences",
             IntentField.MaxTokens => "max_tokens",
             IntentField.ReasoningBudget => "thinking.budget_tokens",
+            IntentField.CacheSalt => "cache_salt",
             _ => OpenAIErrors.Common(field, index),
         };
     };

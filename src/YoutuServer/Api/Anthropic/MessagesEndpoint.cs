@@ -57,7 +57,7 @@ internal static partial class MessagesEndpoint
     internal static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
+        var mapped = MessagesRequestMapper.Map(request, SealFor(http, host, seal), countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         int count;
@@ -77,7 +77,8 @@ internal static partial class MessagesEndpoint
     internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
+        var scope = SealFor(http, host, seal);
+        var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         var stream = request.Stream ?? false;
@@ -101,13 +102,17 @@ internal static partial class MessagesEndpoint
         if (stream)
         {
             // A ping goes out after each quiet spell (queued, prompt evaluation, thinking without output).
-            await StreamAsync(http, host, run, seal, toolUses, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
+            await StreamAsync(http, host, run, scope, toolUses, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
         }
         else
         {
-            await CompleteAsync(http, host, run, seal, toolUses, id, telemetry);
+            await CompleteAsync(http, host, run, scope, toolUses, id, telemetry);
         }
     }
+
+    /// <summary>Signatures bound to this API, the caller's key and the served model (a seal opens under the same three).</summary>
+    private static SealScope SealFor(HttpContext http, EngineHost host, ReasoningSeal seal) =>
+        seal.For(SealKind.AnthropicSignature, http.Tenant().Value, host.ServedModelId);
 
     private static int billingBlockLogged;
 
@@ -142,7 +147,7 @@ internal static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ JSON
 
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry)
+    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry)
     {
         var ct = http.RequestAborted;
         await run.CompleteAsync(ct);
@@ -222,7 +227,7 @@ internal static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ SSE
 
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
+    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -286,7 +291,7 @@ internal static partial class MessagesEndpoint
     /// sealed when it closes), text blocks (whitespace between blocks is not a block of its own), one tool_use block
     /// per call whose input_json_delta pieces concatenate to the input object.
     /// </summary>
-    private sealed class BlockWriter(SseWriter sse, ReasoningSeal seal, ChoiceOutput choice, CancellationToken ct)
+    private sealed class BlockWriter(SseWriter sse, SealScope seal, ChoiceOutput choice, CancellationToken ct)
     {
         private readonly System.Text.StringBuilder thinking = new();
         private string? open;

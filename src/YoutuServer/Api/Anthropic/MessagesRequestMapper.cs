@@ -32,7 +32,7 @@ internal static class MessagesRequestMapper
 
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    internal static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly, IReadOnlyDictionary<string, RememberedToolUse>? recalled = null)
+    internal static MappedMessages Map(MessagesRequest r, SealScope seal, bool countOnly, IReadOnlyDictionary<string, RememberedToolUse>? recalled = null)
     {
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(seal);
@@ -90,6 +90,7 @@ internal static class MessagesRequestMapper
             Stop = stops,
             // max_tokens is a cap: the endpoint clamps it to the room the context leaves (Claude Code always asks 32000).
             MaxTokens = null,
+            CacheSalt = r.CacheSalt,
         };
         return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);
     }
@@ -163,7 +164,7 @@ internal static class MessagesRequestMapper
 
     // ------------------------------------------------------------------ messages
 
-    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
+    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, SealScope seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (dtos is null)
         {
@@ -319,7 +320,7 @@ internal static class MessagesRequestMapper
         return new ChatMessage(ChatRoles.Tool, text) { ToolCallId = CallId(id) };
     }
 
-    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
+    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, SealScope seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (content.ValueKind == JsonValueKind.String)
         {

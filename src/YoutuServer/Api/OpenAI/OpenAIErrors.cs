@@ -69,6 +69,7 @@ internal static class OpenAIErrors
         IntentField.Logprobs => "logprobs",
         IntentField.TopLogprobs => "top_logprobs",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => "",
     };
 

@@ -50,6 +50,8 @@ internal static class ChatRequestMapper
             IgnoreEos = r.IgnoreEos ?? false,
             Logprobs = r.Logprobs ?? false,
             TopLogprobs = r.TopLogprobs,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
     }
 

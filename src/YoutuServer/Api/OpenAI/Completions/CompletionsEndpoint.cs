@@ -59,6 +59,8 @@ internal static class CompletionsEndpoint
             MaxTokens = r.MaxTokens ?? 16,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
     }
 

@@ -28,6 +28,10 @@ internal abstract class OpenAIGenerationRequest
     [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
     [JsonPropertyName("ignore_eos")] public bool? IgnoreEos { get; set; }
     [JsonPropertyName("min_tokens")] public int? MinTokens { get; set; }
+    /// <summary>vLLM's prefix-cache salt: prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
+    /// <summary>OpenAI's conversation id for prompt caching: a hint to keep that conversation's prefix cached.</summary>
+    [JsonPropertyName("prompt_cache_key")] public string? PromptCacheKey { get; set; }
 
     /// <summary>The sampling fields as the neutral intent's.</summary>
     public Generation.SamplingIntent Sampling() => new()

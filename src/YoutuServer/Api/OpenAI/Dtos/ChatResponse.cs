@@ -57,7 +57,9 @@ internal sealed class UsageDto
 
 /// <summary>
 /// Where the request's time went on the server, under llama-server's names (cache_n, prompt_n, prompt_ms,
-/// predicted_n, predicted_ms) plus queue_ms. Sent with usage: the non-streaming body, or the usage chunk.
+/// predicted_n, predicted_ms) plus queue_ms, and restored_n / restore_ms: of cache_n, the tokens restored from a saved
+/// state (host RAM or disk) and the time that took (part of queue_ms). Sent with usage: the non-streaming body, or the
+/// usage chunk.
 /// </summary>
 internal sealed class TimingsDto
 {
@@ -67,6 +69,8 @@ internal sealed class TimingsDto
     [JsonPropertyName("prompt_ms")] public double PromptMs { get; set; }
     [JsonPropertyName("predicted_n")] public int PredictedN { get; set; }
     [JsonPropertyName("predicted_ms")] public double PredictedMs { get; set; }
+    [JsonPropertyName("restored_n")] public int RestoredN { get; set; }
+    [JsonPropertyName("restore_ms")] public double RestoreMs { get; set; }
 
     public static TimingsDto? From(Generation.UsageRecord usage) => From(usage.Engine, usage.CompletionTokens);
 
@@ -78,6 +82,8 @@ internal sealed class TimingsDto
         PromptMs = Math.Round(u.PromptEvalMs, 3),
         PredictedN = completionTokens,
         PredictedMs = Math.Round(Math.Max(0, u.TotalMs - u.QueueMs - u.PromptEvalMs), 3),
+        RestoredN = u.RestoredTokens,
+        RestoreMs = Math.Round(u.RestoreMs, 3),
     };
 }
 

@@ -29,6 +29,8 @@ internal sealed class ResponsesRequest
     [JsonPropertyName("user")] public string? User { get; set; }
     [JsonPropertyName("truncation")] public string? Truncation { get; set; }
     [JsonPropertyName("prompt_cache_key")] public string? PromptCacheKey { get; set; }
+    /// <summary>vLLM's prefix-cache salt (an extension): prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
     [JsonPropertyName("background")] public bool? Background { get; set; }
     [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
 

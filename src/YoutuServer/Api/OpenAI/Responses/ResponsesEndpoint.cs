@@ -71,7 +71,9 @@ internal static partial class ResponsesEndpoint
             prefix = earlier.Prefix;
         }
 
-        var mapped = ResponsesRequestMapper.Map(request, previous, seal);
+        // encrypted_content is bound to this API, the caller's key and the served model.
+        var scope = seal.For(SealKind.ResponsesEncryptedContent, http.Tenant().Value, host.ServedModelId);
+        var mapped = ResponsesRequestMapper.Map(request, previous, scope);
         if (mapped.SkippedTools.Count > 0)
         {
             var list = string.Join(",", mapped.SkippedTools.Distinct(StringComparer.Ordinal));
@@ -122,7 +124,7 @@ internal static partial class ResponsesEndpoint
         };
         var includeSealed = request.Include?.Contains("reasoning.encrypted_content", StringComparer.Ordinal) ?? false;
         var summaries = request.Reasoning?.Summary is not null || request.Reasoning?.GenerateSummary is not null;
-        Func<string, string>? sealer = includeSealed ? seal.Seal : null;
+        Func<string, string>? sealer = includeSealed ? scope.Seal : null;
 
         if (request.Stream ?? false)
         {

@@ -49,7 +49,7 @@ internal static class ResponsesRequestMapper
     /// <summary>The flattened name a namespace's function is offered to the model under.</summary>
     public static string Flatten(string ns, string name) => ns.EndsWith('_') ? ns + name : ns + "__" + name;
 
-    public static MappedResponsesRequest Map(ResponsesRequest r, IReadOnlyList<ChatMessage> previous, ReasoningSeal seal)
+    public static MappedResponsesRequest Map(ResponsesRequest r, IReadOnlyList<ChatMessage> previous, SealScope seal)
     {
         var toolPaths = new List<string>();
         var namespaced = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
@@ -105,6 +105,8 @@ internal static class ResponsesRequestMapper
             MaxTokens = r.MaxOutputTokens,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
         return new MappedResponsesRequest
         {
@@ -128,12 +130,13 @@ internal static class ResponsesRequestMapper
         IntentField.ToolName => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".name",
         IntentField.ToolParameters => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".parameters",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => OpenAIErrors.Common(field, index),
     };
 
     // ------------------------------------------------------------------ input
 
-    private static (List<ChatMessage> Messages, List<ResponseItem> Items) MapInput(JsonElement? input, ReasoningSeal seal, ref int unopened, bool continuing)
+    private static (List<ChatMessage> Messages, List<ResponseItem> Items) MapInput(JsonElement? input, SealScope seal, ref int unopened, bool continuing)
     {
         var messages = new List<ChatMessage>();
         var items = new List<ResponseItem>();
@@ -304,7 +307,7 @@ internal static class ResponsesRequestMapper
     }
 
     /// <summary>The reasoning an item carries: its reasoning_text content, else its sealed text, else its summary.</summary>
-    private static string? ReasoningText(JsonElement item, ReasoningSeal seal, ref int unopened)
+    private static string? ReasoningText(JsonElement item, SealScope seal, ref int unopened)
     {
         if (item.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.Array)
         {
