@@ -314,6 +314,16 @@ public sealed class PrefixCacheTierTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_cache_directory_that_cannot_be_used_stops_the_start_with_a_clear_error()
+    {
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, "not-a-directory");
+        File.WriteAllText(file, "x");
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => InferenceEngine.StartAsync(Options() with { CacheDir = file }));
+        Assert.Contains("prefix cache directory", e.Message);
+    }
+
+    [Fact]
     public async Task A_different_salt_never_reuses_a_prefix_in_any_tier()
     {
         await using var engine = await InferenceEngine.StartAsync(Options(parallel: 2) with { CacheRamMiB = 16 });
