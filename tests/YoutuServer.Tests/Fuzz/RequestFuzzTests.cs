@@ -8,6 +8,7 @@ using System.Text.Json;
 using Xunit.Abstractions;
 using YoutuServer.Hosting;
 using YoutuServer.Tests.Load;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Fuzz;
 
@@ -86,7 +87,7 @@ public sealed class RequestFuzzTests(FuzzServerFixture server, ITestOutputHelper
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         var engine = server.Services.GetRequiredService<EngineHost>().Engine;
         var deadline = Stopwatch.StartNew();
-        while ((engine.Stats.ActiveSequences > 0 || engine.Stats.QueueDepth > 0) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        while ((engine.Stats.ActiveSequences > 0 || engine.Stats.QueueDepth > 0) && deadline.Elapsed < TestTimeouts.Seconds(5))
         {
             await Task.Delay(10);
         }

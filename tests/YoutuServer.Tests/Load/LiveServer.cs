@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using YoutuServer.Engine.Scheduling;
 using YoutuServer.Cli;
 using YoutuServer.Hosting;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -73,7 +74,7 @@ internal sealed class LiveServer : IAsyncDisposable
     })
     {
         BaseAddress = baseAddress,
-        Timeout = TimeSpan.FromSeconds(60),
+        Timeout = TestTimeouts.Request,
     };
 
     /// <summary>GET /health/ready as the probes see it.</summary>
