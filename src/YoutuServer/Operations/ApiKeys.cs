@@ -138,8 +138,6 @@ internal sealed class ApiKeyStore
 /// <summary>Refuses API requests without a valid key (401, OpenAI-shaped); health probes are always open.</summary>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyStore keys, ServerOptions options)
 {
-    public const string KeyIdItem = "youtu.key_id";
-
     public Task InvokeAsync(HttpContext http)
     {
         if (!keys.Enabled || !Routes.RequiresKey(http.Request, options.MetricsRequireKey))
@@ -150,7 +148,6 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyStore keys, S
         var presented = PresentedKey(http.Request);
         if (keys.TryValidate(presented, out var keyId))
         {
-            http.Items[KeyIdItem] = keyId;
             http.Features.Set<State.ITenantFeature>(new State.TenantFeature(State.TenantId.FromKeyId(keyId)));
             return next(http);
         }
@@ -212,12 +209,4 @@ internal static class Routes
 
     public static bool RequiresKey(HttpRequest request, bool metricsRequireKey) =>
         IsMetrics(request.Path) ? metricsRequireKey && !HttpMethods.IsOptions(request.Method) : IsApi(request);
-
-    /// <summary>Completion routes get a trace span and count as in-flight work for the drain.</summary>
-    public static string? CompletionOperation(HttpRequest request) =>
-        !HttpMethods.IsPost(request.Method) ? null
-        : request.Path.Equals("/v1/chat/completions", StringComparison.OrdinalIgnoreCase) ? "chat.completions"
-        : request.Path.Equals("/v1/completions", StringComparison.OrdinalIgnoreCase) ? "completions"
-        : request.Path.Equals("/v1/messages", StringComparison.OrdinalIgnoreCase) ? "messages"
-        : null;
 }

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 
-namespace YoutuServer.Api.OpenAI.Responses;
+namespace YoutuServer.Api.Responses;
 
 /// <summary>
 /// What a stored response keeps for a request that continues it (previous_response_id), as the store's opaque

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 // Anthropic Messages API wire types. Content blocks, system, tools and the option objects stay JsonElements: the
 // mapper reads them by hand so that every bad field gets a 400 naming it (messages.3.content.1.type).

@@ -1,27 +1,35 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Chat;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
 using YoutuServer.State;
-using YoutuServer.Http.Sse;
+using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>
 /// POST /v1/messages (JSON, or SSE with stream=true) and POST /v1/messages/count_tokens: Anthropic's Messages API as a
 /// thin adapter over the generation pipeline. The request maps to an intent (<see cref="MessagesRequestMapper"/>); the
 /// result stream is written as content blocks: thinking (signed with the <see cref="ReasoningSeal"/>), text, tool_use.
 /// </summary>
-internal static partial class MessagesEndpoint
+internal sealed partial class MessagesEndpoint(EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs) : GenerationAdapter<MessagesRequest>
 {
-    private const string LogCategory = "YoutuServer.Api.Anthropic.MessagesEndpoint";
+    private const string LogCategory = "YoutuServer.Api.Messages.MessagesEndpoint";
+    private static readonly GenerationOperation Span = new("messages", "chat");
 
-    public static void Map(WebApplication app)
+    public override JsonTypeInfo<MessagesRequest> RequestType => AnthropicJsonContext.Wire.MessagesRequest;
+    public override GenerationOperation Operation => Span;
+    public override IErrorShape ErrorShape => AnthropicErrorShape.Instance;
+    public override FieldNamer Names { get; } = AnthropicFields.Names();
+
+    public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/messages", HandleAsync).WithName("CreateMessage").WithTags("Anthropic Messages")
+        var adapter = ActivatorUtilities.CreateInstance<MessagesEndpoint>(app.ServiceProvider);
+        app.MapGeneration("/v1/messages", adapter).WithName("CreateMessage").WithTags("Anthropic Messages")
             .WithSummary("Anthropic Messages API: create a message (JSON, or SSE with stream=true)")
             .WithDescription("Anthropic's Messages API on the served model: system, messages (text, tool_use, tool_result, thinking blocks sent back), " +
                 "tools with grammar-enforced tool_choice (auto, any, tool, none), thinking (enabled with budget_tokens, adaptive, disabled), " +
@@ -29,7 +37,6 @@ internal static partial class MessagesEndpoint
                 "With stream=true: message_start, content_block_start/delta/stop, ping, message_delta, message_stop (or an error event). " +
                 "x-api-key or Authorization: Bearer; anthropic-version and anthropic-beta are accepted and ignored. " +
                 "Errors are Anthropic-shaped: {\"type\":\"error\",\"error\":{\"type\",\"message\"}}; a full queue is 529 overloaded_error.")
-            .Accepts<MessagesRequest>("application/json")
             .Produces<MessageResponse>(200, "application/json", "text/event-stream")
             .WithAnthropicErrors(400, 401, 404, 413, 429, 500, 529);
         app.MapPost("/v1/messages/count_tokens", CountTokensAsync).WithName("CountMessageTokens").WithTags("Anthropic Messages")
@@ -37,27 +44,41 @@ internal static partial class MessagesEndpoint
             .WithDescription("The same body as /v1/messages (max_tokens not needed), rendered with the model's template and tools: {\"input_tokens\": N}.")
             .Accepts<MessagesRequest>("application/json")
             .Produces<CountTokensResponse>(200, "application/json")
-            .WithAnthropicErrors(400, 401, 404, 413, 429);
+            .WithAnthropicErrors(400, 401, 404, 413, 429)
+            .WithErrorShape(AnthropicErrorShape.Instance);
 
-        // Accepts() makes routing match JSON bodies only; these twins answer other content types with the usual 400.
-        app.MapPost("/v1/messages", HandleAsync).WithOrder(1).ExcludeFromDescription();
-        app.MapPost("/v1/messages/count_tokens", CountTokensAsync).WithOrder(1).ExcludeFromDescription();
+        // Accepts() makes routing match JSON bodies only; this twin answers other content types with the usual 400.
+        app.MapPost("/v1/messages/count_tokens", CountTokensAsync).WithOrder(1).ExcludeFromDescription().WithErrorShape(AnthropicErrorShape.Instance);
+        app.MapUnknownRoutes("/v1/messages", AnthropicErrorShape.Instance);
     }
 
-    private static RouteHandlerBuilder WithAnthropicErrors(this RouteHandlerBuilder builder, params int[] statuses)
+    public override string? Model(MessagesRequest request) => request.Model;
+
+    public override async ValueTask<GenerationCall> PrepareAsync(GenerationContext context, MessagesRequest request)
     {
-        foreach (var s in statuses)
+        var http = context.Http;
+        var scope = SealFor(context.Tenant, host, seal);
+        var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, context.Tenant, request, context.Aborted));
+        Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
+        var stream = request.Stream ?? false;
+        return new GenerationCall(mapped.Intent, stream, new MessagesResultWriter(stream, scope, toolUses, context.Tenant))
         {
-            builder.Produces<AnthropicErrorResponse>(s, "application/json");
-        }
-
-        return builder;
+            Names = mapped.Names,
+            // max_tokens is a cap: clamped to the room the prompt leaves in the context (the planner refuses a prompt
+            // that leaves none), as llama-server does for Claude Code's fixed max_tokens of 32000.
+            Adjust = plan =>
+            {
+                var room = planner.ContextSize - plan.PromptTokens;
+                return plan with { Request = plan.Request with { MaxTokens = Math.Min(mapped.MaxTokens ?? room, room) } };
+            },
+        };
     }
 
-    internal static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
+    private static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, SealFor(http, host, seal), countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
+        var mapped = MessagesRequestMapper.Map(request, SealFor(http.Tenant(), host, seal), countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
         NoteBillingBlock(logs, mapped);
         int count;
@@ -67,52 +88,16 @@ internal static partial class MessagesEndpoint
         }
         catch (IntentException e)
         {
-            throw AnthropicFields.ToApi(e, mapped.Names);
+            throw IntentErrors.ToApi(e, mapped.Names);
         }
 
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, new CountTokensResponse { InputTokens = count }, AnthropicJsonContext.Wire.CountTokensResponse, http.RequestAborted);
     }
 
-    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
-    {
-        var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var scope = SealFor(http, host, seal);
-        var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
-        Warn(http, logs, mapped.Warnings);
-        NoteBillingBlock(logs, mapped);
-        var stream = request.Stream ?? false;
-        GenerationRun run;
-        try
-        {
-            var plan = await planner.PlanAsync(mapped.Intent with { Tenant = http.Tenant() }, http.RequestAborted);
-            // max_tokens is a cap: clamped to the room the prompt leaves in the context (the planner refuses a prompt
-            // that leaves none), as llama-server does for Claude Code's fixed max_tokens of 32000.
-            var room = planner.ContextSize - plan.PromptTokens;
-            plan = plan with { Request = plan.Request with { MaxTokens = Math.Min(mapped.MaxTokens ?? room, room) } };
-            telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, stream);
-            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
-        }
-        catch (IntentException e)
-        {
-            throw AnthropicFields.ToApi(e, mapped.Names);
-        }
-
-        var id = "msg_" + Ids.Random24();
-        if (stream)
-        {
-            // A ping goes out after each quiet spell (queued, prompt evaluation, thinking without output).
-            await StreamAsync(http, host, run, scope, toolUses, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
-        }
-        else
-        {
-            await CompleteAsync(http, host, run, scope, toolUses, id, telemetry);
-        }
-    }
-
     /// <summary>Signatures bound to this API, the caller's key and the served model (a seal opens under the same three).</summary>
-    private static SealScope SealFor(HttpContext http, EngineHost host, ReasoningSeal seal) =>
-        seal.For(SealKind.AnthropicSignature, http.Tenant().Value, host.ServedModelId);
+    private static SealScope SealFor(TenantId tenant, EngineHost host, ReasoningSeal seal) =>
+        seal.For(SealKind.AnthropicSignature, tenant.Value, host.ServedModelId);
 
     private static int billingBlockLogged;
 
@@ -143,51 +128,6 @@ internal static partial class MessagesEndpoint
             });
             http.Response.Headers.Append("Warning", "299 youtu-server \"" + text + "\"");
         }
-    }
-
-    // ------------------------------------------------------------------ JSON
-
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry)
-    {
-        var ct = http.RequestAborted;
-        await run.CompleteAsync(ct);
-        if (run.Error is { } error)
-        {
-            throw OpenAI.OpenAIErrors.GenerationFailed(error);
-        }
-
-        var choice = run.Choices[0];
-        var output = choice.Output;
-        var content = new List<ContentBlock>();
-        if (output.Reasoning is { Length: > 0 } reasoning)
-        {
-            content.Add(new ContentBlock { Type = "thinking", Thinking = reasoning, Signature = seal.Seal(reasoning) });
-        }
-
-        if (output.Content is { } text && !string.IsNullOrWhiteSpace(text))
-        {
-            content.Add(new ContentBlock { Type = "text", Text = text });
-        }
-
-        await ToolUseRecall.RememberAsync(toolUses, http.Tenant(), output, ct);
-        foreach (var call in output.ToolCalls)
-        {
-            content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments), Caller = ToolCaller.Direct });
-        }
-
-        var usage = run.Usage;
-        var response = new MessageResponse
-        {
-            Id = id,
-            Model = host.ServedModelId,
-            Content = content,
-            StopReason = StopReason(choice),
-            StopSequence = choice.StopString,
-            Usage = Usage(usage),
-        };
-        telemetry.End(http, 200, usage);
-        http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, response, AnthropicJsonContext.Wire.MessageResponse, ct);
     }
 
     /// <summary>A tool call's arguments as the input object (a call cut short by max_tokens gives what parses: else {}).</summary>
@@ -225,65 +165,97 @@ internal static partial class MessagesEndpoint
         OutputTokens = u.CompletionTokens,
     };
 
-    // ------------------------------------------------------------------ SSE
-
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
+    /// <summary>The result as one message, or as its events: message_start, content blocks, ping, message_delta, message_stop.</summary>
+    private sealed class MessagesResultWriter(bool stream, SealScope seal, IToolUseMemory toolUses, TenantId tenant) : ResultWriter(stream)
     {
-        var ct = http.RequestAborted;
-        var sse = new SseWriter(http.Response);
-        var blocks = new BlockWriter(sse, seal, run.Choices[0], ct);
-        var start = new MessageStartEvent
-        {
-            Message = new MessageResponse { Id = id, Model = host.ServedModelId, Usage = new MessageUsage { InputTokens = run.Plan.PromptTokens } },
-        };
-        try
-        {
-            // message_start goes out at once: the client sees the request accepted even while it waits in the queue.
-            await sse.WriteEventAsync("message_start", start, AnthropicJsonContext.Wire.MessageStartEvent, flush: true, ct);
-            await foreach (var r in run.ReadAsync(pingEvery, ct))
-            {
-                switch (r.Kind)
-                {
-                    case ResultKind.KeepAlive:
-                        await sse.WriteEventAsync("ping", new TypeOnlyEvent { Type = "ping" }, AnthropicJsonContext.Wire.TypeOnlyEvent, flush: true, ct);
-                        break;
-                    case ResultKind.Output:
-                        await blocks.OnOutputAsync(r.Output);
-                        break;
-                    case ResultKind.ChoiceFinished:
-                        await blocks.CloseAsync();
-                        break;
-                    case ResultKind.Flush:
-                        await sse.FlushAsync(ct);
-                        break;
-                }
-            }
+        private readonly string id = "msg_" + Ids.Random24();
+        private BlockWriter? blocks;
 
-            var usage = run.Usage;
-            if (run.Error is { } error)
+        public override async ValueTask StartAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
+        {
+            if (!Stream)
             {
-                await AnthropicErrorShape.Instance.WriteEventAsync(sse, OpenAI.OpenAIErrors.GenerationFailed(error), ct);
-                telemetry.End(http, 200, usage);
                 return;
             }
 
-            var choice = run.Choices[0];
-            await ToolUseRecall.RememberAsync(toolUses, http.Tenant(), choice.Output, ct);
-            var delta = new MessageDeltaEvent
+            blocks = new BlockWriter(sink, seal, run.Choices[0], cancellationToken);
+            var start = new MessageStartEvent
             {
-                Delta = new MessageDelta { StopReason = StopReason(choice), StopSequence = choice.StopString },
-                Usage = Usage(usage),
+                Message = new MessageResponse { Id = id, Model = run.Plan.ModelId, Usage = new MessageUsage { InputTokens = run.Plan.PromptTokens } },
             };
-            await sse.WriteEventAsync("message_delta", delta, AnthropicJsonContext.Wire.MessageDeltaEvent, flush: false, ct);
-            await sse.WriteEventAsync("message_stop", new TypeOnlyEvent { Type = "message_stop" }, AnthropicJsonContext.Wire.TypeOnlyEvent, flush: true, ct);
-            telemetry.End(http, 200, usage);
+            // message_start goes out at once: the client sees the request accepted even while it waits in the queue.
+            await sink.WriteEventAsync("message_start", start, AnthropicJsonContext.Wire.MessageStartEvent, cancellationToken);
         }
-        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
+
+        /// <summary>A ping event after each quiet spell (queued, prompt evaluation, thinking without output).</summary>
+        public override ValueTask KeepAliveAsync(IResultSink sink, CancellationToken cancellationToken) =>
+            sink.WriteEventAsync("ping", new TypeOnlyEvent { Type = "ping" }, AnthropicJsonContext.Wire.TypeOnlyEvent, cancellationToken);
+
+        public override async ValueTask OnResultAsync(GenerationRun run, ResultEvent r, IResultSink sink, CancellationToken cancellationToken)
         {
-            // Client gone: the engine already saw the token and drops the sequence at its next step.
-            run.Cancel();
-            telemetry.End(http, 499, run.Usage);
+            if (blocks is null || r.Choice > 0)
+            {
+                return;
+            }
+
+            switch (r.Kind)
+            {
+                case ResultKind.Output:
+                    await blocks.OnOutputAsync(r.Output);
+                    break;
+                case ResultKind.ChoiceFinished:
+                    await blocks.CloseAsync();
+                    break;
+            }
         }
+
+        public override async ValueTask CompleteAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
+        {
+            var choice = run.Choices[0];
+            var output = choice.Output;
+            await ToolUseRecall.RememberAsync(toolUses, tenant, output, cancellationToken);
+            var usage = run.Usage;
+            if (Stream)
+            {
+                var delta = new MessageDeltaEvent
+                {
+                    Delta = new MessageDelta { StopReason = StopReason(choice), StopSequence = choice.StopString },
+                    Usage = Usage(usage),
+                };
+                await sink.WriteEventAsync("message_delta", delta, AnthropicJsonContext.Wire.MessageDeltaEvent, cancellationToken);
+                await sink.WriteEventAsync("message_stop", new TypeOnlyEvent { Type = "message_stop" }, AnthropicJsonContext.Wire.TypeOnlyEvent, cancellationToken);
+                return;
+            }
+
+            var content = new List<ContentBlock>();
+            if (output.Reasoning is { Length: > 0 } reasoning)
+            {
+                content.Add(new ContentBlock { Type = "thinking", Thinking = reasoning, Signature = seal.Seal(reasoning) });
+            }
+
+            if (output.Content is { } text && !string.IsNullOrWhiteSpace(text))
+            {
+                content.Add(new ContentBlock { Type = "text", Text = text });
+            }
+
+            foreach (var call in output.ToolCalls)
+            {
+                content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments), Caller = ToolCaller.Direct });
+            }
+
+            await sink.WriteBodyAsync(new MessageResponse
+            {
+                Id = id,
+                Model = run.Plan.ModelId,
+                Content = content,
+                StopReason = StopReason(choice),
+                StopSequence = choice.StopString,
+                Usage = Usage(usage),
+            }, AnthropicJsonContext.Wire.MessageResponse, cancellationToken);
+        }
+
+        public override ValueTask FailAsync(GenerationRun run, ApiException error, IResultSink sink, CancellationToken cancellationToken) =>
+            sink.WriteEventAsync("error", AnthropicErrorShape.Body(error, null), AnthropicJsonContext.Wire.AnthropicErrorResponse, cancellationToken);
     }
 
     /// <summary>
@@ -291,7 +263,7 @@ internal static partial class MessagesEndpoint
     /// sealed when it closes), text blocks (whitespace between blocks is not a block of its own), one tool_use block
     /// per call whose input_json_delta pieces concatenate to the input object.
     /// </summary>
-    private sealed class BlockWriter(SseWriter sse, SealScope seal, ChoiceOutput choice, CancellationToken ct)
+    private sealed class BlockWriter(IResultSink sink, SealScope seal, ChoiceOutput choice, CancellationToken ct)
     {
         private readonly System.Text.StringBuilder thinking = new();
         private string? open;
@@ -363,11 +335,11 @@ internal static partial class MessagesEndpoint
             await StopAsync();
             open = block.Type;
             index++;
-            await sse.WriteEventAsync("content_block_start", new ContentBlockStartEvent { Index = index, ContentBlock = block }, AnthropicJsonContext.Wire.ContentBlockStartEvent, flush: false, ct);
+            await sink.WriteEventAsync("content_block_start", new ContentBlockStartEvent { Index = index, ContentBlock = block }, AnthropicJsonContext.Wire.ContentBlockStartEvent, ct);
         }
 
         private ValueTask DeltaAsync(BlockDelta delta) =>
-            sse.WriteEventAsync("content_block_delta", new ContentBlockDeltaEvent { Index = index, Delta = delta }, AnthropicJsonContext.Wire.ContentBlockDeltaEvent, flush: false, ct);
+            sink.WriteEventAsync("content_block_delta", new ContentBlockDeltaEvent { Index = index, Delta = delta }, AnthropicJsonContext.Wire.ContentBlockDeltaEvent, ct);
 
         private async ValueTask StopAsync()
         {
@@ -383,7 +355,7 @@ internal static partial class MessagesEndpoint
                 await DeltaAsync(new BlockDelta { Type = "signature_delta", Signature = seal.Seal(reasoning) });
             }
 
-            await sse.WriteEventAsync("content_block_stop", new ContentBlockStopEvent { Index = index }, AnthropicJsonContext.Wire.ContentBlockStopEvent, flush: false, ct);
+            await sink.WriteEventAsync("content_block_stop", new ContentBlockStopEvent { Index = index }, AnthropicJsonContext.Wire.ContentBlockStopEvent, ct);
             open = null;
         }
 

@@ -1,11 +1,11 @@
 using System.Text;
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Chat;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 
-namespace YoutuServer.Api.OpenAI.Responses;
+namespace YoutuServer.Api.Responses;
 
 /// <summary>A Responses request as the pipeline sees it, plus what the adapter needs to write the answer back.</summary>
 internal sealed class MappedResponsesRequest
@@ -61,7 +61,7 @@ internal static class ResponsesRequestMapper
         var (thinking, budget, effort) = MapReasoning(r);
         var unopened = 0;
         var (messages, items) = MapInput(r.Input, seal, ref unopened, r.PreviousResponseId is not null);
-        var stops = ChatRequestMapper.ParseStop(r.Stop);
+        var stops = StopSequences.Parse(r.Stop);
         if (r.Background == true)
         {
             throw ApiException.BadRequest("'background' responses are not supported by this server.", "background");
@@ -130,8 +130,7 @@ internal static class ResponsesRequestMapper
         IntentField.ToolName => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".name",
         IntentField.ToolParameters => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".parameters",
         IntentField.ReasoningBudget => "reasoning_budget",
-        IntentField.CacheSalt => "cache_salt",
-        _ => OpenAIErrors.Common(field, index),
+        _ => FieldNames.SnakeCase(field, index),
     };
 
     // ------------------------------------------------------------------ input

@@ -1,11 +1,12 @@
 using System.Text;
 using System.Text.Json;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 using YoutuServer.State;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>A Messages request mapped: the intent, the field namer for its errors, and what was skipped (warnings).</summary>
 /// <param name="BillingBlockDropped">The system held Claude Code's billing line, which was left out of the prompt.</param>

@@ -1,11 +1,11 @@
 using System.Text;
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 
-namespace YoutuServer.Api.OpenAI.Chat;
+namespace YoutuServer.Api.ChatCompletions;
 
 /// <summary>
 /// OpenAI Chat Completions → <see cref="GenerationIntent"/>: checks the wire shapes (roles, content parts, the nested
@@ -14,10 +14,18 @@ namespace YoutuServer.Api.OpenAI.Chat;
 /// </summary>
 internal static class ChatRequestMapper
 {
-    /// <summary>OpenAI's own limit on stop strings.</summary>
-    public const int MaxStop = 4;
+    public static FieldNamer Names(ChatCompletionRequest r) => Fields(r.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens");
 
-    public static FieldNamer Names(ChatCompletionRequest r) => OpenAIErrors.ChatFields(r.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens");
+    /// <summary>Chat Completions' names for the intent's fields.</summary>
+    public static FieldNamer Fields(string maxTokensName = "max_tokens") => (field, index) => field switch
+    {
+        IntentField.MaxTokens => maxTokensName,
+        IntentField.Prompt => "messages",
+        IntentField.Output => "response_format",
+        IntentField.ToolName => $"tools[{index}].function.name",
+        IntentField.ToolParameters => $"tools[{index}].function.parameters",
+        _ => FieldNames.SnakeCase(field, index),
+    };
 
     public static GenerationIntent ToIntent(ChatCompletionRequest r)
     {
@@ -27,7 +35,7 @@ internal static class ChatRequestMapper
         var tools = MapTools(r.Tools);
         var choice = MapToolChoice(r.ToolChoice);
         var output = MapResponseFormat(r.ResponseFormat);
-        var stops = ParseStop(r.Stop);
+        var stops = StopSequences.Parse(r.Stop);
         if (r.ReasoningEffort is { } eff && eff is not ("none" or "minimal" or "low" or "medium" or "high"))
         {
             throw ApiException.BadRequest($"'reasoning_effort' must be one of none, minimal, low, medium, high; got '{eff}'.", "reasoning_effort");
@@ -41,7 +49,7 @@ internal static class ChatRequestMapper
             ToolChoice = choice,
             ParallelToolCalls = r.ParallelToolCalls ?? true,
             Output = output,
-            Thinking = new ThinkingIntent(thinking, r.ReasoningBudget, forced),
+            Thinking = new ThinkingIntent(thinking, r.ReasoningBudget ?? (thinking == false ? null : ThinkingEffort.Budget(r.ReasoningEffort)), forced),
             Sampling = r.Sampling(),
             Stop = stops,
             N = r.N ?? 1,
@@ -207,42 +215,13 @@ internal static class ChatRequestMapper
         }
 
         value = r.EnableThinking ?? value;
-        return r.ReasoningEffort == "none" ? false : value;
+        // reasoning_effort: none and minimal turn thinking off; low, medium and high turn it on (unless the request
+        // switched it off itself) with the budget of that effort (ThinkingEffort), as Responses and Messages do.
+        return r.ReasoningEffort is { } effort ? (ThinkingEffort.Enables(effort) ? value ?? true : false) : value;
     }
 
     // ------------------------------------------------------------------ stop
 
-    public static List<string> ParseStop(JsonElement? stop)
-    {
-        if (stop is not { } s || s.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return [];
-        }
-
-        if (s.ValueKind == JsonValueKind.String)
-        {
-            var v = s.GetString()!;
-            return v.Length == 0 ? throw ApiException.BadRequest("'stop' strings must not be empty.", "stop") : [v];
-        }
-
-        if (s.ValueKind != JsonValueKind.Array)
-        {
-            throw ApiException.BadRequest("'stop' must be a string or an array of up to 4 strings.", "stop");
-        }
-
-        var list = new List<string>();
-        foreach (var e in s.EnumerateArray())
-        {
-            if (e.ValueKind != JsonValueKind.String || e.GetString() is not { Length: > 0 } str)
-            {
-                throw ApiException.BadRequest("'stop' must contain non-empty strings only.", "stop");
-            }
-
-            list.Add(str);
-        }
-
-        return list.Count > MaxStop ? throw ApiException.BadRequest($"'stop' may hold at most {MaxStop} strings, got {list.Count}.", "stop") : list;
-    }
 
     // ------------------------------------------------------------------ tools
 

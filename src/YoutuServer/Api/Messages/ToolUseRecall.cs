@@ -1,8 +1,9 @@
 using System.Text.Json;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Parsing;
 using YoutuServer.State;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>
 /// Messages' use of <see cref="IToolUseMemory"/>: the exact argument text of the tool_use blocks it answered, by their

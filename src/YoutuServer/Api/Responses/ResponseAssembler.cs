@@ -1,8 +1,9 @@
 using System.Text;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 
-namespace YoutuServer.Api.OpenAI.Responses;
+namespace YoutuServer.Api.Responses;
 
 /// <summary>
 /// Turns one choice's parsed output events into Responses output items (reasoning, message, function_call) and,

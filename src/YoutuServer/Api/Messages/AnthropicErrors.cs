@@ -1,10 +1,10 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI;
+using YoutuServer.Api.Common;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 using YoutuServer.Http.Sse;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>
 /// Anthropic's error shape, <c>{"type":"error","error":{"type","message"},"request_id"}</c>, with its types and
@@ -78,11 +78,21 @@ internal static class AnthropicFields
             IntentField.Stop => "stop_sequences",
             IntentField.MaxTokens => "max_tokens",
             IntentField.ReasoningBudget => "thinking.budget_tokens",
-            IntentField.CacheSalt => "cache_salt",
-            _ => OpenAIErrors.Common(field, index),
+            _ => FieldNames.SnakeCase(field, index),
         };
     };
+}
 
-    /// <summary>An intent failure as a neutral HTTP error (the statuses every route uses); the registered shape writes it as Anthropic's.</summary>
-    public static ApiException ToApi(IntentException e, FieldNamer names) => OpenAIErrors.ToApi(e, names);
+/// <summary>OpenAPI documentation of Anthropic-shaped errors.</summary>
+internal static class AnthropicRoutes
+{
+    public static RouteHandlerBuilder WithAnthropicErrors(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        foreach (var s in statuses)
+        {
+            builder.Produces<AnthropicErrorResponse>(s, "application/json");
+        }
+
+        return builder;
+    }
 }

@@ -1,15 +1,16 @@
 using System.Globalization;
 using System.Text.Json;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
-using YoutuServer.Http.Sse;
+using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Serving;
 using YoutuServer.Operations;
 using YoutuServer.State;
 
-namespace YoutuServer.Api.OpenAI.Responses;
+namespace YoutuServer.Api.Responses;
 
 /// <summary>
 /// OpenAI's Responses API: <c>POST /v1/responses</c> (JSON, or SSE events with stream=true), and the stored responses:
@@ -17,16 +18,23 @@ namespace YoutuServer.Api.OpenAI.Responses;
 /// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
 /// items and events (<see cref="ResponseAssembler"/>).
 /// </summary>
-internal static partial class ResponsesEndpoint
+internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
 {
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
-    private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
+    private static readonly GenerationOperation Span = new("responses", "chat");
     private static readonly JsonElement AutoChoice = JsonDocument.Parse("\"auto\"").RootElement.Clone();
     private static readonly JsonElement TextFormat = JsonDocument.Parse("{\"type\":\"text\"}").RootElement.Clone();
 
-    public static void Map(WebApplication app)
+    private readonly ILogger logger = loggers.CreateLogger("YoutuServer.Api.Responses");
+
+    public override JsonTypeInfo<ResponsesRequest> RequestType => ResponsesJsonContext.Wire.ResponsesRequest;
+    public override GenerationOperation Operation => Span;
+    public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
+    public override FieldNamer Names { get; } = ResponsesRequestMapper.Names([]);
+
+    public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/responses", HandleAsync).WithName("CreateResponse")
+        app.MapGeneration("/v1/responses", ActivatorUtilities.CreateInstance<ResponsesEndpoint>(app.ServiceProvider)).WithName("CreateResponse")
             .WithTags("Responses")
             .WithSummary("OpenAI Responses API (JSON, or SSE events with stream=true)")
             .WithDescription("Input items (messages, function_call, function_call_output, reasoning), function and namespace tools " +
@@ -35,12 +43,10 @@ internal static partial class ResponsesEndpoint
                 "With stream=true: `event:` + `data:` pairs response.created, response.in_progress, response.output_item.added, " +
                 "response.reasoning_text.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
                 "response.function_call_arguments.delta/.done, response.output_item.done, then response.completed | response.incomplete | response.failed.")
-            .Accepts<ResponsesRequest>("application/json")
             .Produces<ResponseObject>(200, "application/json", "text/event-stream")
             .Produces<ErrorResponse>(400, "application/json").Produces<ErrorResponse>(401, "application/json")
             .Produces<ErrorResponse>(404, "application/json").Produces<ErrorResponse>(429, "application/json")
             .Produces<ErrorResponse>(503, "application/json");
-        app.MapPost("/v1/responses", HandleAsync).WithOrder(1).ExcludeFromDescription();
         app.MapGet("/v1/responses/{id}", GetAsync).WithName("GetResponse").WithTags("Responses").WithSummary("A stored response")
             .Produces<ResponseObject>(200).Produces<ErrorResponse>(404, "application/json");
         app.MapDelete("/v1/responses/{id}", DeleteAsync).WithName("DeleteResponse").WithTags("Responses").WithSummary("Deletes a stored response")
@@ -53,15 +59,16 @@ internal static partial class ResponsesEndpoint
     private static ApiException NotFound(string id, string? param) =>
         new(404, param is null ? $"No response found with id '{id}'." : $"Previous response with id '{id}' not found.", "invalid_request_error", param, param is null ? "not_found" : "previous_response_not_found");
 
-    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers)
+    public override string? Model(ResponsesRequest request) => request.Model;
+
+    public override async ValueTask<GenerationCall> PrepareAsync(GenerationContext context, ResponsesRequest request)
     {
-        var logger = loggers.CreateLogger("YoutuServer.Api.OpenAI.Responses");
-        var request = await RequestBody.ReadAsync(http, ResponsesJsonContext.Wire.ResponsesRequest);
+        var http = context.Http;
         IReadOnlyList<ChatMessage> previous = [];
         PromptPrefix? prefix = null;
         if (request.PreviousResponseId is { } prevId)
         {
-            var earlier = await store.GetAsync(http.Tenant(), prevId, http.RequestAborted) is { } stored ? ResponsesContinuation.FromBytes(stored.Continuation) : null;
+            var earlier = await store.GetAsync(context.Tenant, prevId, context.Aborted) is { } stored ? ResponsesContinuation.FromBytes(stored.Continuation) : null;
             if (earlier is null)
             {
                 throw NotFound(prevId, "previous_response_id");
@@ -86,26 +93,20 @@ internal static partial class ResponsesEndpoint
             Log.UnopenedReasoning(logger, mapped.UnopenedReasoning);
         }
 
-        GenerationRun run;
-        var recorder = new TokenRecorder(telemetry);
-        try
-        {
-            ModelResolver.Check(host, request.Model);
-            var plan = await planner.PlanAsync(mapped.Intent with { KnownPrefix = prefix, Tenant = http.Tenant() }, http.RequestAborted);
-            telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
-            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, recorder);
-        }
-        catch (IntentException e)
-        {
-            throw OpenAIErrors.ToApi(e, mapped.Names);
-        }
+        var stream = request.Stream ?? false;
+        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope);
+        return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer) { Names = mapped.Names };
+    }
 
+    /// <summary>The response object from the request's echo fields and the plan's sampling.</summary>
+    private static ResponseObject NewResponse(ResponsesRequest request, MappedResponsesRequest mapped, GenerationRun run)
+    {
         var sampling = run.Plan.Request.Sampling;
-        var response = new ResponseObject
+        return new ResponseObject
         {
             Id = ResponseIds.Response(),
             CreatedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
-            Model = host.ServedModelId,
+            Model = run.Plan.ModelId,
             Instructions = request.Instructions,
             MaxOutputTokens = request.MaxOutputTokens,
             ParallelToolCalls = request.ParallelToolCalls ?? true,
@@ -122,34 +123,93 @@ internal static partial class ResponsesEndpoint
             User = request.User,
             Metadata = request.Metadata ?? [],
         };
-        var includeSealed = request.Include?.Contains("reasoning.encrypted_content", StringComparer.Ordinal) ?? false;
-        var summaries = request.Reasoning?.Summary is not null || request.Reasoning?.GenerateSummary is not null;
-        Func<string, string>? sealer = includeSealed ? scope.Seal : null;
+    }
 
-        if (request.Stream ?? false)
+    /// <summary>
+    /// The result as one response object, or as its events (response.created, in_progress, output items and their
+    /// deltas, then completed, incomplete or failed). A stored response is stored before its last event goes out.
+    /// </summary>
+    private sealed class ResponsesResultWriter(bool stream, ResponsesRequest request, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
+        IResponseStore store, TenantId tenant, SealScope seal) : ResultWriter(stream)
+    {
+        private ResponseObject? response;
+        private ResponseAssembler? assembler;
+
+        public override async ValueTask StartAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
         {
-            await StreamAsync(http, run, response, mapped, summaries, sealer, previous, store, telemetry, recorder, host, logger);
+            response = NewResponse(request, mapped, run);
+            var includeSealed = request.Include?.Contains("reasoning.encrypted_content", StringComparer.Ordinal) ?? false;
+            var summaries = request.Reasoning?.Summary is not null || request.Reasoning?.GenerateSummary is not null;
+            Func<ResponseStreamEvent, ValueTask>? emit = Stream
+                ? e => sink.WriteEventAsync(e.Type, e, ResponsesJsonContext.Wire.ResponseStreamEvent, cancellationToken)
+                : null;
+            assembler = new ResponseAssembler(response, mapped, summaries, includeSealed ? seal.Seal : null, emit);
+            if (Stream)
+            {
+                await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.created", Response = response });
+                await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.in_progress", Response = response });
+            }
         }
-        else
+
+        public override ValueTask OnResultAsync(GenerationRun run, ResultEvent r, IResultSink sink, CancellationToken cancellationToken) =>
+            Apply(assembler!, run, r);
+
+        public override async ValueTask CompleteAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
         {
-            var ct = http.RequestAborted;
-            var assembler = new ResponseAssembler(response, mapped, summaries, sealer, null);
-            await foreach (var r in run.ReadAsync(null, ct))
-            {
-                await Apply(assembler, run, r);
-            }
-
-            if (run.Error is { } error)
-            {
-                throw new ApiException(500, "Generation failed: " + error, "server_error", null, "generation_failed");
-            }
-
+            var response = this.response!;
             Finish(response, run);
             var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
-            await StoreAsync(store, http, response, json, mapped, previous, run, recorder, host);
-            telemetry.End(http, 200, run.Usage);
-            http.Response.ContentType = "application/json";
-            await http.Response.Body.WriteAsync(json, ct);
+            await StoreAsync(json, run, cancellationToken);
+            if (Stream)
+            {
+                await assembler!.EmitAsync(new ResponseStreamEvent { Type = response.Status == "incomplete" ? "response.incomplete" : "response.completed", Response = response });
+            }
+            else
+            {
+                await sink.WriteBodyAsync(json, cancellationToken);
+            }
+        }
+
+        public override async ValueTask FailAsync(GenerationRun run, ApiException error, IResultSink sink, CancellationToken cancellationToken)
+        {
+            var response = this.response!;
+            var code = error.Code == "generation_failed" ? "server_error" : error.Type;
+            response.Status = "failed";
+            response.Error = new ResponseErrorDto { Code = code, Message = error.Message };
+            response.Usage = Usage(run.Usage);
+            await assembler!.EmitAsync(new ResponseStreamEvent { Type = "error", Code = code, Message = error.Message });
+            await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.failed", Response = response });
+        }
+
+        private async ValueTask StoreAsync(byte[] json, GenerationRun run, CancellationToken cancellationToken)
+        {
+            var response = this.response!;
+            if (!response.Store)
+            {
+                return;
+            }
+
+            var choice = run.Choices[0];
+            var output = choice.Output;
+            var conversation = new List<ChatMessage>(previous.Count + mapped.NewMessages.Count + 1);
+            conversation.AddRange(previous);
+            conversation.AddRange(mapped.NewMessages);
+            conversation.Add(new ChatMessage(ChatRoles.Assistant, output.Content ?? (output.ToolCalls.Count > 0 ? null : ""))
+            {
+                Reasoning = output.Reasoning,
+                ToolCalls = output.ToolCalls.Count == 0 ? null : output.ToolCalls.Select(c => ChatToolCall.FromArgumentsString(c.Id, c.Name, c.Arguments)).ToList(),
+            });
+            // What this turn evaluated and generated, token for token: a continuation renders this text first.
+            var plan = run.Plan;
+            var generated = choice.TokenIds;
+            var continuation = new ResponsesContinuation
+            {
+                Conversation = conversation,
+                PrefixText = plan.Prompt + choice.GeneratedText,
+                PrefixTokens = [.. plan.Request.Prompt, .. generated],
+            };
+            var items = mapped.InputItems.Select(i => new StoredItem(i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
+            await store.PutAsync(tenant, new StoredResponse { Id = response.Id, Body = json, InputItems = items, Continuation = continuation.ToBytes() }, cancellationToken);
         }
     }
 
@@ -169,77 +229,6 @@ internal static partial class ResponsesEndpoint
                 await assembler.FinishAsync(run.Choices[r.Choice]);
                 break;
         }
-    }
-
-    private static async Task StreamAsync(HttpContext http, GenerationRun run, ResponseObject response, MappedResponsesRequest mapped, bool summaries,
-        Func<string, string>? sealer, IReadOnlyList<ChatMessage> previous, IResponseStore store, RequestTelemetry telemetry, TokenRecorder recorder, EngineHost host, ILogger logger)
-    {
-        var ct = http.RequestAborted;
-        var sse = new SseWriter(http.Response);
-        var assembler = new ResponseAssembler(response, mapped, summaries, sealer,
-            e => sse.WriteEventAsync(e.Type, e, ResponsesJsonContext.Wire.ResponseStreamEvent, flush: false, ct));
-        try
-        {
-            await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.created", Response = response });
-            await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.in_progress", Response = response });
-            await sse.FlushAsync(ct);
-            try
-            {
-                await foreach (var r in run.ReadAsync(KeepAliveEvery, ct))
-                {
-                    switch (r.Kind)
-                    {
-                        case ResultKind.KeepAlive:
-                            await sse.WriteKeepAliveAsync(ct);
-                            break;
-                        case ResultKind.Flush:
-                            await sse.FlushAsync(ct);
-                            break;
-                        default:
-                            await Apply(assembler, run, r);
-                            break;
-                    }
-                }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Whatever broke after the stream began, the client gets an error event and a terminal event.
-                Log.StreamFailed(logger, e);
-                await FailAsync(assembler, sse, response, run, "server_error", "The server had an error while processing your request.", ct);
-                telemetry.End(http, 500, run.Usage);
-                return;
-            }
-
-            if (run.Error is { } error)
-            {
-                await FailAsync(assembler, sse, response, run, "server_error", "Generation failed: " + error, ct);
-                telemetry.End(http, 200, run.Usage);
-                return;
-            }
-
-            Finish(response, run);
-            var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
-            await StoreAsync(store, http, response, json, mapped, previous, run, recorder, host);
-            await assembler.EmitAsync(new ResponseStreamEvent { Type = response.Status == "incomplete" ? "response.incomplete" : "response.completed", Response = response });
-            await sse.FlushAsync(ct);
-            telemetry.End(http, 200, run.Usage);
-        }
-        catch (OperationCanceledException e) when (ct.IsCancellationRequested || e.CancellationToken.IsCancellationRequested)
-        {
-            // Client gone: the engine already saw the token and drops the sequence at its next step.
-            run.Cancel();
-            telemetry.End(http, 499, run.Usage);
-        }
-    }
-
-    private static async ValueTask FailAsync(ResponseAssembler assembler, SseWriter sse, ResponseObject response, GenerationRun run, string code, string message, CancellationToken ct)
-    {
-        response.Status = "failed";
-        response.Error = new ResponseErrorDto { Code = code, Message = message };
-        response.Usage = Usage(run.Usage);
-        await assembler.EmitAsync(new ResponseStreamEvent { Type = "error", Code = code, Message = message });
-        await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.failed", Response = response });
-        await sse.FlushAsync(ct);
     }
 
     private static void Finish(ResponseObject response, GenerationRun run)
@@ -267,37 +256,6 @@ internal static partial class ResponsesEndpoint
         TotalTokens = u.TotalTokens,
     };
 
-    private static async ValueTask StoreAsync(IResponseStore store, HttpContext http, ResponseObject response, byte[] json, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
-        GenerationRun run, TokenRecorder recorder, EngineHost host)
-    {
-        if (!response.Store)
-        {
-            return;
-        }
-
-        var output = run.Choices[0].Output;
-        var conversation = new List<ChatMessage>(previous.Count + mapped.NewMessages.Count + 1);
-        conversation.AddRange(previous);
-        conversation.AddRange(mapped.NewMessages);
-        conversation.Add(new ChatMessage(ChatRoles.Assistant, output.Content ?? (output.ToolCalls.Count > 0 ? null : ""))
-        {
-            Reasoning = output.Reasoning,
-            ToolCalls = output.ToolCalls.Count == 0 ? null : output.ToolCalls.Select(c => ChatToolCall.FromArgumentsString(c.Id, c.Name, c.Arguments)).ToList(),
-        });
-        // What this turn evaluated and generated, token for token: a continuation renders this text first.
-        var plan = run.Plan;
-        var prefix = new PromptPrefix(plan.Prompt + host.Engine.Detokenize([.. recorder.Tokens], renderSpecial: true), [.. plan.Request.Prompt, .. recorder.Tokens]);
-        var items = mapped.InputItems.Select(i => new StoredItem(i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
-        var continuation = new ResponsesContinuation { Conversation = conversation, PrefixText = prefix.Text, PrefixTokens = prefix.Tokens };
-        await store.PutAsync(http.Tenant(), new StoredResponse
-        {
-            Id = response.Id,
-            Body = json,
-            InputItems = items,
-            Continuation = continuation.ToBytes(),
-        }, http.RequestAborted);
-    }
-
     // ------------------------------------------------------------------ stored responses
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, IResponseStore store)
@@ -308,7 +266,7 @@ internal static partial class ResponsesEndpoint
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext http, IResponseStore store) =>
         await store.DeleteAsync(http.Tenant(), id, http.RequestAborted)
-            ? ApiEndpoints.Json(new ResponseDeleted { Id = id }, ResponsesJsonContext.Wire.ResponseDeleted)
+            ? WireJson.Result(new ResponseDeleted { Id = id }, ResponsesJsonContext.Wire.ResponseDeleted)
             : throw NotFound(id, null);
 
     private static async Task<IResult> InputItemsAsync(string id, HttpContext http, IResponseStore store)
@@ -375,21 +333,6 @@ internal static partial class ResponsesEndpoint
         }
     }
 
-    /// <summary>Passes engine events on to the telemetry and keeps the first choice's token ids.</summary>
-    private sealed class TokenRecorder(IGenerationObserver inner) : IGenerationObserver
-    {
-        public List<int> Tokens { get; } = [];
-
-        public void OnEngineEvent(Engine.Scheduling.GenerationEvent e)
-        {
-            inner.OnEngineEvent(e);
-            if (e is Engine.Scheduling.TokenEvent { Choice: 0 } t)
-            {
-                Tokens.Add(t.Token);
-            }
-        }
-    }
-
     private static partial class Log
     {
         [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Responses: skipped tools this server cannot run: {Tools}")]
@@ -398,7 +341,5 @@ internal static partial class ResponsesEndpoint
         [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Responses: {Count} reasoning item(s) with encrypted_content that does not open with this server's key were ignored")]
         public static partial void UnopenedReasoning(ILogger logger, int count);
 
-        [LoggerMessage(EventId = 1403, Level = LogLevel.Error, Message = "Responses: the stream failed after it began")]
-        public static partial void StreamFailed(ILogger logger, Exception exception);
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 
-namespace YoutuServer.Api.Anthropic;
+namespace YoutuServer.Api.Messages;
 
 /// <summary>
 /// Non-strict tools (Anthropic's default, and every tool Claude Code sends): JSON Schema keywords the grammar

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace YoutuServer.Api.OpenAI.Responses;
+namespace YoutuServer.Api.Responses;
 
 /// <summary>
 /// POST /v1/responses. Polymorphic fields (input, tools, tool_choice, text.format) stay JSON and are checked by

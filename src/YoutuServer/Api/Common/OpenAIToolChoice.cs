@@ -2,7 +2,7 @@ using System.Text.Json;
 using YoutuServer.Generation;
 using YoutuServer.Http;
 
-namespace YoutuServer.Api.OpenAI;
+namespace YoutuServer.Api.Common;
 
 /// <summary>The part of OpenAI's <c>tool_choice</c> that Chat Completions and Responses share: absent or a mode string.</summary>
 internal static class OpenAIToolChoice
