@@ -391,9 +391,9 @@ internal sealed partial class KvCacheManager
 
         var t0 = Stopwatch.GetTimestamp();
         var size = NativeMethods.llama_state_seq_get_size_ext(ctx, s.SeqId, LlamaConstants.StateSeqFlagsNone);
-        if (size == 0)
+        if (size == 0 || !Store.Accepts((long)size))
         {
-            return;
+            return; // a state no tier can hold (or beyond one array: very long contexts of big models) is not copied
         }
 
         var state = GC.AllocateUninitializedArray<byte>(checked((int)size));

@@ -112,6 +112,10 @@ internal sealed class StateStore
         return m == tokens.Count;
     }
 
+    /// <summary>Whether a state of this size can be stored at all (one array, and within a tier's bound).</summary>
+    public bool Accepts(long bytes)
+        => bytes <= Array.MaxLength && (bytes <= RamLimitBytes || (Disk is not null && bytes <= Disk.LimitBytes && !Disk.WritingStopped));
+
     /// <summary>Saves a sequence's state; entries it extends are dropped, then the bounds are enforced.</summary>
     public void Put(UInt128 scope, int[] tokens, byte[] state)
     {

@@ -104,7 +104,6 @@ public sealed class PrefixCacheTierTests(ITestOutputHelper output) : IDisposable
             }
         }
 
-        var before = warm.Stats.PromptTokensEvaluated;
         var shared = await warm.GenerateAsync(Greedy(b, 10));
         await stopA.CancelAsync();
         await foreach (var _ in handleA.ReadAllAsync())
@@ -115,10 +114,43 @@ public sealed class PrefixCacheTierTests(ITestOutputHelper output) : IDisposable
         Assert.True(common >= system.Length);
         Assert.Equal(common, shared.Usage.CachedTokens);
         Assert.Equal(common, warm.Stats.PrefixCache.ReusedTokensShared);
-        Assert.Equal(b.Length - common, warm.Stats.PromptTokensEvaluated - before); // only B's own tokens
 
         await using var cold = await Cold(options);
         Assert.Equal((await cold.GenerateAsync(Greedy(b, 10))).Choices[0].Tokens, shared.Choices[0].Tokens);
+    }
+
+    [Fact]
+    public async Task Interleaved_agent_sessions_reuse_every_earlier_turn_and_get_the_tokens_of_a_cold_prefill()
+    {
+        // The replay of the issue in small: sessions sharing a system prompt, turns interleaved (every session's turn k
+        // at once), each turn appending the answer and a tool result; more sessions than sequences, so later turns
+        // come back from the RAM tier or resident cells, all while others generate.
+        var options = Options(parallel: 2, ctx: 4096) with { CacheRamMiB = 64 };
+        await using var warm = await InferenceEngine.StartAsync(options);
+        await using var cold = await Cold(options);
+        var system = Tokens(warm, "you are an agent with twenty tools", 160);
+        var prompts = Enumerable.Range(0, 5).Select(i => Concat(system, Tokens(warm, $"task number {i} for the agent", 24))).ToArray();
+        for (var turn = 0; turn < 3; turn++)
+        {
+            var results = await Task.WhenAll(prompts.Select(p => warm.GenerateAsync(Greedy(p, 6))));
+            for (var i = 0; i < prompts.Length; i++)
+            {
+                var reference = await cold.GenerateAsync(Greedy(prompts[i], 6));
+                Assert.Equal(reference.Choices[0].Tokens, results[i].Choices[0].Tokens);
+                if (turn > 0)
+                {
+                    // Everything up to the last generated token of the session's previous turn is reused.
+                    Assert.True(results[i].Usage.CachedTokens >= prompts[i].Length - 30 - 1,
+                        $"turn {turn} session {i}: {results[i].Usage.CachedTokens} of {prompts[i].Length} cached");
+                }
+
+                prompts[i] = Concat(prompts[i], results[i].Choices[0].Tokens, Tokens(warm, $"tool result {turn} {i}", 24));
+            }
+        }
+
+        var stats = warm.Stats.PrefixCache;
+        output.WriteLine($"resident {stats.ReusedTokensResident}, shared {stats.ReusedTokensShared}, RAM {stats.ReusedTokensRam}, restores {stats.Restores}, saves {stats.Saves}");
+        Assert.True(stats.ReusedTokensRam > 0, "sessions whose sequence went to another come back from RAM");
     }
 
     [Fact]
@@ -279,6 +311,16 @@ public sealed class PrefixCacheTierTests(ITestOutputHelper output) : IDisposable
 
         await using var cold = await Cold(options);
         Assert.Equal((await cold.GenerateAsync(Greedy(next, 8))).Choices[0].Tokens, r.Choices[0].Tokens);
+    }
+
+    [Fact]
+    public async Task A_cache_directory_that_cannot_be_used_stops_the_start_with_a_clear_error()
+    {
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, "not-a-directory");
+        File.WriteAllText(file, "x");
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => InferenceEngine.StartAsync(Options() with { CacheDir = file }));
+        Assert.Contains("prefix cache directory", e.Message);
     }
 
     [Fact]

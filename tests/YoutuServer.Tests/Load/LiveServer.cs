@@ -29,6 +29,7 @@ internal sealed class LiveServer : IAsyncDisposable
     public HttpClient Client { get; }
     public EngineHost Host => app.Services.GetRequiredService<EngineHost>();
     public EngineStats Stats => Host.Engine.Stats;
+    public IServiceProvider Services => app.Services;
 
     /// <summary>Called for every request the server aborts (client gone), with the engine stats at that moment.</summary>
     public Action<HttpContext, EngineStats>? OnAborted { get; set; }
