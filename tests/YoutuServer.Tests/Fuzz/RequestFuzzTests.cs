@@ -21,7 +21,7 @@ namespace YoutuServer.Tests.Fuzz;
 public sealed class RequestFuzzTests(FuzzServerFixture server, ITestOutputHelper output) : IClassFixture<FuzzServerFixture>
 {
     private const int Seed = 20251124;
-    private static readonly TimeSpan PerRequest = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan PerRequest = TestTimeouts.Seconds(30);
 
     [Fact]
     public void The_corpus_is_deterministic_and_large_enough()
