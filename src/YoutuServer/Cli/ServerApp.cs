@@ -86,7 +86,7 @@ internal static partial class ServerApp
             await app.RunAsync();
             return 0;
         }
-        catch (Exception e) when (e is Engine.ModelLoadException or FileNotFoundException or InvalidDataException or InvalidOperationException or Native.NativeLibraryException)
+        catch (Exception e) when (e is Engine.ModelLoadException or FileNotFoundException or InvalidDataException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"youtu-server: {e.Message}");
             return 1;
