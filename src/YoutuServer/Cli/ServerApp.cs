@@ -212,6 +212,7 @@ internal static partial class ServerApp
             ? State.Redis.RedisStateConnection.ConnectAsync(stateStore, sp.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.State")).GetAwaiter().GetResult()
             : null));
         builder.Services.AddSingleton<Api.Serving.GenerationLifecycle>();
+        builder.Services.AddSingleton<Api.Responses.ResponsesWebSocketConnections>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -253,6 +254,8 @@ internal static partial class ServerApp
         Api.ChatCompletions.ChatCompletionsEndpoint.Map(app);
         Api.Completions.CompletionsEndpoint.Map(app);
         Api.Responses.ResponsesEndpoint.Map(app);
+        Api.Responses.ResponsesWebSocket.Map(app);
+        Api.Responses.ResponsesCompaction.Map(app);
         Api.Messages.MessagesEndpoint.Map(app);
         Api.Simple.SimpleChatEndpoint.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>

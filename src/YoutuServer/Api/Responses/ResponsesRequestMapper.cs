@@ -49,7 +49,8 @@ internal static class ResponsesRequestMapper
     /// <summary>The flattened name a namespace's function is offered to the model under.</summary>
     public static string Flatten(string ns, string name) => ns.EndsWith('_') ? ns + name : ns + "__" + name;
 
-    public static MappedResponsesRequest Map(ResponsesRequest r, IReadOnlyList<ChatMessage> previous, SealScope seal)
+    /// <param name="compaction">Opens compaction items (<see cref="ResponsesCompaction"/>); null: they are refused.</param>
+    public static MappedResponsesRequest Map(ResponsesRequest r, IReadOnlyList<ChatMessage> previous, SealScope seal, SealScope? compaction = null)
     {
         var toolPaths = new List<string>();
         var namespaced = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
@@ -60,7 +61,7 @@ internal static class ResponsesRequestMapper
         var output = MapTextFormat(r.Text?.Format);
         var (thinking, budget, effort) = MapReasoning(r);
         var unopened = 0;
-        var (messages, items) = MapInput(r.Input, seal, ref unopened, r.PreviousResponseId is not null);
+        var (messages, items) = MapInput(r.Input, seal, compaction, ref unopened, r.PreviousResponseId is not null);
         var stops = StopSequences.Parse(r.Stop);
         if (r.Background == true)
         {
@@ -135,7 +136,7 @@ internal static class ResponsesRequestMapper
 
     // ------------------------------------------------------------------ input
 
-    private static (List<ChatMessage> Messages, List<ResponseItem> Items) MapInput(JsonElement? input, SealScope seal, ref int unopened, bool continuing)
+    private static (List<ChatMessage> Messages, List<ResponseItem> Items) MapInput(JsonElement? input, SealScope seal, SealScope? compaction, ref int unopened, bool continuing)
     {
         var messages = new List<ChatMessage>();
         var items = new List<ResponseItem>();
@@ -275,6 +276,24 @@ internal static class ResponsesRequestMapper
                     }
 
                     items.Add(stored);
+                    break;
+                }
+
+                case "compaction":
+                {
+                    // A summary of the history it replaces (POST /v1/responses/compact), sealed by this server.
+                    Close();
+                    pendingReasoning = null;
+                    var sealedSummary = Str(item, "encrypted_content");
+                    var summary = "";
+                    if (compaction?.TryOpen(sealedSummary, out summary) != true)
+                    {
+                        throw new ApiException(400, $"{p}.encrypted_content does not open: a compaction item must come unchanged from this server's /v1/responses/compact (with the same --reasoning-key, API key and model).",
+                            "invalid_request_error", $"{p}.encrypted_content", "invalid_encrypted_content");
+                    }
+
+                    messages.Add(ResponsesCompaction.Render(summary));
+                    items.Add(new ResponseItem { Id = Str(item, "id") ?? ResponsesCompaction.NewId(), Type = "compaction", EncryptedContent = sealedSummary });
                     break;
                 }
 
