@@ -202,6 +202,7 @@ internal static partial class ServerApp
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
+        builder.Services.AddSingleton<ConversationPins>();
         builder.Services.AddSingleton<GenerationPlanner>();
         builder.Services.AddStateServices();
         var seal = new ReasoningSeal(options.ReasoningKey);

@@ -13,7 +13,7 @@ namespace YoutuServer.Operations;
 /// <remarks>
 /// Only SHA-256 hashes are kept. A presented key is hashed and compared with every stored hash by
 /// <see cref="CryptographicOperations.FixedTimeEquals"/>, so neither the key's length nor which key matched shows in
-/// the timing. Logs and rate-limit partitions name a key by the first 8 hex digits of its hash, never by the key.
+/// the timing. Logs and rate-limit partitions name a key by the first 32 hex digits (128 bits) of its hash, never by the key.
 /// </remarks>
 internal sealed class ApiKeyStore
 {
@@ -92,8 +92,8 @@ internal sealed class ApiKeyStore
         return match;
     }
 
-    /// <summary>"key:" + the first 8 hex digits of SHA-256(key): `printf %s KEY | sha256sum | cut -c1-8`.</summary>
-    public static string KeyId(byte[] hash) => "key:" + Convert.ToHexStringLower(hash.AsSpan(0, 4));
+    /// <summary>"key:" + the first 32 hex digits of SHA-256(key) (`printf %s KEY | sha256sum | cut -c1-32`): 128 bits, so two keys never share a tenant scope.</summary>
+    public static string KeyId(byte[] hash) => "key:" + Convert.ToHexStringLower(hash.AsSpan(0, 16));
 
     private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
