@@ -53,10 +53,17 @@ public static partial class ResponsesEndpoint
     private static ApiException NotFound(string id, string? param) =>
         new(404, param is null ? $"No response found with id '{id}'." : $"Previous response with id '{id}' not found.", "invalid_request_error", param, param is null ? "not_found" : "previous_response_not_found");
 
-    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry, IResponseStore store, ReasoningSeal seal, StateStoreStatus state, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("YoutuServer.Api.OpenAI.Responses");
         var request = await RequestBody.ReadAsync(http, ResponsesJsonContext.Wire.ResponsesRequest);
+        if ((request.Store ?? true) && state.Up == false)
+        {
+            // A response to be stored while the shared store is down: refused before any work (503 + Retry-After),
+            // rather than generated and then not found by the next turn. store:false requests go on.
+            throw new StateUnavailableException("The session state store is down; this response could not be stored.") { Store = "responses", RetryAfterSeconds = State.Redis.RedisStateConnection.RetryAfterSeconds };
+        }
+
         IReadOnlyList<ChatMessage> previous = [];
         PromptPrefix? prefix = null;
         if (request.PreviousResponseId is { } prevId)
@@ -289,13 +296,21 @@ public static partial class ResponsesEndpoint
         var prefix = new PromptPrefix(plan.Prompt + host.Engine.Detokenize([.. recorder.Tokens], renderSpecial: true), [.. plan.Request.Prompt, .. recorder.Tokens]);
         var items = mapped.InputItems.Select(i => new StoredItem(i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
         var continuation = new ResponsesContinuation { Conversation = conversation, PrefixText = prefix.Text, PrefixTokens = prefix.Tokens };
-        await store.PutAsync(http.Tenant(), new StoredResponse
+        try
         {
-            Id = response.Id,
-            Body = json,
-            InputItems = items,
-            Continuation = continuation.ToBytes(),
-        }, http.RequestAborted);
+            await store.PutAsync(http.Tenant(), new StoredResponse
+            {
+                Id = response.Id,
+                Body = json,
+                InputItems = items,
+                Continuation = continuation.ToBytes(),
+            }, http.RequestAborted);
+        }
+        catch (StateUnavailableException e)
+        {
+            // The store went down during generation: the answer is still delivered; only its storage is lost.
+            Log.NotStored(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.Api.OpenAI.Responses"), response.Id, e.Message);
+        }
     }
 
     // ------------------------------------------------------------------ stored responses
@@ -397,6 +412,9 @@ public static partial class ResponsesEndpoint
 
         [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Responses: {Count} reasoning item(s) with encrypted_content that does not open with this server's key were ignored")]
         public static partial void UnopenedReasoning(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "Responses: {Id} was answered but not stored: {Reason}")]
+        public static partial void NotStored(ILogger logger, string id, string reason);
 
         [LoggerMessage(EventId = 1403, Level = LogLevel.Error, Message = "Responses: the stream failed after it began")]
         public static partial void StreamFailed(ILogger logger, Exception exception);
