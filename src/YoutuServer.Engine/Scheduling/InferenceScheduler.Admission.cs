@@ -99,6 +99,6 @@ public sealed partial class InferenceScheduler
         return n;
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache ({Source}), seq {Seq}")]
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache ({Source}), seq {Seq}")]
     private partial void LogAdmitted(string id, int prompt, int cached, PrefixSource source, int seq);
 }

@@ -177,7 +177,7 @@ public sealed partial class InferenceScheduler
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "llama_decode returned {Rc} for a batch of {Count} tokens")]
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "llama_decode returned {Rc} for a batch of {Count} tokens")]
     private partial void LogDecodeFailed(int rc, int count);
 
     private readonly record struct BatchEntry(Slot Slot, int Token, int Pos, bool Logits);

@@ -513,12 +513,12 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         cache = new KvCacheManager(ctx, mem, nCtx, slots, options.PrefixCache, store, IsPinned, counters, logger);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "prefix cache: RAM tier {RamMiB} MiB, disk tier {Dir} ({Files} states found, {Rejected} files removed)")]
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "prefix cache: RAM tier {RamMiB} MiB, disk tier {Dir} ({Files} states found, {Rejected} files removed)")]
     private partial void LogCacheTiers(long ramMiB, string dir, int files, long rejected);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "prefix cache: could not save the cache at shutdown")]
+    [LoggerMessage(EventId = 2205, Level = LogLevel.Warning, Message = "prefix cache: could not save the cache at shutdown")]
     private partial void LogCacheFlushFailed(Exception e);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "the inference loop crashed")]
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Critical, Message = "the inference loop crashed")]
     private partial void LogLoopCrashed(Exception e);
 }

@@ -11,7 +11,7 @@ using YoutuServer.Operations;
 namespace YoutuServer.Api;
 
 /// <summary>The HTTP surface: OpenAI routes, tokenizer utilities, health.</summary>
-public static class ApiEndpoints
+internal static class ApiEndpoints
 {
     /// <summary>The error shape of each wire format, by route prefix (OpenAI's everywhere else).</summary>
     public static ErrorShapes ErrorShapes() => new ErrorShapes(OpenAIErrorShape.Instance)

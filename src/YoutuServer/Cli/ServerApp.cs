@@ -8,7 +8,7 @@ using YoutuServer.State;
 namespace YoutuServer.Cli;
 
 /// <summary>Builds and runs the HTTP server (`youtu-server serve`): the composition root of every room.</summary>
-public static partial class ServerApp
+internal static partial class ServerApp
 {
     /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
     private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
@@ -53,6 +53,9 @@ public static partial class ServerApp
         ["log-prompts"] = "LogPrompts",
         ["otlp-endpoint"] = "OtlpEndpoint",
         ["prefix-cache"] = "PrefixCache",
+        ["cache-ram"] = "CacheRamMiB",
+        ["cache-dir"] = "CacheDir",
+        ["cache-disk"] = "CacheDiskMiB",
         ["adapter-quantum"] = "AdapterQuantumSteps",
         ["responses-store-items"] = "ResponsesStoreItems",
         ["responses-store-bytes"] = "ResponsesStoreBytes",

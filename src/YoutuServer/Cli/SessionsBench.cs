@@ -124,7 +124,7 @@ internal static class SessionsBench
 
         if (s.CacheDirMiB is { } dm)
         {
-            args.AddRange(["--cache-dir-size", I(dm)]);
+            args.AddRange(["--cache-disk", I(dm)]);
         }
 
         return [.. args];

@@ -13,7 +13,7 @@ using YoutuServer.Models;
 namespace YoutuServer.Generation;
 
 /// <summary>Everything an intent turns into: the rendered prompt, the engine job and how to read its output.</summary>
-public sealed record GenerationPlan(
+internal sealed record GenerationPlan(
     string? Prompt,
     GenerationRequest Request,
     OutputParserOptions? Parser,
@@ -80,6 +80,7 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
         ArgumentNullException.ThrowIfNull(intent);
         Dictionary<string, State.RememberedOutput>? found = null;
         var source = intent.Messages;
+        var scope = CacheScopeOf(intent);
         for (var i = 0; i < source.Count - 1; i++)
         {
             if (source[i].Role != ChatRoles.Assistant)
@@ -87,7 +88,7 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
                 continue;
             }
 
-            var key = OutputMemoryKeys.Of(source[i]);
+            var key = OutputMemoryKeys.Of(source[i], scope);
             try
             {
                 if (await memory.RecallAsync(intent.Tenant, key, cancellationToken).ConfigureAwait(false) is { } turn)
@@ -108,10 +109,30 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
     {
         ArgumentNullException.ThrowIfNull(intent);
         var adapter = ModelResolver.Resolve(host, intent.Model);
+        var scope = CacheScopeOf(intent);
         var plan = intent.Raw is { } raw ? PlanRaw(intent, raw) : PlanChat(intent);
+        plan = plan with { Request = plan.Request with { CacheSalt = scope } };
         return adapter is null
             ? plan with { ModelId = host.ServedModelId }
             : plan with { ModelId = adapter, Request = plan.Request with { Adapter = adapter } };
+    }
+
+    /// <summary>
+    /// The prefix-cache scope of an intent (the engine's tenant salt): the API key's tenant and the request's own
+    /// cache_salt. Null, the one shared scope, only without keys and without a salt: with keys on, a key never reuses
+    /// (nor learns from cached_tokens about) another key's prompts. The output memory's keys carry the same scope.
+    /// </summary>
+    public static string? CacheScopeOf(GenerationIntent intent)
+    {
+        ArgumentNullException.ThrowIfNull(intent);
+        if (intent.CacheSalt is { Length: 0 })
+        {
+            throw Fail(IntentField.CacheSalt, n => $"'{n(IntentField.CacheSalt)}' must be a non-empty string when given.");
+        }
+
+        return intent.Tenant == State.TenantId.Anonymous && intent.CacheSalt is null
+            ? null
+            : intent.Tenant.Value + "\u0001" + (intent.CacheSalt ?? "");
     }
 
     /// <summary>Counts the prompt tokens of an intent (Anthropic's count_tokens), without the output checks.</summary>
@@ -255,6 +276,7 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
         var source = intent.Messages;
         var messages = new ChatMessage[source.Count];
         var firstTool = FirstToolResult(source);
+        var scope = intent.RecalledTurns is null ? null : CacheScopeOf(intent);
         string? marker = null;
         List<(string Marker, string Text, IReadOnlyList<int> Tokens)>? recalled = null;
         for (var i = 0; i < messages.Length; i++)
@@ -263,7 +285,7 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
             // The template keeps an assistant turn whole from just before the first tool result on (a tool loop);
             // there the turn can be the model's own tokens.
             if (m.Role == ChatRoles.Assistant && i < source.Count - 1 && i >= firstTool - 1
-                && intent.RecalledTurns?.TryGetValue(OutputMemoryKeys.Of(m), out var turn) == true)
+                && intent.RecalledTurns?.TryGetValue(OutputMemoryKeys.Of(m, scope), out var turn) == true)
             {
                 var (turnText, ids) = (turn.Text, turn.Tokens);
                 marker ??= "\u0001youtu-turn-" + Guid.NewGuid().ToString("N") + "-";

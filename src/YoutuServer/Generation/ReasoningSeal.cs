@@ -8,7 +8,7 @@ using YoutuServer.Hosting;
 namespace YoutuServer.Generation;
 
 /// <summary>What a seal is handed out as: a seal of one kind never opens as the other.</summary>
-public enum SealKind : byte
+internal enum SealKind : byte
 {
     /// <summary>A Responses reasoning item's <c>encrypted_content</c>.</summary>
     ResponsesEncryptedContent = 1,
@@ -36,7 +36,7 @@ public enum SealKind : byte
 /// has no work factor (it suits keys that are already uniformly random). The strongest choice is a random key:
 /// <c>openssl rand -hex 32</c>. Without any key, a random one per process (seals then open only in that process).</para>
 /// </remarks>
-public sealed class ReasoningSeal
+internal sealed class ReasoningSeal
 {
     public const int MinPassphraseLength = 16;
     public const int Pbkdf2Iterations = 600_000;
@@ -184,7 +184,7 @@ public sealed class ReasoningSeal
 }
 
 /// <summary>A <see cref="ReasoningSeal"/> bound to one kind, tenant and model (see <see cref="ReasoningSeal.For"/>).</summary>
-public sealed class SealScope
+internal sealed class SealScope
 {
     private readonly ReasoningSeal seal;
     private readonly byte[] associatedData;

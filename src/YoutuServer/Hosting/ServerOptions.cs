@@ -4,7 +4,7 @@ namespace YoutuServer.Hosting;
 /// Server settings, bound from the "Youtu" configuration section: appsettings.json, environment variables
 /// (YOUTU__PORT, YOUTU__MODEL, ...) and command-line options (--port, --model, ...), later sources winning.
 /// </summary>
-public sealed class ServerOptions
+internal sealed class ServerOptions
 {
     public const string Section = "Youtu";
 
@@ -42,6 +42,16 @@ public sealed class ServerOptions
     /// <summary>null = map the file unless weights are repacked on the CPU (see EngineOptions.UseMmap).</summary>
     public bool? UseMmap { get; set; }
     public bool PrefixCache { get; set; } = true;
+    /// <summary>
+    /// Host-RAM tier of the prefix cache in MiB (<c>--cache-ram</c>): states of sequences whose cells are given to other
+    /// requests are kept here and restored when a session continues. -1 = automatic (8192 MiB, at most a quarter of the
+    /// memory available at start); 0 = off.
+    /// </summary>
+    public int CacheRamMiB { get; set; } = -1;
+    /// <summary>Disk tier of the prefix cache (<c>--cache-dir</c>): states spill here from RAM and survive a restart; null = off.</summary>
+    public string? CacheDir { get; set; }
+    /// <summary>Bound of the disk tier in MiB (<c>--cache-disk</c>); least recently used files go first.</summary>
+    public int CacheDiskMiB { get; set; } = 10_240;
     /// <summary>LoRA adapters to serve beside the model, each "ID=PATH[:SCALE]" (--lora, repeatable); models.json
     /// adapters whose base is the served model are added to these.</summary>
     public List<string> Lora { get; set; } = [];

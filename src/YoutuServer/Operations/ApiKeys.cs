@@ -15,7 +15,7 @@ namespace YoutuServer.Operations;
 /// <see cref="CryptographicOperations.FixedTimeEquals"/>, so neither the key's length nor which key matched shows in
 /// the timing. Logs and rate-limit partitions name a key by the first 8 hex digits of its hash, never by the key.
 /// </remarks>
-public sealed class ApiKeyStore
+internal sealed class ApiKeyStore
 {
     public const string EnvironmentList = "YOUTU_API_KEYS";
     private static readonly TimeSpan FileCheckEvery = TimeSpan.FromSeconds(5);

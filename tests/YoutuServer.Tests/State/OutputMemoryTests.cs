@@ -51,6 +51,13 @@ public sealed class OutputMemoryTests
 
         // Another tenant does not see it.
         Assert.Null(await memory.RecallAsync(new TenantId("key:other"), OutputMemoryKeys.Of(output), default));
+
+        // Nor does a request of another prefix-cache scope (cache_salt) of the same tenant: keys are scoped.
+        await memory.RememberAsync(Tenant, OutputMemoryKeys.Of(output, "salt-a"), new RememberedOutput("x", [1]), default);
+        Assert.NotEqual(OutputMemoryKeys.Of(output, "salt-a"), OutputMemoryKeys.Of(output, "salt-b"));
+        Assert.NotEqual(OutputMemoryKeys.Of(output, "salt-a"), OutputMemoryKeys.Of(output));
+        Assert.Null(await memory.RecallAsync(Tenant, OutputMemoryKeys.Of(output, "salt-b"), default));
+        Assert.NotNull(await memory.RecallAsync(Tenant, OutputMemoryKeys.Of(output, "salt-a"), default));
     }
 
     [Fact]

@@ -15,7 +15,7 @@ namespace YoutuServer.Api.Anthropic;
 /// thin adapter over the generation pipeline. The request maps to an intent (<see cref="MessagesRequestMapper"/>); the
 /// result stream is written as content blocks: thinking (signed with the <see cref="ReasoningSeal"/>), text, tool_use.
 /// </summary>
-public static partial class MessagesEndpoint
+internal static partial class MessagesEndpoint
 {
     private const string LogCategory = "YoutuServer.Api.Anthropic.MessagesEndpoint";
 
@@ -397,6 +397,6 @@ public static partial class MessagesEndpoint
     [LoggerMessage(EventId = 1301, Level = LogLevel.Debug, Message = "/v1/messages: system blocks starting with '{Prefix}' (Claude Code's per-request billing line) are left out of the prompt, so the prefix cache keeps working; logged once")]
     private static partial void LogBillingBlockDropped(ILogger logger, string prefix);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
     private static partial void LogSkipped(ILogger logger, string warning);
 }

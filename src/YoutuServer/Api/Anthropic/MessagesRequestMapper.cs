@@ -9,7 +9,7 @@ namespace YoutuServer.Api.Anthropic;
 
 /// <summary>A Messages request mapped: the intent, the field namer for its errors, and what was skipped (warnings).</summary>
 /// <param name="BillingBlockDropped">The system held Claude Code's billing line, which was left out of the prompt.</param>
-public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens, bool BillingBlockDropped = false);
+internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens, bool BillingBlockDropped = false);
 
 /// <summary>
 /// Anthropic Messages → <see cref="GenerationIntent"/>. Checks the wire shapes (roles, content blocks, tools,
@@ -25,7 +25,7 @@ public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, I
 /// <see cref="BillingHeaderPrefix"/> (Claude Code's per-request billing telemetry, not an instruction) is left out:
 /// at the front of the prompt, its nonce would void the whole prefix cache on every request.
 /// </remarks>
-public static class MessagesRequestMapper
+internal static class MessagesRequestMapper
 {
     /// <summary>Claude Code (2.1.36 and later) sends this line as its first system block; its values change per request.</summary>
     public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
@@ -90,6 +90,7 @@ public static class MessagesRequestMapper
             Stop = stops,
             // max_tokens is a cap: the endpoint clamps it to the room the context leaves (Claude Code always asks 32000).
             MaxTokens = null,
+            CacheSalt = r.CacheSalt,
         };
         return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);
     }

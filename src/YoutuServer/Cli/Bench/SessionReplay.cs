@@ -231,7 +231,7 @@ internal sealed class SessionReport
         sb.AppendLine($"- {s.Sessions} sessions × {s.Turns} turns, interleaved turn by turn, {s.Concurrency} request(s) at a time; shared system prompt {s.SystemTokens} tokens{(SystemTokens is { } st ? $" ({st} by the server's tokenizer)" : "")}, task {s.TaskTokens} tokens, tool results {s.ToolWords} words, answers {s.MaxTokens} tokens (ignore_eos), thinking off, temperature {(double.IsNaN(s.Temperature) ? "server default" : s.Temperature.ToString(CultureInfo.InvariantCulture))}, seed {s.Seed}");
         if (s.Model is not null)
         {
-            var cache = (s.CacheRamMiB is { } ram ? $" --cache-ram {ram}" : "") + (s.CacheDir is { } dir ? $" --cache-dir {dir}" : "") + (s.CacheDirMiB is { } dm ? $" --cache-dir-size {dm}" : "");
+            var cache = (s.CacheRamMiB is { } ram ? $" --cache-ram {ram}" : "") + (s.CacheDir is { } dir ? $" --cache-dir {dir}" : "") + (s.CacheDirMiB is { } dm ? $" --cache-disk {dm}" : "");
             sb.AppendLine($"- server in-process: --parallel {s.Parallel} --ctx-size {s.CtxSize} --batch-size {s.BatchSize} --threads {(s.Threads > 0 ? s.Threads.ToString(CultureInfo.InvariantCulture) : "all")}{cache}{(s.RestartAfter > 0 ? $"; restarted after turn {s.RestartAfter}" : "")}");
         }
 

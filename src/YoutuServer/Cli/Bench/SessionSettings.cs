@@ -37,7 +37,7 @@ internal sealed record SessionSettings
           --gpu-layers L         (--model) layers offloaded (default -1)
           --cache-ram MIB        (--model) the server's host-RAM prefix cache (default: the server's)
           --cache-dir DIR        (--model) the server's disk prefix cache (default: none)
-          --cache-dir-size MIB   (--model) bound of the disk cache (default: the server's)
+          --cache-disk MIB       (--model) bound of the disk cache (default: the server's)
         Thinking is off (chat_template_kwargs.enable_thinking=false; Messages without thinking).
         """;
 
@@ -103,7 +103,7 @@ internal sealed record SessionSettings
             GpuLayers = cli.GetInt("gpu-layers", -1),
             CacheRamMiB = cli.Get("cache-ram") is null ? null : cli.GetInt("cache-ram", 0),
             CacheDir = cli.Get("cache-dir"),
-            CacheDirMiB = cli.Get("cache-dir-size") is null ? null : cli.GetInt("cache-dir-size", 0),
+            CacheDirMiB = cli.Get("cache-disk") is null ? null : cli.GetInt("cache-disk", 0),
         };
         BenchTarget.Finish(cli);
         s.Check();
@@ -138,7 +138,7 @@ internal sealed record SessionSettings
 
         if (Url is not null && (CacheRamMiB is not null || CacheDir is not null || CacheDirMiB is not null))
         {
-            throw new CliException("--cache-ram, --cache-dir and --cache-dir-size configure the in-process server: they need --model");
+            throw new CliException("--cache-ram, --cache-dir and --cache-disk configure the in-process server: they need --model");
         }
     }
 }

@@ -10,7 +10,7 @@ using YoutuServer.Operations;
 namespace YoutuServer.Api.OpenAI.Chat;
 
 /// <summary>POST /v1/chat/completions: the OpenAI request mapped to an intent; the result stream written as JSON or SSE chunks.</summary>
-public static class ChatCompletionsEndpoint
+internal static class ChatCompletionsEndpoint
 {
     private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
 

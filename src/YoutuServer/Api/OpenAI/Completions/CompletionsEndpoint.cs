@@ -11,7 +11,7 @@ using YoutuServer.Operations;
 namespace YoutuServer.Api.OpenAI.Completions;
 
 /// <summary>POST /v1/completions (legacy): a raw prompt (text or token ids), text out, no template and no parsing.</summary>
-public static class CompletionsEndpoint
+internal static class CompletionsEndpoint
 {
     internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
     {
@@ -59,6 +59,8 @@ public static class CompletionsEndpoint
             MaxTokens = r.MaxTokens ?? 16,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
     }
 

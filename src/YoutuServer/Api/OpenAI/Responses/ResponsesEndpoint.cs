@@ -17,7 +17,7 @@ namespace YoutuServer.Api.OpenAI.Responses;
 /// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
 /// items and events (<see cref="ResponseAssembler"/>).
 /// </summary>
-public static partial class ResponsesEndpoint
+internal static partial class ResponsesEndpoint
 {
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
     private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);

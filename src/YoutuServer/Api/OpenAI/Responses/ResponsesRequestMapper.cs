@@ -8,7 +8,7 @@ using YoutuServer.Http;
 namespace YoutuServer.Api.OpenAI.Responses;
 
 /// <summary>A Responses request as the pipeline sees it, plus what the adapter needs to write the answer back.</summary>
-public sealed class MappedResponsesRequest
+internal sealed class MappedResponsesRequest
 {
     public required GenerationIntent Intent { get; init; }
     public required FieldNamer Names { get; init; }
@@ -37,7 +37,7 @@ public sealed class MappedResponsesRequest
 /// the pipeline's, text.format the output constraint and reasoning.effort thinking with a budget. Wire shapes are
 /// checked here, each bad field a 400 naming it; values are checked by the <see cref="GenerationPlanner"/>.
 /// </summary>
-public static class ResponsesRequestMapper
+internal static class ResponsesRequestMapper
 {
     /// <summary>Tool types that name a hosted tool a local server cannot run: skipped, never refused.</summary>
     private static readonly HashSet<string> Hosted = new(StringComparer.Ordinal)
@@ -105,6 +105,8 @@ public static class ResponsesRequestMapper
             MaxTokens = r.MaxOutputTokens,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
         return new MappedResponsesRequest
         {
@@ -128,6 +130,7 @@ public static class ResponsesRequestMapper
         IntentField.ToolName => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".name",
         IntentField.ToolParameters => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".parameters",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => OpenAIErrors.Common(field, index),
     };
 
@@ -578,7 +581,7 @@ public static class ResponsesRequestMapper
 }
 
 /// <summary>Ids of the Responses API's objects.</summary>
-public static class ResponseIds
+internal static class ResponseIds
 {
     public static string Response() => "resp_" + Ids.Random24() + Ids.Random24();
     public static string Message() => "msg_" + Ids.Random24();
