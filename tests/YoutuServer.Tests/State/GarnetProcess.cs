@@ -20,8 +20,9 @@ public sealed class GarnetProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>The --state-store value that points at it.</summary>
-    public string StateStore => string.Create(CultureInfo.InvariantCulture, $"redis://127.0.0.1:{Port}");
+    /// <summary>The --state-store value that points at it (timeouts raised: CI machines can be very busy; a stopped
+    /// store still fails at once, its connection being closed).</summary>
+    public string StateStore => string.Create(CultureInfo.InvariantCulture, $"redis://127.0.0.1:{Port},asyncTimeout=20000,syncTimeout=20000");
 
     public bool Running
     {

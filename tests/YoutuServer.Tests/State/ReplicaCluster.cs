@@ -14,6 +14,13 @@ using YoutuServer.Tests.Load;
 
 namespace YoutuServer.Tests.State;
 
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ReplicaClusterCollection
+{
+    /// <summary>The multi-process tests run one cluster at a time (each is two or three servers and a store).</summary>
+    public const string Name = "replica clusters";
+}
+
 /// <summary>
 /// Real parts only: Garnet (a Redis-protocol server, in this process), N `youtu-server serve` processes sharing it
 /// (--state-store, one --reasoning-key, two API keys) and YARP in this process in front of them, round robin, so
@@ -71,7 +78,7 @@ public sealed class ReplicaCluster : IAsyncDisposable
     {
         var server = await ServerProcess.StartOnAsync(port,
             "--state-store", Garnet.StateStore, "--reasoning-key", SealKey, "--replica-id", name,
-            "--api-key", KeyA, "--api-key", KeyB, "--seed", "7", "--parallel", "2", "--ctx-size", "2048");
+            "--api-key", KeyA, "--api-key", KeyB, "--seed", "7", "--parallel", "2", "--ctx-size", "2048", "--threads", "1");
         lock (gate)
         {
             replicas[name] = server;
@@ -172,6 +179,8 @@ public sealed class ReplicaCluster : IAsyncDisposable
         {
             ClusterId = "replicas",
             LoadBalancingPolicy = Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.RoundRobin,
+            // A turn on a loaded CI machine may take longer than YARP's default 100 s of silence.
+            HttpRequest = new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromMinutes(5) },
             Destinations = Replicas.OrderBy(r => r.Key, StringComparer.Ordinal)
                 .ToDictionary(r => r.Key, r => new DestinationConfig { Address = r.Value.BaseAddress.ToString() }, StringComparer.Ordinal),
         },

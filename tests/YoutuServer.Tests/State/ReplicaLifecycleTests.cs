@@ -8,6 +8,7 @@ namespace YoutuServer.Tests.State;
 /// Replicas and the store come and go mid-chain (each test has its own cluster): a replica killed and restarted, a
 /// replica added, and the store stopped and started again.
 /// </summary>
+[Collection(ReplicaClusterCollection.Name)]
 public sealed class ReplicaLifecycleTests : IAsyncLifetime
 {
     private ReplicaCluster cluster = null!;

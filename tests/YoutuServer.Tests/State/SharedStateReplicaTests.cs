@@ -20,6 +20,7 @@ public sealed class TwoReplicas : IAsyncLifetime
 /// Session state shared through the store, proven with real processes: every turn of a chain lands on the other
 /// replica than the one before it (x-youtu-replica) and still finds what the earlier turn left.
 /// </summary>
+[Collection(ReplicaClusterCollection.Name)]
 public sealed class SharedStateReplicaTests(TwoReplicas two) : IClassFixture<TwoReplicas>
 {
     private readonly ReplicaCluster cluster = two.Cluster;
