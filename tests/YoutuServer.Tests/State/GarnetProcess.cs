@@ -51,7 +51,7 @@ public sealed class GarnetProcess : IAsyncDisposable
                 return;
             }
 
-            var s = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--lua", "--lua-transaction-mode", "--memory", "64m", "--index", "16m"]);
+            var s = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--lua", "true", "--lua-transaction-mode", "true", "--memory", "64m", "--index", "16m"]);
             s.Start();
             server = s;
         }
