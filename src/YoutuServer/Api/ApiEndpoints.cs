@@ -31,6 +31,16 @@ internal static class ApiEndpoints
                 Operations.RequestObserver.Refused(http, e);
                 await ErrorWriter.WriteAsync(http, e);
             }
+            catch (State.StateUnavailableException e)
+            {
+                // A shared store that is down fails only the requests that need it: 503 in the route's shape, with
+                // Retry-After; a dependency failing, logged as a warning by the store, not an unhandled 500.
+                var api = new ApiException(503,
+                    "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
+                    "server_error", null, "state_store_unavailable", e.RetryAfterSeconds);
+                Operations.RequestObserver.Refused(http, api);
+                await ErrorWriter.WriteAsync(http, api);
+            }
             catch (IntentException e)
             {
                 // A route that did not name the fields itself (tokenize, models): OpenAI's names.

@@ -283,9 +283,6 @@ internal static partial class ServerApp
             ApiException a => a,
             BadHttpRequestException b when b.StatusCode == 413 => new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"),
             BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
-            State.StateUnavailableException u => new ApiException(503,
-                "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
-                "server_error", null, "state_store_unavailable", u.RetryAfterSeconds),
             OperationCanceledException => null,
             _ => new ApiException(500, "The server had an error while processing your request.", "server_error", null, "internal_error"),
         };

@@ -93,13 +93,13 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
 
     /// <summary>
     /// Hook for the API's error handler: counts a refused request by reason (queue_full, shutting_down,
-    /// context_length_exceeded, request_too_large, or invalid for other client errors).
+    /// context_length_exceeded, request_too_large, state_store_unavailable, or invalid for other client errors).
     /// </summary>
     public static void Refused(HttpContext http, ApiException e)
     {
         var reason = e.Code switch
         {
-            "queue_full" or "shutting_down" or "context_length_exceeded" or "request_too_large" => e.Code,
+            "queue_full" or "shutting_down" or "context_length_exceeded" or "request_too_large" or "state_store_unavailable" => e.Code,
             _ when e.Status is >= 400 and < 500 => "invalid",
             _ => null,
         };

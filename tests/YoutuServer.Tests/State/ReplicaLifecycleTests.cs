@@ -98,6 +98,12 @@ public sealed class ReplicaLifecycleTests : IAsyncLifetime
         }
 
         Assert.Equal(2, failures.Select(f => f.Replica).Distinct().Count());
+        // A dependency that is down is not a server fault: no 500 and no error-level log line on either replica.
+        foreach (var (name, server) in cluster.Replicas)
+        {
+            Assert.Empty(server.ErrorLines.Where(l => l.Contains("[ERR]", StringComparison.Ordinal) || l.Contains(" 500 ", StringComparison.Ordinal)).Select(l => name + ": " + l));
+        }
+
         foreach (var server in cluster.Replicas.Values)
         {
             Assert.Equal(0, await server.MetricAsync("youtu_state_store_up"));
