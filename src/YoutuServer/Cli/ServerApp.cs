@@ -226,8 +226,14 @@ internal static partial class ServerApp
         var replica = string.IsNullOrWhiteSpace(options.ReplicaId) ? $"{Environment.MachineName}-{Environment.ProcessId}" : options.ReplicaId.Trim();
         app.Use((http, next) =>
         {
-            // Which replica answered: behind a load balancer, proofs and operators can see where a turn landed.
-            http.Response.Headers[ReplicaHeader] = replica;
+            // Which replica answered: behind a load balancer, proofs and operators can see where a turn landed. Set
+            // as the response starts, so error answers (the exception handler clears headers) carry it too.
+            http.Response.OnStarting(static state =>
+            {
+                var (response, id) = ((HttpResponse, string))state;
+                response.Headers[ReplicaHeader] = id;
+                return Task.CompletedTask;
+            }, (http.Response, replica));
             return next(http);
         });
         var state = app.Services.GetRequiredService<State.StateStoreStatus>();
