@@ -164,7 +164,7 @@ internal static class ResponsesInputFolding
                     // A summary of the history it replaces (POST /v1/responses/compact), sealed by this server.
                     Close();
                     pendingReasoning = null;
-                    var sealedSummary = Str(item, "encrypted_content");
+                    var sealedSummary = ResponsesRequestMapper.Str(item, "encrypted_content");
                     var summary = "";
                     if (compaction?.TryOpen(sealedSummary, out summary) != true)
                     {
@@ -173,7 +173,7 @@ internal static class ResponsesInputFolding
                     }
 
                     messages.Add(ResponsesCompaction.Render(summary));
-                    items.Add(new ResponseItem { Id = Str(item, "id") ?? ResponsesCompaction.NewId(), Type = "compaction", EncryptedContent = sealedSummary });
+                    items.Add(new ResponseItem { Id = ResponsesRequestMapper.Str(item, "id") ?? ResponsesCompaction.NewId(), Type = "compaction", EncryptedContent = sealedSummary });
                     break;
                 }
 
