@@ -59,7 +59,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         {
             // -1 where the vocabulary has no single token for a marker.
             int Single(string text) => engine.Tokenize(text) is [var t] ? t : -1;
-            return new MarkerTokens(Single("<tool_call>"), Single("<think>"), Single("</think>"),
+            return new MarkerTokens(Single(ToolCallGrammar.CallOpen), Single("<think>"), Single("</think>"),
                 engine.Tokenize("</think>\n\n"), engine.Tokenize(YoutuChatFormatter.ForcedThinkingPrefill));
         }
     }
@@ -106,7 +106,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
                 $"This model's maximum context length is {options.CtxSize} tokens. However, your {n(IntentField.Prompt)} resulted in at least {atLeast} tokens. Please reduce the length of the {n(IntentField.Prompt)}."));
 
         var sampling = limits.BuildSampling(intent.Sampling, thinking);
-        var (grammar, deferredUntilCall) = ToolPlanning.BuildGrammar(intent.Output, tools, toolMode, named, parallelCalls, thinking);
+        var (grammar, deferredUntilCall, spec) = ToolPlanning.BuildGrammar(intent.Output, tools, toolMode, named, parallelCalls, thinking);
         DeferredGrammar? deferred = null;
         IReadOnlyList<int> prefill = [];
         if (grammar is not null && deferredUntilCall)
@@ -119,14 +119,10 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
                 deferred = new DeferredGrammar(grammar, m.ToolCall, m.ThinkOpen, m.ThinkClose, StartsInReasoning: forced && thinking != false);
             }
         }
-        else if (grammar is not null)
+        else if (grammar is not null && forced && thinking != false)
         {
-            sampling = sampling with { Grammar = grammar };
-            if (forced && thinking != false)
-            {
-                // The prompt already opened the think block; the grammar must see it as output.
-                prefill = Markers.ForcedThinkingPrefill;
-            }
+            // The prompt already opened the think block; the grammar must see it as output.
+            prefill = Markers.ForcedThinkingPrefill;
         }
 
         var request = limits.Counts(intent, tokens, sampling) with
@@ -136,6 +132,12 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             DeferredGrammar = deferred,
             SamplerPrefill = prefill,
         };
+        if (grammar is not null && !deferredUntilCall)
+        {
+            var fitted = FitForcedOutput(request, grammar, spec!, intent.Output, tools, toolMode, named, thinking, forced,
+                parallelCalls && toolMode is ToolPlanning.ToolMode.Required or ToolPlanning.ToolMode.Named);
+            request = fitted with { Sampling = fitted.Sampling with { Grammar = fitted.Sampling.Grammar ?? grammar } };
+        }
 
         var raw = string.Equals(options.ReasoningFormat, "raw", StringComparison.OrdinalIgnoreCase);
         var parser = new OutputParserOptions
@@ -193,6 +195,65 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         var echo = raw.Echo ? engine.Detokenize(prompt, renderSpecial: true) : null;
         return new GenerationPlan(null, request, null, Logprobs: false, echo);
     }
+    // ------------------------------------------------------------------ room for a forced call or answer
+
+    /// <summary>Tokens kept free beyond the shortest forced output when its longest cannot be bounded.</summary>
+    public const int ForcedMarginMin = 16;
+
+    /// <summary>
+    /// A forced call (or json_schema answer) always fits in the output bound, and no call is cut:
+    /// <list type="bullet">
+    /// <item>the call gets a room: all of the output without thinking; with thinking, half of it (at least the
+    /// shortest call and a margin), and thinking is capped at the rest (the engine closes the think block at the cap,
+    /// then the grammar takes over);</item>
+    /// <item>when the longest call the grammar admits is longer than that room, free strings are held to the length
+    /// that makes it fit (still schema-valid: a subset of the valid documents), bounding tokens by UTF-8 bytes;</item>
+    /// <item>with parallel calls, a further call begins only while one more whole call fits (else the output ends
+    /// after the last whole call).</item>
+    /// </list>
+    /// </summary>
+    private GenerationRequest FitForcedOutput(GenerationRequest request, GrammarConstraint grammar, GrammarSpec spec, OutputConstraint output,
+        List<JsonElement> tools, ToolPlanning.ToolMode mode, string? named, bool? thinking, bool forced, bool parallelCalls)
+    {
+        var m = Markers;
+        var max = request.MaxTokens;
+        var shortestText = spec.ShortestOutput() ?? "";
+        var shortest = shortestText.Length == 0 ? 0 : host.Engine.Tokenize(shortestText).Length;
+        var thinkingOn = thinking != false;
+        var room = thinkingOn ? Math.Min(max, Math.Max(shortest + Math.Max(ForcedMarginMin, shortest / 2), max / 2)) : max;
+
+        long? perCall = ToolPlanning.LongestForcedOutput(output, tools, mode, named, JsonGrammarOptions.Default);
+        var sampling = request.Sampling;
+        if (perCall is null || perCall > room)
+        {
+            // Longest(L) = fixed + L * perChar over the free strings: pick the largest L that fits the room.
+            var fixedPart = ToolPlanning.LongestForcedOutput(output, tools, mode, named, JsonGrammarOptions.Default with { MaxStringLength = 0 });
+            var withOne = ToolPlanning.LongestForcedOutput(output, tools, mode, named, JsonGrammarOptions.Default with { MaxStringLength = 1 });
+            perCall = null;
+            if (fixedPart is { } a && withOne is { } b1 && b1 > a && a <= room)
+            {
+                var most = (int)Math.Min(JsonGrammarOptions.Default.MaxRepetition, (room - a) / (b1 - a));
+                var bounded = ToolPlanning.BuildGrammar(output, tools, mode, named, parallelCalls, thinking, JsonGrammarOptions.Default with { MaxStringLength = most }).Grammar;
+                sampling = sampling with { Grammar = bounded ?? grammar };
+                perCall = a + (most * (b1 - a));
+            }
+        }
+
+        var budget = request.ReasoningBudget;
+        if (thinkingOn)
+        {
+            var cap = Math.Max(0, max - room - m.ThinkCloseText.Length);
+            if (budget is null || budget.MaxTokens > cap)
+            {
+                budget = new ReasoningBudget(cap, m.ThinkCloseText, StartsInReasoning: forced);
+            }
+        }
+
+        var next = (int)Math.Min(int.MaxValue - 1, perCall ?? shortest + Math.Max(ForcedMarginMin, shortest / 2));
+        var roomCheck = parallelCalls ? new RoomCheck(ToolCallGrammar.CallClose, next + 1) : null;
+        return request with { Sampling = sampling, ReasoningBudget = budget, EndUnlessRoom = roomCheck };
+    }
+
     // ------------------------------------------------------------------ thinking
 
     private bool? ResolveThinking(ThinkingIntent thinking) =>

@@ -14,7 +14,7 @@ internal sealed class RequestLimits(EngineHost host, ServerOptions options)
     public GenerationRequest Counts(GenerationIntent intent, int[] prompt, SamplingParams sampling)
     {
         var n = CheckCount(intent.N);
-        var maxTokens = ResolveMaxTokens(intent.MaxTokens, prompt.Length);
+        var maxTokens = ResolveMaxTokens(intent.MaxTokens, prompt.Length, intent.MaxTokensIsCap);
         CheckMinTokens(intent.MinTokens, maxTokens);
         return new GenerationRequest
         {
@@ -50,7 +50,7 @@ internal sealed class RequestLimits(EngineHost host, ServerOptions options)
         return intent.Logprobs ? intent.TopLogprobs ?? 0 : -1;
     }
 
-    private int ResolveMaxTokens(int? requested, int promptTokens)
+    private int ResolveMaxTokens(int? requested, int promptTokens, bool isCap)
     {
         if (requested is < 1)
         {
@@ -58,6 +58,11 @@ internal sealed class RequestLimits(EngineHost host, ServerOptions options)
         }
 
         var ctx = options.CtxSize;
+        if (requested is { } cap && isCap && promptTokens < ctx)
+        {
+            return Math.Min(cap, ctx - promptTokens);
+        }
+
         if (requested is { } m)
         {
             if ((long)promptTokens + m > ctx)

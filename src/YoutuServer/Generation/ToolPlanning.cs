@@ -81,29 +81,32 @@ internal static class ToolPlanning
         }
     }
 
-    /// <summary>The grammar for this request, and whether it waits for a tool call to begin (tool choice auto).</summary>
-    public static (GrammarConstraint? Grammar, bool DeferredUntilCall) BuildGrammar(OutputConstraint output, List<JsonElement> tools, ToolMode mode, string? named, bool parallel, bool? thinking)
+    /// <summary>
+    /// The grammar for this request, whether it waits for a tool call to begin (tool choice auto), and the grammar's
+    /// spec (for the room a forced call or answer needs).
+    /// </summary>
+    public static (GrammarConstraint? Grammar, bool DeferredUntilCall, GrammarSpec? Spec) BuildGrammar(OutputConstraint output, List<JsonElement> tools, ToolMode mode, string? named, bool parallel, bool? thinking, JsonGrammarOptions? options = null)
     {
         var allowThinking = thinking != false;
         try
         {
             if (tools.Count > 0 && mode is ToolMode.Required or ToolMode.Named)
             {
-                var spec = ToolCallGrammar.Build(tools, mode == ToolMode.Named ? ToolChoiceMode.Named : ToolChoiceMode.Required, parallel, allowThinking, named);
-                return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), false);
+                var spec = ToolCallGrammar.Build(tools, mode == ToolMode.Named ? ToolChoiceMode.Named : ToolChoiceMode.Required, parallel, allowThinking, named, options);
+                return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), false, spec);
             }
 
             if (output.Kind != OutputKind.Text
-                && ResponseFormatGrammar.BuildJson(output.Kind == OutputKind.JsonSchema, output.Schema, allowThinking, output.SchemaPath) is { } json)
+                && ResponseFormatGrammar.BuildJson(output.Kind == OutputKind.JsonSchema, output.Schema, allowThinking, output.SchemaPath, options) is { } json)
             {
-                return (new GrammarConstraint(json.Gbnf, json.Root, json.TriggerPatterns, json.Lazy), false);
+                return (new GrammarConstraint(json.Gbnf, json.Root, json.TriggerPatterns, json.Lazy), false, json);
             }
 
             if (tools.Count > 0 && mode == ToolMode.Auto)
             {
                 // The calls themselves, without a think block: the grammar engages after reasoning, at <tool_call>.
                 var spec = ToolCallGrammar.Build(tools, ToolChoiceMode.Required, parallel, allowThinking: false);
-                return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), true);
+                return (new GrammarConstraint(spec.Gbnf, spec.Root, spec.TriggerPatterns, spec.Lazy), true, spec);
             }
         }
         catch (UnsupportedSchemaException e)
@@ -116,7 +119,17 @@ internal static class ToolPlanning
             throw Fail(IntentField.Output, _ => e.Message);
         }
 
-        return (null, false);
+        return (null, false, null);
+    }
+
+    /// <summary>
+    /// The most tokens one forced call (or answer) alone can take under <paramref name="options"/>, no think block
+    /// (a UTF-8 byte bound: a token is at least a byte); null when unbounded.
+    /// </summary>
+    public static long? LongestForcedOutput(OutputConstraint output, List<JsonElement> tools, ToolMode mode, string? named, JsonGrammarOptions options)
+    {
+        var (grammar, deferred, spec) = BuildGrammar(output, tools, mode, named, parallel: false, thinking: false, options);
+        return grammar is null || deferred ? null : spec!.LongestOutputBytes();
     }
 
     private static IntentException Fail(IntentField field, Func<FieldNamer, string> describe, int? index = null) =>

@@ -82,10 +82,6 @@ public static partial class MessagesEndpoint
         try
         {
             var plan = planner.Plan(mapped.Intent);
-            // max_tokens is a cap: clamped to the room the prompt leaves in the context (the planner refuses a prompt
-            // that leaves none), as llama-server does for Claude Code's fixed max_tokens of 32000.
-            var room = planner.ContextSize - plan.PromptTokens;
-            plan = plan with { Request = plan.Request with { MaxTokens = Math.Min(mapped.MaxTokens ?? room, room) } };
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, stream);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
         }

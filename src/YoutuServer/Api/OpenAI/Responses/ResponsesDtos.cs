@@ -31,6 +31,9 @@ public sealed class ResponsesRequest
     [JsonPropertyName("prompt_cache_key")] public string? PromptCacheKey { get; set; }
     [JsonPropertyName("background")] public bool? Background { get; set; }
     [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
+    [JsonPropertyName("max_tool_calls")] public int? MaxToolCalls { get; set; }
+    [JsonPropertyName("service_tier")] public string? ServiceTier { get; set; }
+    [JsonPropertyName("safety_identifier")] public string? SafetyIdentifier { get; set; }
 
     // The sampling extensions the chat route takes.
     [JsonPropertyName("seed")] public long? Seed { get; set; }
@@ -66,6 +69,8 @@ public sealed class ResponseObject
     [JsonPropertyName("id")] public required string Id { get; set; }
     [JsonPropertyName("object")] public string Object { get; set; } = "response";
     [JsonPropertyName("created_at")] public long CreatedAt { get; set; }
+    /// <summary>When the response completed (Unix seconds); null until then and for failed or incomplete ones.</summary>
+    [JsonPropertyName("completed_at"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public long? CompletedAt { get; set; }
     [JsonPropertyName("status")] public string Status { get; set; } = "in_progress";
     [JsonPropertyName("background")] public bool Background { get; set; }
     [JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public ResponseErrorDto? Error { get; set; }
@@ -84,6 +89,13 @@ public sealed class ResponseObject
     [JsonPropertyName("tool_choice")] public JsonElement ToolChoice { get; set; }
     [JsonPropertyName("tools")] public List<JsonElement> Tools { get; set; } = [];
     [JsonPropertyName("top_p"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public double? TopP { get; set; }
+    [JsonPropertyName("presence_penalty")] public double PresencePenalty { get; set; }
+    [JsonPropertyName("frequency_penalty")] public double FrequencyPenalty { get; set; }
+    [JsonPropertyName("top_logprobs")] public int TopLogprobs { get; set; }
+    [JsonPropertyName("max_tool_calls"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public int? MaxToolCalls { get; set; }
+    /// <summary>The tier that served the response: this server has one, <c>default</c>.</summary>
+    [JsonPropertyName("service_tier")] public string ServiceTier { get; set; } = "default";
+    [JsonPropertyName("safety_identifier"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? SafetyIdentifier { get; set; }
     [JsonPropertyName("truncation")] public string Truncation { get; set; } = "disabled";
     [JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public ResponseUsage? Usage { get; set; }
     [JsonPropertyName("user"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? User { get; set; }
@@ -203,6 +215,7 @@ public sealed class ResponseDeleted
 [JsonSerializable(typeof(ResponseItem))]
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseDeleted))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 public sealed partial class ResponsesJsonContext : JsonSerializerContext
 {
     public static ResponsesJsonContext Wire { get; } = new(new JsonSerializerOptions

@@ -110,8 +110,13 @@ public static partial class ResponsesEndpoint
             Temperature = request.Temperature ?? Math.Round(sampling.Temperature, 4),
             Text = new TextEcho { Format = request.Text?.Format is { ValueKind: JsonValueKind.Object } f ? f : TextFormat, Verbosity = request.Text?.Verbosity },
             ToolChoice = request.ToolChoice is { ValueKind: JsonValueKind.String or JsonValueKind.Object } tc ? tc : AutoChoice,
-            Tools = request.Tools ?? [],
+            Tools = ResponsesRequestMapper.EchoTools(request.Tools),
             TopP = request.TopP ?? Math.Round(sampling.TopP, 4),
+            PresencePenalty = request.PresencePenalty ?? 0,
+            FrequencyPenalty = request.FrequencyPenalty ?? 0,
+            TopLogprobs = request.TopLogprobs ?? 0,
+            MaxToolCalls = request.MaxToolCalls,
+            SafetyIdentifier = request.SafetyIdentifier,
             Truncation = request.Truncation ?? "disabled",
             User = request.User,
             Metadata = request.Metadata ?? [],
@@ -247,6 +252,7 @@ public static partial class ResponsesEndpoint
         else
         {
             response.Status = "completed";
+            response.CompletedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         }
 
         response.Usage = Usage(run.Usage);

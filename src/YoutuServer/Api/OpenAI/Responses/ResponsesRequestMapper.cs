@@ -67,6 +67,16 @@ public static class ResponsesRequestMapper
             throw ApiException.BadRequest("'background' responses are not supported by this server.", "background");
         }
 
+        if (r.MaxToolCalls is < 0)
+        {
+            throw ApiException.BadRequest($"'max_tool_calls' must be a non-negative integer, got {r.MaxToolCalls}.", "max_tool_calls");
+        }
+
+        if (r.ServiceTier is not (null or "auto" or "default" or "flex" or "scale" or "priority"))
+        {
+            throw ApiException.BadRequest($"'service_tier' must be one of auto, default, flex, scale, priority; got '{r.ServiceTier}'.", "service_tier");
+        }
+
         if (r.Truncation is not (null or "disabled" or "auto"))
         {
             throw ApiException.BadRequest($"'truncation' must be 'auto' or 'disabled', got '{r.Truncation}'.", "truncation");
@@ -490,6 +500,42 @@ public static class ResponsesRequestMapper
         }
 
         return list;
+    }
+
+    /// <summary>
+    /// The tools as the response echoes them: each function tool with every field the Open Responses FunctionTool
+    /// requires (<c>description</c> and <c>parameters</c> null when not given, <c>strict</c> the request's value or
+    /// the API's default true); other tools as sent.
+    /// </summary>
+    public static List<JsonElement> EchoTools(List<JsonElement>? tools)
+    {
+        if (tools is null)
+        {
+            return [];
+        }
+
+        var echoed = new List<JsonElement>(tools.Count);
+        foreach (var t in tools)
+        {
+            if (t.ValueKind != JsonValueKind.Object || Str(t, "type") != "function"
+                || (t.TryGetProperty("description", out _) && t.TryGetProperty("parameters", out _) && t.TryGetProperty("strict", out var st) && st.ValueKind is JsonValueKind.True or JsonValueKind.False))
+            {
+                echoed.Add(t);
+                continue;
+            }
+
+            var o = System.Text.Json.Nodes.JsonObject.Create(t)!.DeepClone().AsObject();
+            o.TryAdd("description", null);
+            o.TryAdd("parameters", null);
+            if (o["strict"] is not { } s || s.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                o["strict"] = true;
+            }
+
+            echoed.Add(JsonSerializer.SerializeToElement(o, ResponsesJsonContext.Wire.JsonNode));
+        }
+
+        return echoed;
     }
 
     private static ToolDefinition Function(JsonElement t, string p, string? ns)
