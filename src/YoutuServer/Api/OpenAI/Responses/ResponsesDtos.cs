@@ -163,6 +163,12 @@ public sealed class ResponseItem
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("arguments")] public string? Arguments { get; set; }
     [JsonPropertyName("output")] public string? Output { get; set; }
+    /// <summary>A custom tool call's free-form input.</summary>
+    [JsonPropertyName("input")] public string? Input { get; set; }
+    /// <summary>A shell_call's or local_shell_call's action.</summary>
+    [JsonPropertyName("action")] public JsonElement? Action { get; set; }
+    /// <summary>An apply_patch_call's file operation.</summary>
+    [JsonPropertyName("operation")] public JsonElement? Operation { get; set; }
 }
 
 /// <summary>A content part: output_text (with annotations), input_text, reasoning_text, summary_text.</summary>
@@ -194,6 +200,7 @@ public sealed class ResponseStreamEvent
     [JsonPropertyName("delta")] public string? Delta { get; set; }
     [JsonPropertyName("text")] public string? Text { get; set; }
     [JsonPropertyName("arguments")] public string? Arguments { get; set; }
+    [JsonPropertyName("input")] public string? Input { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("logprobs")] public List<JsonElement>? Logprobs { get; set; }
     [JsonPropertyName("code")] public string? Code { get; set; }

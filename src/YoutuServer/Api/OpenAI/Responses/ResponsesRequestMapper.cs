@@ -25,6 +25,9 @@ public sealed class MappedResponsesRequest
     /// <summary>Model-facing (flattened) function name → its namespace and name inside it.</summary>
     public required IReadOnlyDictionary<string, (string Namespace, string Name)> Namespaced { get; init; }
 
+    /// <summary>Model-facing function name → the client-run tool it stands for (custom, apply_patch, shell, local_shell).</summary>
+    public IReadOnlyDictionary<string, ClientToolKind> ClientTools { get; init; } = new Dictionary<string, ClientToolKind>();
+
     /// <summary>Reasoning items whose encrypted_content did not open (ignored).</summary>
     public int UnopenedReasoning { get; init; }
 
@@ -43,7 +46,7 @@ public static class ResponsesRequestMapper
     private static readonly HashSet<string> Hosted = new(StringComparer.Ordinal)
     {
         "web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26", "file_search", "code_interpreter",
-        "computer_use", "computer_use_preview", "computer", "mcp", "image_generation", "local_shell", "shell", "apply_patch", "custom", "tool_search",
+        "computer_use", "computer_use_preview", "computer", "mcp", "image_generation", "tool_search",
     };
 
     /// <summary>The flattened name a namespace's function is offered to the model under.</summary>
@@ -54,7 +57,8 @@ public static class ResponsesRequestMapper
         var toolPaths = new List<string>();
         var namespaced = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
         var skipped = new List<string>();
-        var tools = MapTools(r.Tools, toolPaths, namespaced, skipped);
+        var clientTools = new Dictionary<string, ClientToolKind>(StringComparer.Ordinal);
+        var tools = MapTools(r.Tools, toolPaths, namespaced, skipped, clientTools);
         var names = Names(toolPaths);
         var choice = MapToolChoice(r.ToolChoice);
         var output = MapTextFormat(r.Text?.Format);
@@ -124,6 +128,7 @@ public static class ResponsesRequestMapper
             InputItems = items,
             SkippedTools = skipped,
             Namespaced = namespaced,
+            ClientTools = clientTools,
             UnopenedReasoning = unopened,
             Effort = effort,
         };
@@ -246,6 +251,35 @@ public static class ResponsesRequestMapper
 
                     calls.Add(ChatToolCall.FromArgumentsString(callId, ns is null ? name : Flatten(ns, name), args));
                     items.Add(new ResponseItem { Id = Str(item, "id") ?? ResponseIds.FunctionCall(), Type = "function_call", Status = "completed", CallId = callId, Namespace = ns, Name = name, Arguments = args });
+                    break;
+                }
+
+                case "custom_tool_call" or "apply_patch_call" or "shell_call" or "local_shell_call":
+                {
+                    var (name, args) = ClientTools.FromInputItem(type, item, p)!.Value;
+                    var callId = Str(item, "call_id") ?? Str(item, "id") ?? "call_" + Ids.Random24();
+                    if (open is null || pendingReasoning is not null)
+                    {
+                        Close();
+                        open = new ChatMessage(ChatRoles.Assistant, null) { Reasoning = pendingReasoning };
+                        pendingReasoning = null;
+                    }
+
+                    calls.Add(ChatToolCall.FromArgumentsString(callId, name, args));
+                    var stored = JsonSerializer.Deserialize(item.GetRawText(), ResponsesJsonContext.Wire.ResponseItem)!;
+                    stored.Id ??= "ci_" + Ids.Random24();
+                    items.Add(stored);
+                    break;
+                }
+
+                case var output when output is not null && ClientTools.IsOutputItem(output):
+                {
+                    Close();
+                    pendingReasoning = null;
+                    var callId = Str(item, "call_id");
+                    var text = ClientTools.OutputText(item);
+                    messages.Add(new ChatMessage(ChatRoles.Tool, text) { ToolCallId = callId });
+                    items.Add(new ResponseItem { Id = Str(item, "id") ?? "cto_" + Ids.Random24(), Type = output, Status = "completed", CallId = callId ?? "", Output = text });
                     break;
                 }
 
@@ -434,7 +468,7 @@ public static class ResponsesRequestMapper
 
     // ------------------------------------------------------------------ tools
 
-    private static List<ToolDefinition> MapTools(List<JsonElement>? tools, List<string> paths, Dictionary<string, (string, string)> namespaced, List<string> skipped)
+    private static List<ToolDefinition> MapTools(List<JsonElement>? tools, List<string> paths, Dictionary<string, (string, string)> namespaced, List<string> skipped, Dictionary<string, ClientToolKind> clientTools)
     {
         var list = new List<ToolDefinition>();
         if (tools is null)
@@ -485,6 +519,14 @@ public static class ResponsesRequestMapper
                     list.Add(def);
                     paths.Add(fp);
                 }
+            }
+            else if (type is "custom" or "apply_patch" or "shell" or "local_shell")
+            {
+                // Run by the client: offered to the model as a function; its calls go back as the tool's own item type.
+                var (def, kind) = ClientTools.Define(type, t, p);
+                clientTools[def.Name] = kind;
+                list.Add(def);
+                paths.Add(p);
             }
             else
             {
@@ -567,6 +609,14 @@ public static class ResponsesRequestMapper
                 case "function" when Str(c, "name") is { } name:
                     var ns = Str(c, "namespace");
                     return ToolChoice.Function(ns is null ? name : Flatten(ns, name));
+                case "custom" when Str(c, "name") is { } custom:
+                    return ToolChoice.Function(custom);
+                case "apply_patch":
+                    return ToolChoice.Function(ClientTools.ApplyPatchName);
+                case "shell":
+                    return ToolChoice.Function(ClientTools.ShellName);
+                case "local_shell":
+                    return ToolChoice.Function(ClientTools.LocalShellName);
                 case "allowed_tools":
                     return Str(c, "mode") == "required" ? ToolChoice.Required : ToolChoice.Auto;
                 case { } hosted when Hosted.Contains(hosted):
