@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 deploy/validate.sh
 dotnet test YoutuServer.sln
 scripts/test-browser.sh
+scripts/test-agents.sh

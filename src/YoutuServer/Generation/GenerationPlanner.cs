@@ -31,6 +31,9 @@ public sealed record GenerationPlan(
     /// <summary>What the generation prompt put after the assistant tag (e.g. "&lt;think&gt;\n"), text and tokens: part of the turn as the model saw it.</summary>
     public string Prefill { get; init; } = "";
     public IReadOnlyList<int> PrefillTokens { get; init; } = [];
+
+    /// <summary>Messages dropped from the start of the conversation to fit the context (<see cref="GenerationIntent.DropOldestToFit"/>).</summary>
+    public int DroppedMessages { get; init; }
 }
 
 /// <summary>
@@ -101,6 +104,12 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         var parallelCalls = intent.ParallelToolCalls;
 
         var (prompt, rendered) = prompts.Render(intent, thinking, tools, options.CtxSize - 1, out var atLeast);
+        var dropped = 0;
+        if (intent.DropOldestToFit)
+        {
+            (intent, prompt, rendered, dropped) = DropOldestToFit(intent, prompt, rendered, thinking, tools, ref atLeast);
+        }
+
         var tokens = rendered
             ?? throw new IntentException(new IntentFailure(IntentField.Prompt, IntentFailureKind.ContextLengthExceeded, n =>
                 $"This model's maximum context length is {options.CtxSize} tokens. However, your {n(IntentField.Prompt)} resulted in at least {atLeast} tokens. Please reduce the length of the {n(IntentField.Prompt)}."));
@@ -155,7 +164,49 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
             Memory = memory,
             Prefill = generationPrefill,
             PrefillTokens = generationPrefill.Length == 0 ? [] : engine.Tokenize(generationPrefill),
+            DroppedMessages = dropped,
         };
+    }
+
+    /// <summary>
+    /// Drops the oldest turn (a user message with the replies after it, or replies before the first user message)
+    /// until the prompt and the requested output fit the context; system and developer messages and the last user
+    /// turn are never dropped. Returns the intent that fits (or the shortest one when none does) and how many messages went.
+    /// </summary>
+    private (GenerationIntent Intent, string Prompt, int[]? Tokens, int Dropped) DropOldestToFit(
+        GenerationIntent intent, string prompt, int[]? tokens, bool? thinking, List<JsonElement> tools, ref int atLeast)
+    {
+        var ctx = options.CtxSize;
+        bool Fits(int[]? t) => t is not null && (long)t.Length + Math.Max(1, intent.MaxTokensIsCap ? 1 : intent.MaxTokens ?? 1) <= ctx;
+
+        var messages = intent.Messages.ToList();
+        var dropped = 0;
+        while (!Fits(tokens))
+        {
+            var lastUser = messages.FindLastIndex(m => m.Role == ChatRoles.User);
+            var first = messages.FindIndex(m => m.Role is not (ChatRoles.System or ChatRoles.Developer));
+            if (first < 0 || lastUser < 0 || first >= lastUser)
+            {
+                break; // only what must stay is left
+            }
+
+            // The turn: from here to the next user message (the last user turn at the latest), system messages kept.
+            var end = messages.FindIndex(first + 1, m => m.Role == ChatRoles.User);
+            end = end < 0 || end > lastUser ? lastUser : end;
+            for (var i = end - 1; i >= first; i--)
+            {
+                if (messages[i].Role is not (ChatRoles.System or ChatRoles.Developer))
+                {
+                    messages.RemoveAt(i);
+                    dropped++;
+                }
+            }
+
+            intent = intent with { Messages = messages.ToArray(), KnownPrefix = null };
+            (prompt, tokens) = prompts.Render(intent, thinking, tools, ctx - 1, out atLeast);
+        }
+
+        return (intent, prompt, tokens, dropped);
     }
 
 

@@ -41,7 +41,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
         """;
 
     private static JsonNode CodexTools() => JsonNode.Parse($$"""
-        [{"type":"function","name":"update_plan","description":"Updates the plan","strict":false,"parameters":{"type":"object","properties":{"step":{"type":"string"}},"required":["step"]}},
+        [{"type":"function","name":"update_plan","description":"Updates the plan","strict":false,"parameters":{"type":"object","properties":{"step":{"type":"string"}},"required":["step"]} },
          {"type":"custom","name":"apply_patch","description":"Use the apply_patch tool to edit files.","format":{"type":"grammar","syntax":"lark","definition":{{JsonSerializer.Serialize(ApplyPatchLark)}}}},
          {"type":"custom","name":"note","description":"Write a free-form note."},
          {"type":"custom","name":"ticket","description":"A ticket id.","format":{"type":"grammar","syntax":"regex","definition":"[A-Z]{3}-[0-9]{2}"}},

@@ -19,6 +19,9 @@ namespace YoutuServer.Api.OpenAI.Responses;
 public static partial class ResponsesEndpoint
 {
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
+
+    /// <summary>Set when <c>truncation: "auto"</c> dropped input: how many of the oldest messages went.</summary>
+    public const string TruncatedHeader = "x-youtu-truncated-messages";
     private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
     private static readonly JsonElement AutoChoice = JsonDocument.Parse("\"auto\"").RootElement.Clone();
     private static readonly JsonElement TextFormat = JsonDocument.Parse("{\"type\":\"text\"}").RootElement.Clone();
@@ -86,6 +89,11 @@ public static partial class ResponsesEndpoint
         {
             ModelResolver.Check(host, request.Model);
             var plan = planner.Plan(mapped.Intent with { KnownPrefix = prefix });
+            if (plan.DroppedMessages > 0)
+            {
+                http.Response.Headers[TruncatedHeader] = plan.DroppedMessages.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Log.Truncated(logger, plan.DroppedMessages);
+            }
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, recorder);
         }
@@ -402,5 +410,8 @@ public static partial class ResponsesEndpoint
 
         [LoggerMessage(EventId = 1403, Level = LogLevel.Error, Message = "Responses: the stream failed after it began")]
         public static partial void StreamFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 1404, Level = LogLevel.Information, Message = "Responses: truncation auto dropped the {Count} oldest input message(s) to fit the context")]
+        public static partial void Truncated(ILogger logger, int count);
     }
 }

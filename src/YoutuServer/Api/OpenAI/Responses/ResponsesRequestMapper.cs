@@ -117,6 +117,7 @@ public static class ResponsesRequestMapper
             },
             Stop = stops,
             MaxTokens = r.MaxOutputTokens,
+            DropOldestToFit = r.Truncation == "auto",
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
         };
