@@ -39,8 +39,55 @@ public sealed record EngineOptions
     public bool? UseMmap { get; init; }
     /// <summary>-1 auto, 0 off, 1 on.</summary>
     public int FlashAttention { get; init; } = LlamaConstants.FlashAttnAuto;
-    /// <summary>Keep finished sequences' KV cells for prefix reuse by later requests.</summary>
+    /// <summary>Keep finished sequences' KV cells for prefix reuse by later requests (off: also no RAM or disk tier).</summary>
     public bool PrefixCache { get; init; } = true;
+    /// <summary>
+    /// Host-RAM tier of the prefix cache, in MiB: a sequence's state is saved here before its cells are given to
+    /// another request, and restored when a later prompt continues it. -1 (default) = automatic: 8192 MiB (llama-server's
+    /// --cache-ram default), at most a quarter of the memory available at start; 0 = off.
+    /// </summary>
+    public int CacheRamMiB { get; init; } = -1;
+    /// <summary>
+    /// Disk tier of the prefix cache: states spill here from RAM and are found again after a restart (idle sequences and
+    /// the RAM tier are written here at shutdown). Null = off. Files of another model or KV layout are removed.
+    /// </summary>
+    public string? CacheDir { get; init; }
+    /// <summary>Bound of the disk tier in MiB (least recently used files go first); writing also stops when the volume is nearly full.</summary>
+    public int CacheDiskMiB { get; init; } = 10_240;
+
+    /// <summary>The RAM tier's bound in bytes, <see cref="CacheRamMiB"/> resolved (automatic: min(8 GiB, available memory / 4)).</summary>
+    public long ResolveCacheRamBytes()
+    {
+        if (CacheRamMiB >= 0)
+        {
+            return (long)CacheRamMiB << 20;
+        }
+
+        return Math.Min(8192L << 20, Math.Max(0, AvailableMemoryBytes() / 4));
+    }
+
+    /// <summary>Memory available now: Linux's MemAvailable, else what the GC may use (physical memory or the container's limit).</summary>
+    private static long AvailableMemoryBytes()
+    {
+        var limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+            {
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
+                    && long.TryParse(line.AsSpan(13).Trim().TrimEnd("kB").Trim(), out var kb))
+                {
+                    return Math.Min(limit, kb * 1024);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // not Linux, or no procfs
+        }
+
+        return limit;
+    }
     /// <summary>LoRA adapters loaded beside the base model; a request picks one by id (GenerationRequest.Adapter).</summary>
     public IReadOnlyList<LoraAdapterOptions> Adapters { get; init; } = [];
     /// <summary>Steps one adapter group is decoded before the next group with work gets its turn (llama.cpp applies

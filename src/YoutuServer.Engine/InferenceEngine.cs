@@ -109,6 +109,15 @@ public sealed class InferenceEngine : IAsyncDisposable
     /// <inheritdoc cref="InferenceScheduler.ClearPrefixCacheAsync"/>
     internal Task ClearPrefixCacheAsync() => Scheduler.ClearPrefixCacheAsync();
 
+    /// <summary>
+    /// Pins a prefix (a session's tokens so far) while a client holds its session open: the KV sequence and saved
+    /// states that hold the whole prefix, under this adapter and cache salt, are evicted only after every unpinned one
+    /// (RAM and disk states never, while pinned). Dispose the pin to release it. Throws EngineRejectedException for an
+    /// unknown adapter.
+    /// </summary>
+    public Caching.PrefixPin PinPrefix(IReadOnlyList<int> tokens, string? adapter = null, string? cacheSalt = null)
+        => Scheduler.PinPrefix(tokens, adapter, cacheSalt);
+
     public GenerationHandle Submit(GenerationRequest request, CancellationToken cancellationToken = default)
         => Scheduler.Submit(request, cancellationToken);
 

@@ -35,6 +35,9 @@ public static unsafe class LlamaNativeLibrary
     /// <summary>The llama.cpp release every struct in this binding was checked against.</summary>
     public const string PinnedVersion = "0.5.0-dev";
 
+    /// <summary>The llama.cpp commit of the pinned release (node-llama-cpp 3.22.1's bundle); saved KV states name it.</summary>
+    public const string PinnedCommit = "de3ff815ea7d559ee917f063901b8986f038abc6";
+
     private static readonly Lock Gate = new();
     private static bool initialized;
     private static ILogger? logger;

@@ -162,6 +162,9 @@ public static class LlamaConstants
     public const int FlashAttnDisabled = 0;
     public const int FlashAttnEnabled = 1;
 
+    /// <summary>llama_state_seq_flags: the whole sequence (all its KV cells), in host memory.</summary>
+    public const uint StateSeqFlagsNone = 0;
+
     public const int FTypeAllF32 = 0;
     public const int FTypeMostlyF16 = 1;
     public const int FTypeMostlyQ8_0 = 7;

@@ -85,6 +85,18 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LlamaLib)] public static partial int llama_memory_seq_pos_min(nint mem, int seqId);
     [LibraryImport(LlamaLib)] public static partial int llama_memory_seq_pos_max(nint mem, int seqId);
 
+    // ----- sequence state (llama.h "State / sessions"): a sequence's KV cells as bytes, restored into any sequence -----
+    /// <summary>Bytes <see cref="llama_state_seq_get_data_ext"/> needs for the sequence; 0 on error.</summary>
+    [LibraryImport(LlamaLib)] public static partial nuint llama_state_seq_get_size_ext(nint ctx, int seqId, uint flags);
+    /// <summary>Copies the sequence's cells (positions, K/V rows, cell types) into dst; returns the bytes written, 0 on error.</summary>
+    [LibraryImport(LlamaLib)] public static partial nuint llama_state_seq_get_data_ext(nint ctx, byte* dst, nuint size, int seqId, uint flags);
+    /// <summary>
+    /// Empties destSeqId, then places the saved cells in free cells of the cache; returns the bytes read, 0 when the
+    /// data does not fit this context (wrong magic, layer count, cell types, row sizes, truncated, no free cells).
+    /// On 0 the destination sequence is left empty.
+    /// </summary>
+    [LibraryImport(LlamaLib)] public static partial nuint llama_state_seq_set_data_ext(nint ctx, byte* src, nuint size, int destSeqId, uint flags);
+
     // ----- vocabulary -----
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_n_tokens(nint vocab);
     [LibraryImport(LlamaLib)] public static partial int llama_vocab_type(nint vocab);

@@ -37,7 +37,10 @@ static int Usage(int code, string? error = null)
           serve     (default) OpenAI-compatible HTTP server (plus Anthropic's /v1/messages)
                     --model FILE|ID --host H --port P --parallel N --ctx-size N --queue-size N --threads N
                     --thinking on|off --reasoning-format parsed|raw --reasoning-budget N --chat-format auto|youtu|NAME
-                    --seed N (for requests without one; default random) --reasoning-key SECRET (seals reasoning for stateless clients; share across replicas)
+                    --seed N (for requests without one; default random) --reasoning-key KEY (seals reasoning for stateless clients;
+                    64 hex digits, base64:32 bytes, or a passphrase of 16+ characters; give every replica the same one)
+                    --state-store memory|redis://HOST:PORT[,options] (session state: in process, or shared by replicas)
+                    --state-ttl S (shared state lives S seconds after its last use; default 604800) --replica-id NAME
                     --api-key KEY (repeatable) --api-keys-file FILE --metrics-require-key --cors-origin URL (repeatable)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
                     --model-alias NAME (the served model's name) --model-alias NAME=ID (repeatable: a client's model

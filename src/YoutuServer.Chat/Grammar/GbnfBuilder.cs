@@ -37,25 +37,25 @@ internal sealed class GbnfBuilder
     /// <summary>The largest bound ever written, whatever <see cref="JsonGrammarOptions.MaxRepetition"/> says.</summary>
     public const int HardRepetitionCap = 1000;
 
-    private readonly JsonGrammarOptions _options;
-    private readonly List<string> _order = [];
-    private readonly Dictionary<string, string?> _rules = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _byBody = new(StringComparer.Ordinal);
-    private int _chars;
+    private readonly JsonGrammarOptions options;
+    private readonly List<string> order = [];
+    private readonly Dictionary<string, string?> rules = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> byBody = new(StringComparer.Ordinal);
+    private int chars;
 
     public GbnfBuilder(JsonGrammarOptions options)
     {
-        _options = options;
+        this.options = options;
     }
 
-    public JsonGrammarOptions Options => _options;
+    public JsonGrammarOptions Options => options;
 
-    public int RuleCount => _rules.Count;
+    public int RuleCount => rules.Count;
 
     /// <summary>Adds a rule named after <paramref name="hint"/>, or returns an existing rule with the same body.</summary>
     public string Add(string hint, string body, string path)
     {
-        if (_byBody.TryGetValue(body, out var existing))
+        if (byBody.TryGetValue(body, out var existing))
         {
             return existing;
         }
@@ -76,15 +76,15 @@ internal sealed class GbnfBuilder
         }
 
         CountRule(path);
-        _rules[name] = null;
-        _order.Add(name);
+        rules[name] = null;
+        order.Add(name);
         return name;
     }
 
     /// <summary>Gives a body to a name from <see cref="Reserve"/>, or defines an exact name such as <c>root</c>.</summary>
     public void Define(string name, string body, string path)
     {
-        if (_rules.TryGetValue(name, out var old))
+        if (rules.TryGetValue(name, out var old))
         {
             if (old is not null)
             {
@@ -94,28 +94,28 @@ internal sealed class GbnfBuilder
         else
         {
             CountRule(path);
-            _order.Add(name);
+            order.Add(name);
         }
 
-        _rules[name] = body;
-        _byBody.TryAdd(body, name);
-        _chars += name.Length + body.Length + 6;
-        if (_chars > _options.MaxGrammarChars)
+        rules[name] = body;
+        byBody.TryAdd(body, name);
+        chars += name.Length + body.Length + 6;
+        if (chars > options.MaxGrammarChars)
         {
-            throw TooComplex(path, $"the grammar would exceed {_options.MaxGrammarChars} characters");
+            throw TooComplex(path, $"the grammar would exceed {options.MaxGrammarChars} characters");
         }
     }
 
     /// <summary>Makes sure a shared primitive rule (and what it needs) is defined; returns its name.</summary>
     public string Primitive(string name)
     {
-        if (_rules.ContainsKey(name))
+        if (rules.ContainsKey(name))
         {
             return name;
         }
 
         var (body, deps) = Primitives[name];
-        if (name == "string" && _options.MaxStringLength is { } most)
+        if (name == "string" && options.MaxStringLength is { } most)
         {
             // Bounded strings (a forced call that must fit): at most that many characters.
             body = most <= 0 ? "\"\\\"\\\"\"" : $"\"\\\"\" char{{0,{Math.Min(most, HardRepetitionCap).ToString(CultureInfo.InvariantCulture)}}} \"\\\"\"";
@@ -147,7 +147,7 @@ internal sealed class GbnfBuilder
     {
         var suffix = level == 0 ? "" : "-" + level.ToString(CultureInfo.InvariantCulture);
         var value = "value" + suffix;
-        if (_rules.ContainsKey(value))
+        if (rules.ContainsKey(value))
         {
             return value;
         }
@@ -157,7 +157,7 @@ internal sealed class GbnfBuilder
         Primitive("number");
         Primitive("boolean");
         Primitive("null");
-        if (level >= _options.AnyValueDepth)
+        if (level >= options.AnyValueDepth)
         {
             Define(value, "\"{\" ws \"}\" | \"[\" ws \"]\" | string | number | boolean | null", "");
             return value;
@@ -175,20 +175,20 @@ internal sealed class GbnfBuilder
     /// <summary>Writes all rules, <c>root</c> first, one per line.</summary>
     public string Build()
     {
-        var sb = new StringBuilder(_chars + 64);
-        if (_rules.TryGetValue("root", out var rootBody) && rootBody is not null)
+        var sb = new StringBuilder(chars + 64);
+        if (rules.TryGetValue("root", out var rootBody) && rootBody is not null)
         {
             AppendRule(sb, "root", rootBody);
         }
 
-        foreach (var name in _order)
+        foreach (var name in order)
         {
             if (name == "root")
             {
                 continue;
             }
 
-            var body = _rules[name] ?? throw new InvalidOperationException($"GBNF rule '{name}' was reserved but never defined.");
+            var body = rules[name] ?? throw new InvalidOperationException($"GBNF rule '{name}' was reserved but never defined.");
             AppendRule(sb, name, body);
         }
 
@@ -203,14 +203,14 @@ internal sealed class GbnfBuilder
 
     private void CountRule(string path)
     {
-        if (_rules.Count >= _options.MaxRules)
+        if (rules.Count >= options.MaxRules)
         {
-            throw TooComplex(path, $"more than {_options.MaxRules} grammar rules");
+            throw TooComplex(path, $"more than {options.MaxRules} grammar rules");
         }
     }
 
     private bool IsTaken(string name) =>
-        _rules.ContainsKey(name) || Primitives.ContainsKey(name) || IsAnyValueName(name) || name == "root";
+        rules.ContainsKey(name) || Primitives.ContainsKey(name) || IsAnyValueName(name) || name == "root";
 
     private static bool IsAnyValueName(string name)
     {
@@ -333,7 +333,7 @@ internal sealed class GbnfBuilder
     public string Repeat(string item, int min, int max, string keyword, string path)
     {
         // llama.cpp refuses more than 2000 and counts a repetition's rules against any group around it.
-        var cap = Math.Min(_options.MaxRepetition, HardRepetitionCap);
+        var cap = Math.Min(options.MaxRepetition, HardRepetitionCap);
         if (min > cap)
         {
             throw new UnsupportedSchemaException(keyword, path,

@@ -52,14 +52,14 @@ internal sealed class GbnfGrammar
         public int Max { get; } = max; // -1 = unbounded
     }
 
-    private readonly Dictionary<string, Node> _rules;
+    private readonly Dictionary<string, Node> rules;
 
     private GbnfGrammar(Dictionary<string, Node> rules)
     {
-        _rules = rules;
+        this.rules = rules;
     }
 
-    public IReadOnlyCollection<string> RuleNames => _rules.Keys;
+    public IReadOnlyCollection<string> RuleNames => rules.Keys;
 
     // ---------------- parsing ----------------
 
@@ -87,7 +87,7 @@ internal sealed class GbnfGrammar
 
     private sealed class Parser(string src)
     {
-        private int _pos;
+        private int pos;
 
         public HashSet<string> Referenced { get; } = [];
 
@@ -95,27 +95,27 @@ internal sealed class GbnfGrammar
         {
             var rules = new Dictionary<string, Node>(StringComparer.Ordinal);
             SkipSpace(newlineOk: true);
-            while (_pos < src.Length)
+            while (pos < src.Length)
             {
                 var name = ParseName();
                 SkipSpace(newlineOk: false);
-                if (!src.AsSpan(_pos).StartsWith("::=", StringComparison.Ordinal))
+                if (!src.AsSpan(pos).StartsWith("::=", StringComparison.Ordinal))
                 {
                     throw Error("expecting ::=");
                 }
 
-                _pos += 3;
+                pos += 3;
                 SkipSpace(newlineOk: true);
                 var body = ParseAlternates(nested: false, out _);
-                if (_pos < src.Length)
+                if (pos < src.Length)
                 {
-                    if (src[_pos] == '\r')
+                    if (src[pos] == '\r')
                     {
-                        _pos += _pos + 1 < src.Length && src[_pos + 1] == '\n' ? 2 : 1;
+                        pos += pos + 1 < src.Length && src[pos + 1] == '\n' ? 2 : 1;
                     }
-                    else if (src[_pos] == '\n')
+                    else if (src[pos] == '\n')
                     {
-                        _pos++;
+                        pos++;
                     }
                     else
                     {
@@ -137,26 +137,26 @@ internal sealed class GbnfGrammar
 
         private FormatException Error(string message)
         {
-            var snippet = src.Substring(_pos, Math.Min(40, src.Length - _pos));
-            return new FormatException($"{message} at offset {_pos}: '{snippet}'");
+            var snippet = src.Substring(pos, Math.Min(40, src.Length - pos));
+            return new FormatException($"{message} at offset {pos}: '{snippet}'");
         }
 
         private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c == '-';
 
         private void SkipSpace(bool newlineOk)
         {
-            while (_pos < src.Length)
+            while (pos < src.Length)
             {
-                var c = src[_pos];
+                var c = src[pos];
                 if (c is ' ' or '\t' || (newlineOk && c is '\r' or '\n'))
                 {
-                    _pos++;
+                    pos++;
                 }
                 else if (c == '#')
                 {
-                    while (_pos < src.Length && src[_pos] is not ('\r' or '\n'))
+                    while (pos < src.Length && src[pos] is not ('\r' or '\n'))
                     {
-                        _pos++;
+                        pos++;
                     }
                 }
                 else
@@ -168,27 +168,27 @@ internal sealed class GbnfGrammar
 
         private string ParseName()
         {
-            var start = _pos;
-            while (_pos < src.Length && IsWordChar(src[_pos]))
+            var start = pos;
+            while (pos < src.Length && IsWordChar(src[pos]))
             {
-                _pos++;
+                pos++;
             }
 
-            if (_pos == start)
+            if (pos == start)
             {
                 throw Error("expecting name");
             }
 
-            return src[start.._pos];
+            return src[start..pos];
         }
 
         /// <summary>Parses alternatives; <paramref name="generated"/> counts the rules llama.cpp would synthesise.</summary>
         private Node ParseAlternates(bool nested, out int generated)
         {
             var options = new List<Node> { ParseSequence(nested, out generated) };
-            while (_pos < src.Length && src[_pos] == '|')
+            while (pos < src.Length && src[pos] == '|')
             {
-                _pos++;
+                pos++;
                 SkipSpace(newlineOk: true);
                 options.Add(ParseSequence(nested, out var g));
                 generated += g;
@@ -202,21 +202,21 @@ internal sealed class GbnfGrammar
             generated = 0;
             var items = new List<Node>();
             var lastRules = 1; // llama.cpp's n_prev_rules for the last symbol
-            while (_pos < src.Length)
+            while (pos < src.Length)
             {
-                var c = src[_pos];
+                var c = src[pos];
                 if (c == '"')
                 {
-                    _pos++;
+                    pos++;
                     var cps = new List<int>();
                     while (true)
                     {
-                        if (_pos >= src.Length)
+                        if (pos >= src.Length)
                         {
                             throw Error("unexpected end of input");
                         }
 
-                        if (src[_pos] == '"')
+                        if (src[pos] == '"')
                         {
                             break;
                         }
@@ -224,46 +224,46 @@ internal sealed class GbnfGrammar
                         cps.Add(ParseChar());
                     }
 
-                    _pos++;
+                    pos++;
                     items.Add(new Lit([.. cps]));
                     lastRules = 1;
                     SkipSpace(nested);
                 }
                 else if (c == '[')
                 {
-                    _pos++;
+                    pos++;
                     var negated = false;
-                    if (_pos < src.Length && src[_pos] == '^')
+                    if (pos < src.Length && src[pos] == '^')
                     {
                         negated = true;
-                        _pos++;
+                        pos++;
                     }
 
                     var ranges = new List<(int, int)>();
                     while (true)
                     {
-                        if (_pos >= src.Length)
+                        if (pos >= src.Length)
                         {
                             throw Error("unexpected end of input");
                         }
 
-                        if (src[_pos] == ']')
+                        if (src[pos] == ']')
                         {
                             break;
                         }
 
                         var lo = ParseChar();
                         var hi = lo;
-                        if (_pos + 1 < src.Length && src[_pos] == '-' && src[_pos + 1] != ']')
+                        if (pos + 1 < src.Length && src[pos] == '-' && src[pos + 1] != ']')
                         {
-                            _pos++;
+                            pos++;
                             hi = ParseChar();
                         }
 
                         ranges.Add((lo, hi));
                     }
 
-                    _pos++;
+                    pos++;
                     items.Add(new Cls(negated, ranges));
                     lastRules = 1;
                     SkipSpace(nested);
@@ -282,15 +282,15 @@ internal sealed class GbnfGrammar
                 }
                 else if (c == '(')
                 {
-                    _pos++;
+                    pos++;
                     SkipSpace(newlineOk: true);
                     var inner = ParseAlternates(nested: true, out var innerGenerated);
-                    if (_pos >= src.Length || src[_pos] != ')')
+                    if (pos >= src.Length || src[pos] != ')')
                     {
                         throw Error("expecting ')'");
                     }
 
-                    _pos++;
+                    pos++;
                     items.Add(inner);
                     lastRules = Math.Max(1, 1 + innerGenerated);
                     generated += 1 + innerGenerated;
@@ -298,48 +298,48 @@ internal sealed class GbnfGrammar
                 }
                 else if (c == '.')
                 {
-                    _pos++;
+                    pos++;
                     items.Add(new AnyChar());
                     lastRules = 1;
                     SkipSpace(nested);
                 }
                 else if (c is '*' or '+' or '?')
                 {
-                    _pos++;
+                    pos++;
                     SkipSpace(nested);
                     var (min, max) = c switch { '*' => (0, -1), '+' => (1, -1), _ => (0, 1) };
                     generated += ApplyRepetition(items, min, max, ref lastRules);
                 }
                 else if (c == '{')
                 {
-                    _pos++;
+                    pos++;
                     SkipSpace(nested);
                     var min = ParseInt();
                     SkipSpace(nested);
                     long max;
-                    if (_pos < src.Length && src[_pos] == '}')
+                    if (pos < src.Length && src[pos] == '}')
                     {
                         max = min;
-                        _pos++;
+                        pos++;
                         SkipSpace(nested);
                     }
-                    else if (_pos < src.Length && src[_pos] == ',')
+                    else if (pos < src.Length && src[pos] == ',')
                     {
-                        _pos++;
+                        pos++;
                         SkipSpace(nested);
                         max = -1;
-                        if (_pos < src.Length && char.IsAsciiDigit(src[_pos]))
+                        if (pos < src.Length && char.IsAsciiDigit(src[pos]))
                         {
                             max = ParseInt();
                             SkipSpace(nested);
                         }
 
-                        if (_pos >= src.Length || src[_pos] != '}')
+                        if (pos >= src.Length || src[pos] != '}')
                         {
                             throw Error("expecting '}'");
                         }
 
-                        _pos++;
+                        pos++;
                         SkipSpace(nested);
                     }
                     else
@@ -389,31 +389,31 @@ internal sealed class GbnfGrammar
 
         private long ParseInt()
         {
-            var start = _pos;
-            while (_pos < src.Length && char.IsAsciiDigit(src[_pos]))
+            var start = pos;
+            while (pos < src.Length && char.IsAsciiDigit(src[pos]))
             {
-                _pos++;
+                pos++;
             }
 
-            if (_pos == start)
+            if (pos == start)
             {
                 throw Error("expecting an int");
             }
 
-            return long.Parse(src.AsSpan(start, _pos - start), CultureInfo.InvariantCulture);
+            return long.Parse(src.AsSpan(start, pos - start), CultureInfo.InvariantCulture);
         }
 
         private int ParseChar()
         {
-            if (src[_pos] == '\\')
+            if (src[pos] == '\\')
             {
-                if (_pos + 1 >= src.Length)
+                if (pos + 1 >= src.Length)
                 {
                     throw Error("unexpected end of input");
                 }
 
-                var e = src[_pos + 1];
-                _pos += 2;
+                var e = src[pos + 1];
+                pos += 2;
                 switch (e)
                 {
                     case 'x': return ParseHex(2);
@@ -424,25 +424,25 @@ internal sealed class GbnfGrammar
                     case 'n': return '\n';
                     case '\\' or '"' or '[' or ']' or '-': return e;
                     default:
-                        _pos -= 2;
+                        pos -= 2;
                         throw Error("unknown escape");
                 }
             }
 
-            var cp = char.ConvertToUtf32(src, _pos);
-            _pos += cp > 0xFFFF ? 2 : 1;
+            var cp = char.ConvertToUtf32(src, pos);
+            pos += cp > 0xFFFF ? 2 : 1;
             return cp;
         }
 
         private int ParseHex(int size)
         {
-            if (_pos + size > src.Length ||
-                !int.TryParse(src.AsSpan(_pos, size), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var v))
+            if (pos + size > src.Length ||
+                !int.TryParse(src.AsSpan(pos, size), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var v))
             {
                 throw Error($"expecting {size} hex chars");
             }
 
-            _pos += size;
+            pos += size;
             return v;
         }
     }
@@ -456,7 +456,7 @@ internal sealed class GbnfGrammar
         do
         {
             changed = false;
-            foreach (var (name, body) in _rules)
+            foreach (var (name, body) in rules)
             {
                 if (!nullable.GetValueOrDefault(name) && IsNullable(body, nullable))
                 {
@@ -467,9 +467,9 @@ internal sealed class GbnfGrammar
         }
         while (changed);
 
-        var leftRefs = _rules.ToDictionary(kv => kv.Key, kv => LeftRefs(kv.Value, nullable), StringComparer.Ordinal);
+        var leftRefs = rules.ToDictionary(kv => kv.Key, kv => LeftRefs(kv.Value, nullable), StringComparer.Ordinal);
         var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = visiting, 2 = done
-        foreach (var name in _rules.Keys)
+        foreach (var name in rules.Keys)
         {
             Visit(name, []);
         }
@@ -560,12 +560,12 @@ internal sealed class GbnfGrammar
 
     private sealed class Matcher(GbnfGrammar grammar, int[] input)
     {
-        private readonly Dictionary<(Node, int), HashSet<int>> _memo = [];
-        private readonly HashSet<(string, int)> _inProgress = [];
+        private readonly Dictionary<(Node, int), HashSet<int>> memo = [];
+        private readonly HashSet<(string, int)> inProgress = [];
 
         public HashSet<int> Match(Node node, int pos)
         {
-            if (_memo.TryGetValue((node, pos), out var cached))
+            if (memo.TryGetValue((node, pos), out var cached))
             {
                 return cached;
             }
@@ -599,13 +599,13 @@ internal sealed class GbnfGrammar
                     result = pos < input.Length ? [pos + 1] : [];
                     break;
                 case Ref r:
-                    if (!_inProgress.Add((r.Name, pos)))
+                    if (!inProgress.Add((r.Name, pos)))
                     {
                         throw new InvalidOperationException($"left recursion through '{r.Name}'");
                     }
 
-                    result = Match(grammar._rules[r.Name], pos);
-                    _inProgress.Remove((r.Name, pos));
+                    result = Match(grammar.rules[r.Name], pos);
+                    inProgress.Remove((r.Name, pos));
                     break;
                 case Seq seq:
                     result = [pos];
@@ -640,7 +640,7 @@ internal sealed class GbnfGrammar
                     throw new InvalidOperationException();
             }
 
-            _memo[(node, pos)] = result;
+            memo[(node, pos)] = result;
             return result;
         }
 
@@ -687,7 +687,7 @@ internal sealed class GbnfGrammar
     public string? ShortestString(string root = "root")
     {
         var best = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var name in _rules.Keys)
+        foreach (var name in rules.Keys)
         {
             best[name] = null;
         }
@@ -695,7 +695,7 @@ internal sealed class GbnfGrammar
         for (var changed = true; changed;)
         {
             changed = false;
-            foreach (var (name, node) in _rules)
+            foreach (var (name, node) in rules)
             {
                 var s = Shortest(node, best);
                 if (s is not null && (best[name] is not { } old || s.Length < old.Length))
@@ -778,7 +778,7 @@ internal sealed class GbnfGrammar
                 return null; // recursion: as long as you like
             }
 
-            var v = Longest(_rules[name]);
+            var v = Longest(rules[name]);
             visiting.Remove(name);
             memo[name] = v;
             return v;
@@ -834,7 +834,7 @@ internal sealed class GbnfGrammar
             }
         }
 
-        return _rules.ContainsKey(root) ? Rule(root) : null;
+        return rules.ContainsKey(root) ? Rule(root) : null;
     }
 
     private static int Utf8Length(int codePoint) => codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;

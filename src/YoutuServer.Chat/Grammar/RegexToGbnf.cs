@@ -22,19 +22,19 @@ internal sealed class RegexToGbnf
     private const int MaxPatternLength = 2000;
     private const int MaxNesting = 64;
 
-    private readonly GbnfBuilder _builder;
-    private readonly string _pattern;
-    private readonly string _path;
-    private readonly string _hint;
-    private int _pos;
-    private int _nesting;
+    private readonly GbnfBuilder builder;
+    private readonly string pattern;
+    private readonly string path;
+    private readonly string hint;
+    private int pos;
+    private int nesting;
 
     private RegexToGbnf(GbnfBuilder builder, string pattern, string path, string hint)
     {
-        _builder = builder;
-        _pattern = pattern;
-        _path = path;
-        _hint = hint;
+        this.builder = builder;
+        this.pattern = pattern;
+        this.path = path;
+        this.hint = hint;
     }
 
     /// <summary>Rule body for a JSON string whose value matches <paramref name="pattern"/>.</summary>
@@ -47,7 +47,7 @@ internal sealed class RegexToGbnf
 
         var converter = new RegexToGbnf(builder, pattern, path, hint);
         var tree = converter.ParseAlternation();
-        if (converter._pos < pattern.Length)
+        if (converter.pos < pattern.Length)
         {
             throw converter.Fail("unbalanced ')'");
         }
@@ -95,15 +95,15 @@ internal sealed class RegexToGbnf
     // ---- parser ----
 
     private UnsupportedSchemaException Fail(string detail) =>
-        new("pattern", _path, $"cannot convert pattern {JsonText.Quote(_pattern)} to a grammar: {detail}");
+        new("pattern", path, $"cannot convert pattern {JsonText.Quote(pattern)} to a grammar: {detail}");
 
-    private bool AtEnd => _pos >= _pattern.Length;
+    private bool AtEnd => pos >= pattern.Length;
 
-    private char Peek => _pattern[_pos];
+    private char Peek => pattern[pos];
 
     private Node ParseAlternation()
     {
-        if (++_nesting > MaxNesting)
+        if (++nesting > MaxNesting)
         {
             throw Fail("nesting too deep");
         }
@@ -111,11 +111,11 @@ internal sealed class RegexToGbnf
         var branches = new List<Node> { ParseSequence() };
         while (!AtEnd && Peek == '|')
         {
-            _pos++;
+            pos++;
             branches.Add(ParseSequence());
         }
 
-        _nesting--;
+        nesting--;
         return branches.Count == 1 ? branches[0] : new AltNode(branches);
     }
 
@@ -139,12 +139,12 @@ internal sealed class RegexToGbnf
         }
 
         int min, max;
-        var start = _pos;
+        var start = pos;
         switch (Peek)
         {
-            case '*': min = 0; max = -1; _pos++; break;
-            case '+': min = 1; max = -1; _pos++; break;
-            case '?': min = 0; max = 1; _pos++; break;
+            case '*': min = 0; max = -1; pos++; break;
+            case '+': min = 1; max = -1; pos++; break;
+            case '?': min = 0; max = 1; pos++; break;
             case '{':
                 if (!TryParseBraces(out min, out max))
                 {
@@ -158,13 +158,13 @@ internal sealed class RegexToGbnf
 
         if (atom is AnchorNode)
         {
-            _pos = start;
+            pos = start;
             throw Fail("quantifier on an anchor");
         }
 
         if (!AtEnd && Peek == '?')
         {
-            _pos++; // lazy: same language
+            pos++; // lazy: same language
         }
 
         if (!AtEnd && Peek is '*' or '+' or '?')
@@ -179,7 +179,7 @@ internal sealed class RegexToGbnf
     {
         min = 0;
         max = -1;
-        var p = _pos + 1;
+        var p = pos + 1;
         var lo = ReadInt(ref p);
         if (lo is null)
         {
@@ -187,7 +187,7 @@ internal sealed class RegexToGbnf
         }
 
         int? hi = lo;
-        if (p < _pattern.Length && _pattern[p] == ',')
+        if (p < pattern.Length && pattern[p] == ',')
         {
             p++;
             hi = ReadInt(ref p);
@@ -197,7 +197,7 @@ internal sealed class RegexToGbnf
             }
         }
 
-        if (p >= _pattern.Length || _pattern[p] != '}')
+        if (p >= pattern.Length || pattern[p] != '}')
         {
             return false;
         }
@@ -207,7 +207,7 @@ internal sealed class RegexToGbnf
             throw Fail("numbers out of order in {} quantifier");
         }
 
-        _pos = p + 1;
+        pos = p + 1;
         min = lo.Value;
         max = hi.Value;
         return true;
@@ -216,7 +216,7 @@ internal sealed class RegexToGbnf
     private int? ReadInt(ref int p)
     {
         var start = p;
-        while (p < _pattern.Length && char.IsAsciiDigit(_pattern[p]))
+        while (p < pattern.Length && char.IsAsciiDigit(pattern[p]))
         {
             p++;
         }
@@ -227,7 +227,7 @@ internal sealed class RegexToGbnf
         }
 
         // Bounds this large are refused or dropped later anyway; saturate instead of overflowing.
-        return int.TryParse(_pattern.AsSpan(start, p - start), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : int.MaxValue;
+        return int.TryParse(pattern.AsSpan(start, p - start), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : int.MaxValue;
     }
 
     private Node ParseAtom()
@@ -236,13 +236,13 @@ internal sealed class RegexToGbnf
         switch (c)
         {
             case '^':
-                _pos++;
+                pos++;
                 return new AnchorNode(true);
             case '$':
-                _pos++;
+                pos++;
                 return new AnchorNode(false);
             case '.':
-                _pos++;
+                pos++;
                 return new SetNode([('\n', '\n'), ('\r', '\r'), (0x2028, 0x2029)], negated: true);
             case '[':
                 return ParseClass();
@@ -259,17 +259,17 @@ internal sealed class RegexToGbnf
 
     private int ReadCodePoint()
     {
-        var c = _pattern[_pos];
+        var c = pattern[pos];
         if (!char.IsSurrogate(c))
         {
-            _pos++;
+            pos++;
             return c;
         }
 
-        if (_pos + 1 < _pattern.Length && char.IsSurrogatePair(c, _pattern[_pos + 1]))
+        if (pos + 1 < pattern.Length && char.IsSurrogatePair(c, pattern[pos + 1]))
         {
-            var cp = char.ConvertToUtf32(c, _pattern[_pos + 1]);
-            _pos += 2;
+            var cp = char.ConvertToUtf32(c, pattern[pos + 1]);
+            pos += 2;
             return cp;
         }
 
@@ -278,22 +278,22 @@ internal sealed class RegexToGbnf
 
     private Node ParseGroup()
     {
-        _pos++; // (
+        pos++; // (
         if (!AtEnd && Peek == '?')
         {
-            if (_pos + 1 < _pattern.Length && _pattern[_pos + 1] == ':')
+            if (pos + 1 < pattern.Length && pattern[pos + 1] == ':')
             {
-                _pos += 2;
+                pos += 2;
             }
-            else if (_pos + 2 < _pattern.Length && _pattern[_pos + 1] == '<' && _pattern[_pos + 2] is not ('=' or '!'))
+            else if (pos + 2 < pattern.Length && pattern[pos + 1] == '<' && pattern[pos + 2] is not ('=' or '!'))
             {
-                var close = _pattern.IndexOf('>', _pos);
+                var close = pattern.IndexOf('>', pos);
                 if (close < 0)
                 {
                     throw Fail("unterminated group name");
                 }
 
-                _pos = close + 1; // named group: the name does not change the language
+                pos = close + 1; // named group: the name does not change the language
             }
             else
             {
@@ -307,18 +307,18 @@ internal sealed class RegexToGbnf
             throw Fail("missing ')'");
         }
 
-        _pos++;
+        pos++;
         return inner;
     }
 
     private SetNode ParseClass()
     {
-        _pos++; // [
+        pos++; // [
         var negated = false;
         if (!AtEnd && Peek == '^')
         {
             negated = true;
-            _pos++;
+            pos++;
         }
 
         var ranges = new List<(int, int)>();
@@ -332,7 +332,7 @@ internal sealed class RegexToGbnf
 
             if (Peek == ']' && !first)
             {
-                _pos++;
+                pos++;
                 break;
             }
 
@@ -349,9 +349,9 @@ internal sealed class RegexToGbnf
                 continue;
             }
 
-            if (_pos + 1 < _pattern.Length && Peek == '-' && _pattern[_pos + 1] != ']')
+            if (pos + 1 < pattern.Length && Peek == '-' && pattern[pos + 1] != ']')
             {
-                _pos++;
+                pos++;
                 var hi = ParseClassAtom(ranges) ?? throw Fail("a class escape cannot end a range");
                 if (hi < lo)
                 {
@@ -395,14 +395,14 @@ internal sealed class RegexToGbnf
 
     private Node ParseEscape(bool inClass)
     {
-        _pos++; // backslash
+        pos++; // backslash
         if (AtEnd)
         {
             throw Fail("trailing backslash");
         }
 
         var c = Peek;
-        _pos++;
+        pos++;
         switch (c)
         {
             case 'd': return new SetNode(Digit, false);
@@ -433,13 +433,13 @@ internal sealed class RegexToGbnf
 
     private int ReadHex(int digits)
     {
-        if (_pos + digits > _pattern.Length ||
-            !int.TryParse(_pattern.AsSpan(_pos, digits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var v))
+        if (pos + digits > pattern.Length ||
+            !int.TryParse(pattern.AsSpan(pos, digits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var v))
         {
             throw Fail("bad hex escape");
         }
 
-        _pos += digits;
+        pos += digits;
         return v;
     }
 
@@ -459,7 +459,7 @@ internal sealed class RegexToGbnf
     {
         var branches = tree is AltNode alt ? alt.Branches : [tree];
         var parts = new List<string>(branches.Count);
-        var charRule = _builder.Primitive("char");
+        var charRule = builder.Primitive("char");
         foreach (var branch in branches)
         {
             var items = branch is SeqNode seq ? new List<Node>(seq.Items) : [branch];
@@ -569,10 +569,10 @@ internal sealed class RegexToGbnf
         }
         else
         {
-            symbol = _builder.Add(_hint + "-rep", inner, _path);
+            symbol = builder.Add(hint + "-rep", inner, path);
         }
 
-        return _builder.Repeat(symbol, rep.Min, rep.Max, "pattern", _path);
+        return builder.Repeat(symbol, rep.Min, rep.Max, "pattern", path);
     }
 
     private static bool IsSingleSymbol(Node node, string text) =>

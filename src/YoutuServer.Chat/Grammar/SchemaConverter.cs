@@ -44,38 +44,38 @@ internal sealed class SchemaConverter
         w.WriteEndObject();
     });
 
-    private readonly GbnfBuilder _b;
-    private readonly JsonGrammarOptions _options;
-    private readonly JsonElement _document;
-    private readonly string _basePath;
-    private readonly Dictionary<string, string> _refRules = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _refsInProgress = new(StringComparer.Ordinal);
-    private int _containerDepth;
-    private int _work;
+    private readonly GbnfBuilder b;
+    private readonly JsonGrammarOptions options;
+    private readonly JsonElement document;
+    private readonly string basePath;
+    private readonly Dictionary<string, string> refRules = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> refsInProgress = new(StringComparer.Ordinal);
+    private int containerDepth;
+    private int work;
 
     /// <param name="builder">Where the rules go.</param>
     /// <param name="document">The schema document; <c>#/...</c> references resolve against it.</param>
     /// <param name="basePath">JSON pointer of the document inside the request, prefixed to error paths.</param>
     public SchemaConverter(GbnfBuilder builder, JsonElement document, string basePath)
     {
-        _b = builder;
-        _options = builder.Options;
-        _document = document;
-        _basePath = basePath;
+        b = builder;
+        options = builder.Options;
+        this.document = document;
+        this.basePath = basePath;
     }
 
     /// <summary>A rule body for the whole document.</summary>
-    public string ConvertDocument(string hint) => VisitExpr(_document, _basePath, hint, 0);
+    public string ConvertDocument(string hint) => VisitExpr(document, basePath, hint, 0);
 
     /// <summary>A rule name for the whole document.</summary>
-    public string ConvertDocumentRule(string hint) => VisitRule(_document, _basePath, hint, 0);
+    public string ConvertDocumentRule(string hint) => VisitRule(document, basePath, hint, 0);
 
     // ---- dispatch ----
 
     private string VisitRule(JsonElement schema, string path, string hint, int depth)
     {
         var expr = VisitExpr(schema, path, hint, depth);
-        return IsIdentifier(expr) ? expr : _b.Add(hint, expr, path);
+        return IsIdentifier(expr) ? expr : b.Add(hint, expr, path);
     }
 
     private string VisitExpr(JsonElement s, string path, string hint, int depth)
@@ -84,7 +84,7 @@ internal sealed class SchemaConverter
         switch (s.ValueKind)
         {
             case JsonValueKind.True:
-                return _b.AnyValue();
+                return b.AnyValue();
             case JsonValueKind.False:
                 throw new UnsupportedSchemaException("false", path, "the schema 'false' accepts no value");
             case JsonValueKind.Object:
@@ -122,7 +122,7 @@ internal sealed class SchemaConverter
                 oneOf.WriteTo(w);
                 w.WriteEndObject();
             });
-            return VisitExpr(SchemaMerger.Merge(SchemaMerger.Without(s, "oneOf"), asAny, path, _options.StrictKeywords), path, hint, depth + 1);
+            return VisitExpr(SchemaMerger.Merge(SchemaMerger.Without(s, "oneOf"), asAny, path, options.StrictKeywords), path, hint, depth + 1);
         }
 
         if (hasAny || hasOne)
@@ -148,7 +148,7 @@ internal sealed class SchemaConverter
         var types = TypeSet(s, path);
         if (types == JsonTypes.None)
         {
-            return _b.AnyValue();
+            return b.AnyValue();
         }
 
         var parts = new List<string>(2);
@@ -178,12 +178,12 @@ internal sealed class SchemaConverter
 
         if (types.HasFlag(JsonTypes.Boolean))
         {
-            parts.Add(_b.Primitive("boolean"));
+            parts.Add(b.Primitive("boolean"));
         }
 
         if (types.HasFlag(JsonTypes.Null))
         {
-            parts.Add(_b.Primitive("null"));
+            parts.Add(b.Primitive("null"));
         }
 
         return string.Join(" | ", parts);
@@ -191,15 +191,15 @@ internal sealed class SchemaConverter
 
     private void Enter(string path, int depth)
     {
-        if (depth > _options.MaxDepth)
+        if (depth > options.MaxDepth)
         {
-            throw _b.TooComplex(path, $"nesting deeper than {_options.MaxDepth} levels");
+            throw b.TooComplex(path, $"nesting deeper than {options.MaxDepth} levels");
         }
 
         // Bounds the work of merges and inlined references, which add no rules of their own.
-        if (++_work > _options.MaxRules * 20)
+        if (++work > options.MaxRules * 20)
         {
-            throw _b.TooComplex(path, "too many sub-schemas to visit");
+            throw b.TooComplex(path, "too many sub-schemas to visit");
         }
     }
 
@@ -283,7 +283,7 @@ internal sealed class SchemaConverter
         var fragment = Uri.UnescapeDataString(reference[1..]);
         if (fragment.Length == 0)
         {
-            return (_document, "");
+            return (document, "");
         }
 
         if (!fragment.StartsWith('/'))
@@ -291,7 +291,7 @@ internal sealed class SchemaConverter
             throw new UnsupportedSchemaException("$ref", path, $"anchor references are not supported: {JsonText.Quote(reference)}");
         }
 
-        var current = _document;
+        var current = document;
         foreach (var raw in fragment[1..].Split('/'))
         {
             var segment = raw.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
@@ -317,11 +317,11 @@ internal sealed class SchemaConverter
     private string VisitRef(string reference, string path, int depth)
     {
         var (target, pointer) = Resolve(reference, path);
-        if (_refRules.TryGetValue(pointer, out var known))
+        if (refRules.TryGetValue(pointer, out var known))
         {
             // A reference back to a schema still being converted is fine only if something was consumed
             // in between (an object or array was opened); otherwise the grammar would be left-recursive.
-            if (_refsInProgress.TryGetValue(pointer, out var at) && at == _containerDepth)
+            if (refsInProgress.TryGetValue(pointer, out var at) && at == containerDepth)
             {
                 throw new UnsupportedSchemaException("$ref", path,
                     $"recursive reference {JsonText.Quote(reference)} must be nested inside an object property or array item");
@@ -332,20 +332,20 @@ internal sealed class SchemaConverter
 
         var segments = pointer.Split('/');
         var hint = pointer.Length == 0 ? "ref-root" : "ref-" + segments[^1];
-        var name = _b.Reserve(hint, path);
-        _refRules[pointer] = name;
-        _refsInProgress[pointer] = _containerDepth;
+        var name = b.Reserve(hint, path);
+        refRules[pointer] = name;
+        refsInProgress[pointer] = containerDepth;
         string body;
         try
         {
-            body = VisitExpr(target, _basePath + pointer, name, depth + 1);
+            body = VisitExpr(target, basePath + pointer, name, depth + 1);
         }
         finally
         {
-            _refsInProgress.Remove(pointer);
+            refsInProgress.Remove(pointer);
         }
 
-        _b.Define(name, body, path);
+        b.Define(name, body, path);
         return name;
     }
 
@@ -377,7 +377,7 @@ internal sealed class SchemaConverter
         if (hasRef)
         {
             var (target, pointer) = Resolve(RefString(refValue, path), path);
-            result = SchemaMerger.Merge(Flatten(target, _basePath + pointer, depth + 1), result, path, _options.StrictKeywords);
+            result = SchemaMerger.Merge(Flatten(target, basePath + pointer, depth + 1), result, path, options.StrictKeywords);
         }
 
         if (hasAll)
@@ -391,7 +391,7 @@ internal sealed class SchemaConverter
             foreach (var part in allOf.EnumerateArray())
             {
                 var partPath = Child(Child(path, "allOf"), i.ToString(CultureInfo.InvariantCulture));
-                result = SchemaMerger.Merge(result, Flatten(part, partPath, depth + 1), path, _options.StrictKeywords);
+                result = SchemaMerger.Merge(result, Flatten(part, partPath, depth + 1), path, options.StrictKeywords);
                 i++;
             }
         }
@@ -427,7 +427,7 @@ internal sealed class SchemaConverter
                     continue;
                 }
 
-                schema = SchemaMerger.Merge(siblings, Flatten(branch, branchPath, depth + 1), branchPath, _options.StrictKeywords);
+                schema = SchemaMerger.Merge(siblings, Flatten(branch, branchPath, depth + 1), branchPath, options.StrictKeywords);
             }
             else if (branch.ValueKind == JsonValueKind.False)
             {
@@ -468,9 +468,9 @@ internal sealed class SchemaConverter
             {
                 alternatives.Add(expr);
                 chars += expr.Length + 3;
-                if (chars > _options.MaxGrammarChars)
+                if (chars > options.MaxGrammarChars)
                 {
-                    throw _b.TooComplex(path, $"the grammar would exceed {_options.MaxGrammarChars} characters");
+                    throw b.TooComplex(path, $"the grammar would exceed {options.MaxGrammarChars} characters");
                 }
             }
         }
@@ -512,14 +512,14 @@ internal sealed class SchemaConverter
                 return "\"null\"";
             case JsonValueKind.Array:
             {
-                _b.Primitive(GbnfBuilder.Ws);
+                b.Primitive(GbnfBuilder.Ws);
                 var items = v.EnumerateArray().Select(e => ConstExpr(e, path)).ToList();
                 return items.Count == 0 ? "\"[\" ws \"]\"" : "\"[\" ws " + string.Join(" \",\" ws ", items) + " ws \"]\"";
             }
 
             case JsonValueKind.Object:
             {
-                _b.Primitive(GbnfBuilder.Ws);
+                b.Primitive(GbnfBuilder.Ws);
                 var members = v.EnumerateObject()
                     .Select(p => GbnfBuilder.Literal(JsonText.Quote(p.Name) + ":") + " ws " + ConstExpr(p.Value, path))
                     .ToList();
@@ -621,7 +621,7 @@ internal sealed class SchemaConverter
 
     private void Relaxed(string keyword, string path, string detail)
     {
-        if (_options.StrictKeywords)
+        if (options.StrictKeywords)
         {
             throw new UnsupportedSchemaException(keyword, path, detail);
         }
@@ -664,16 +664,16 @@ internal sealed class SchemaConverter
 
         if (formatRule is not null)
         {
-            return _b.Primitive(formatRule);
+            return b.Primitive(formatRule);
         }
 
         if (pattern is not null)
         {
-            return RegexToGbnf.Convert(_b, pattern, path, hint);
+            return RegexToGbnf.Convert(b, pattern, path, hint);
         }
 
         var lo = min ?? 0;
-        var hi = max ?? (_b.Options.MaxStringLength is { } most ? Math.Max(lo, most) : -1);
+        var hi = max ?? (b.Options.MaxStringLength is { } most ? Math.Max(lo, most) : -1);
         if (hi >= 0 && lo > hi)
         {
             throw new UnsupportedSchemaException("minLength", path, "minLength is greater than maxLength, so no value is valid");
@@ -681,7 +681,7 @@ internal sealed class SchemaConverter
 
         if (lo == 0 && hi < 0)
         {
-            return _b.Primitive("string");
+            return b.Primitive("string");
         }
 
         if (hi == 0)
@@ -689,7 +689,7 @@ internal sealed class SchemaConverter
             return GbnfBuilder.Literal("\"\"");
         }
 
-        var chars = _b.Repeat(_b.Primitive("char"), lo, hi, "minLength", path);
+        var chars = b.Repeat(b.Primitive("char"), lo, hi, "minLength", path);
         return "\"\\\"\" " + chars + " \"\\\"\"";
     }
 
@@ -731,7 +731,7 @@ internal sealed class SchemaConverter
 
         if (lo is null && hi is null)
         {
-            return _b.Primitive("integer");
+            return this.b.Primitive("integer");
         }
 
         if ((lo is { } a && hi is { } b && a > b) || lo > IntegerRange.Largest || hi < -IntegerRange.Largest)
@@ -756,7 +756,7 @@ internal sealed class SchemaConverter
         var xmax = ReadNumber(s, "exclusiveMaximum", path);
         if (min is null && xmin is null && max is null && xmax is null)
         {
-            return _b.Primitive("number");
+            return b.Primitive("number");
         }
 
         // Bounds on non-integer numbers are not enforced, except that a lower bound >= 0 drops the minus sign.
@@ -774,7 +774,7 @@ internal sealed class SchemaConverter
             return "( \"0\" | [1-9] [0-9]{0,18} ) ( \".\" [0-9]{1,18} )? ( [eE] [-+]? [0-9]{1,3} )?";
         }
 
-        return _b.Primitive("number");
+        return b.Primitive("number");
     }
 
     private static decimal? ReadNumber(JsonElement s, string key, string path)
@@ -806,7 +806,7 @@ internal sealed class SchemaConverter
 
     private string ArrayExpr(JsonElement s, string path, string hint, int depth)
     {
-        _b.Primitive(GbnfBuilder.Ws);
+        b.Primitive(GbnfBuilder.Ws);
         var prefix = new List<JsonElement>();
         var restSchema = TrueSchema;
         var restKey = "items";
@@ -858,7 +858,7 @@ internal sealed class SchemaConverter
             prefix.RemoveRange(max, prefix.Count - max);
         }
 
-        _containerDepth++;
+        containerDepth++;
         try
         {
             var prefixRules = new List<string>(prefix.Count);
@@ -892,8 +892,8 @@ internal sealed class SchemaConverter
                 }
                 else
                 {
-                    var more = _b.Add(hint + "-more", "\",\" ws " + itemRule, path);
-                    var tail = _b.Repeat(more, Math.Max(0, min - 1), max < 0 ? -1 : max - 1, "minItems", path);
+                    var more = b.Add(hint + "-more", "\",\" ws " + itemRule, path);
+                    var tail = b.Repeat(more, Math.Max(0, min - 1), max < 0 ? -1 : max - 1, "minItems", path);
                     elements = tail.Length == 0 ? itemRule : itemRule + " " + tail;
                 }
             }
@@ -902,15 +902,15 @@ internal sealed class SchemaConverter
                 var rest = "";
                 if (itemRule is not null && restMax != 0)
                 {
-                    var more = _b.Add(hint + "-more", "\",\" ws " + itemRule, path);
-                    rest = _b.Repeat(more, restMin, restMax, "minItems", path);
+                    var more = b.Add(hint + "-more", "\",\" ws " + itemRule, path);
+                    rest = b.Repeat(more, restMin, restMax, "minItems", path);
                 }
 
                 // p1 ("," p2 ("," p3 rest)?)? — item j is required when j <= minItems.
                 var inner = rest.Length == 0 ? prefixRules[k - 1] : prefixRules[k - 1] + " " + rest;
                 for (var j = k - 1; j >= 1; j--)
                 {
-                    var next = IsIdentifier(inner) ? inner : _b.Add(hint + "-from-" + j.ToString(CultureInfo.InvariantCulture), inner, path);
+                    var next = IsIdentifier(inner) ? inner : b.Add(hint + "-from-" + j.ToString(CultureInfo.InvariantCulture), inner, path);
                     var link = j + 1 <= min ? "\",\" ws " + next : "( \",\" ws " + next + " )?";
                     inner = prefixRules[j - 1] + " " + link;
                 }
@@ -927,7 +927,7 @@ internal sealed class SchemaConverter
         }
         finally
         {
-            _containerDepth--;
+            containerDepth--;
         }
     }
 
@@ -935,7 +935,7 @@ internal sealed class SchemaConverter
 
     private string ObjectExpr(JsonElement s, string path, string hint, int depth)
     {
-        _b.Primitive(GbnfBuilder.Ws);
+        b.Primitive(GbnfBuilder.Ws);
         var props = new List<(string Name, JsonElement Schema, string Path)>();
         var declared = new HashSet<string>(StringComparer.Ordinal);
         if (s.TryGetProperty("properties", out var properties))
@@ -982,7 +982,7 @@ internal sealed class SchemaConverter
         }
         else
         {
-            extra = _options.AdditionalPropertiesByDefault ? TrueSchema : null;
+            extra = options.AdditionalPropertiesByDefault ? TrueSchema : null;
         }
 
         foreach (var r in required)
@@ -1025,7 +1025,7 @@ internal sealed class SchemaConverter
             Relaxed("maxProperties", path, "'maxProperties' is not supported");
         }
 
-        _containerDepth++;
+        containerDepth++;
         try
         {
             var kvs = new List<string>(props.Count);
@@ -1033,7 +1033,7 @@ internal sealed class SchemaConverter
             foreach (var (name, schema, propPath) in props)
             {
                 var value = VisitRule(schema, propPath, hint + "-" + name, depth + 1);
-                kvs.Add(_b.Add(hint + "-" + name + "-kv", GbnfBuilder.Literal(JsonText.Quote(name) + ":") + " ws " + value, propPath));
+                kvs.Add(b.Add(hint + "-" + name + "-kv", GbnfBuilder.Literal(JsonText.Quote(name) + ":") + " ws " + value, propPath));
                 isRequired.Add(required.Contains(name));
             }
 
@@ -1043,14 +1043,14 @@ internal sealed class SchemaConverter
                 var extraPath = Child(path, "additionalProperties");
                 var value = VisitRule(extraSchema, extraPath, hint + "-additional", depth + 1);
                 var key = KeyNotIn(props.Select(p => p.Name), hint, extraPath);
-                extraKv = _b.Add(hint + "-additional-kv", key + " \":\" ws " + value, extraPath);
+                extraKv = b.Add(hint + "-additional-kv", key + " \":\" ws " + value, extraPath);
             }
 
             return ObjectBody(kvs, isRequired, extraKv, hint, path);
         }
         finally
         {
-            _containerDepth--;
+            containerDepth--;
         }
     }
 
@@ -1069,7 +1069,7 @@ internal sealed class SchemaConverter
             var piece = isRequired[i] ? "\",\" ws " + kvs[i] : "( \",\" ws " + kvs[i] + " )?";
             rest[i] = rest[i + 1].Length == 0
                 ? piece
-                : _b.Add(hint + "-rest-" + i.ToString(CultureInfo.InvariantCulture), piece + " " + rest[i + 1], path);
+                : b.Add(hint + "-rest-" + i.ToString(CultureInfo.InvariantCulture), piece + " " + rest[i + 1], path);
         }
 
         string? from = extraKv is null ? null : extraKv + " ( \",\" ws " + extraKv + " )*";
@@ -1084,7 +1084,7 @@ internal sealed class SchemaConverter
             }
             else
             {
-                var next = IsIdentifier(from) ? from : _b.Add(hint + "-from-" + (i + 1).ToString(CultureInfo.InvariantCulture), from, path);
+                var next = IsIdentifier(from) ? from : b.Add(hint + "-from-" + (i + 1).ToString(CultureInfo.InvariantCulture), from, path);
                 from = with + " | " + next;
                 fromHasAlternatives = true;
             }
@@ -1134,16 +1134,16 @@ internal sealed class SchemaConverter
             any = true;
         }
 
-        var charRule = _b.Primitive("char");
+        var charRule = b.Primitive("char");
         if (!any)
         {
-            return _b.Primitive("string");
+            return b.Primitive("string");
         }
 
         var sb = new StringBuilder();
         sb.Append("\"\\\"\" ");
         AppendTrie(sb, root, charRule);
-        return _b.Add(hint + "-additional-key", sb.ToString(), path);
+        return b.Add(hint + "-additional-key", sb.ToString(), path);
     }
 
     private static void AppendTrie(StringBuilder sb, TrieNode node, string charRule)

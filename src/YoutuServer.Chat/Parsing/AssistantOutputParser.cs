@@ -72,54 +72,54 @@ public sealed class AssistantOutputParser
     private const string CallCloseTag = "</tool_call>";
     private const string EmptyArguments = "{}";
 
-    private readonly bool _parseCalls;
-    private readonly bool _rawReasoning;
-    private readonly int _maxCalls;
-    private readonly Func<string> _newId;
+    private readonly bool parseCalls;
+    private readonly bool rawReasoning;
+    private readonly int maxCalls;
+    private readonly Func<string> newId;
 
-    private State _state;
-    private List<OutputEvent>? _sink;
+    private State state;
+    private List<OutputEvent>? sink;
 
     // Staged output: consecutive text of one kind is merged into one event per Feed.
-    private readonly StringBuilder _out = new();
-    private OutputEventKind _outKind;
-    private int _outIndex;
+    private readonly StringBuilder @out = new();
+    private OutputEventKind outKind;
+    private int outIndex;
 
     // Text that may be a tag; decided when it completes or stops matching.
-    private readonly StringBuilder _tag = new();
+    private readonly StringBuilder tag = new();
 
     // Trailing whitespace held back: reasoning (dropped before </think>) or content (dropped before a call).
-    private readonly StringBuilder _pendingWs = new();
-    private bool _thinkAllowed;
-    private bool _contentHasText;
-    private bool _dropLeadingWs;
-    private bool _afterCall;
-    private bool _reasoningHasText;
+    private readonly StringBuilder pendingWs = new();
+    private bool thinkAllowed;
+    private bool contentHasText;
+    private bool dropLeadingWs;
+    private bool afterCall;
+    private bool reasoningHasText;
 
     // The current tool-call block.
-    private readonly StringBuilder _callText = new();
-    private readonly StringBuilder _key = new();
-    private readonly StringBuilder _nameText = new();
-    private readonly StringBuilder _args = new();
-    private readonly StringBuilder _brackets = new();
-    private int _bodyStart;
-    private int _callCount;
-    private int _callIndex;
-    private bool _callStarted;
-    private bool _callDropped;
-    private string? _name;
-    private bool _nameSeen;
-    private bool _argsSeen;
-    private bool _argsDone;
-    private bool _argsEmitted;
-    private Json _json;
-    private Role _role;
-    private StringTarget _stringTarget;
-    private bool _inString;
-    private bool _escape;
-    private int _hexLeft;
-    private int _hexValue;
-    private int _closeMatch;
+    private readonly StringBuilder callText = new();
+    private readonly StringBuilder key = new();
+    private readonly StringBuilder nameText = new();
+    private readonly StringBuilder args = new();
+    private readonly StringBuilder brackets = new();
+    private int bodyStart;
+    private int callCount;
+    private int callIndex;
+    private bool callStarted;
+    private bool callDropped;
+    private string? name;
+    private bool nameSeen;
+    private bool argsSeen;
+    private bool argsDone;
+    private bool argsEmitted;
+    private Json json;
+    private Role role;
+    private StringTarget stringTarget;
+    private bool inString;
+    private bool escape;
+    private int hexLeft;
+    private int hexValue;
+    private int closeMatch;
 
     /// <summary>Creates a parser for one assistant turn.</summary>
     public AssistantOutputParser(OutputParserOptions options)
@@ -130,14 +130,14 @@ public sealed class AssistantOutputParser
             throw new ArgumentOutOfRangeException(nameof(options), "MaxToolCalls must not be negative.");
         }
 
-        _parseCalls = options.ParseToolCalls;
-        _maxCalls = options.MaxToolCalls ?? int.MaxValue;
-        _newId = options.ToolCallIdGenerator ?? NewToolCallId;
+        parseCalls = options.ParseToolCalls;
+        maxCalls = options.MaxToolCalls ?? int.MaxValue;
+        newId = options.ToolCallIdGenerator ?? NewToolCallId;
         var thinking = options.ThinkingEnabled;
-        _rawReasoning = options.ReasoningFormat == ReasoningFormat.Raw;
-        _thinkAllowed = thinking && !options.StartsInReasoning;
-        _state = thinking && options.StartsInReasoning ? State.Reasoning : State.Content;
-        _dropLeadingWs = !(thinking && _rawReasoning);
+        rawReasoning = options.ReasoningFormat == ReasoningFormat.Raw;
+        thinkAllowed = thinking && !options.StartsInReasoning;
+        state = thinking && options.StartsInReasoning ? State.Reasoning : State.Content;
+        dropLeadingWs = !(thinking && rawReasoning);
     }
 
     private enum State { Content, Reasoning, CallJson, CallAfterObject, CallSkip, MalformedCall, Finished }
@@ -154,7 +154,7 @@ public sealed class AssistantOutputParser
     private enum Tags { None = 0, ThinkOpen = 1, ThinkClose = 2, CallOpen = 4, CallClose = 8 }
 
     /// <summary>The number of tool calls started so far (for finish_reason "tool_calls").</summary>
-    public int ToolCallCount => _callCount;
+    public int ToolCallCount => callCount;
 
     /// <summary>A fresh OpenAI-style tool-call id: "call_" and 24 random alphanumerics.</summary>
     public static string NewToolCallId() => string.Create(29, 0, static (span, _) =>
@@ -187,42 +187,42 @@ public sealed class AssistantOutputParser
     public void Feed(ReadOnlySpan<char> delta, List<OutputEvent> events)
     {
         ArgumentNullException.ThrowIfNull(events);
-        if (_state == State.Finished)
+        if (state == State.Finished)
         {
             throw new InvalidOperationException("The parser has already finished.");
         }
 
-        _sink = events;
+        sink = events;
         foreach (var c in delta)
         {
             Step(c);
         }
 
         Flush(holdHighSurrogate: true);
-        _sink = null;
+        sink = null;
     }
 
     /// <summary>Ends the output: decides everything held back and appends the last events.</summary>
     public void Finish(List<OutputEvent> events)
     {
         ArgumentNullException.ThrowIfNull(events);
-        if (_state == State.Finished)
+        if (state == State.Finished)
         {
             throw new InvalidOperationException("The parser has already finished.");
         }
 
-        _sink = events;
-        switch (_state)
+        sink = events;
+        switch (state)
         {
             case State.Content:
                 // A partial tag at the very end is just text.
-                EmitContentChars(_tag);
-                _tag.Clear();
+                EmitContentChars(tag);
+                tag.Clear();
                 break;
             case State.Reasoning:
-                EmitReasoningChars(_tag);
-                _tag.Clear();
-                _pendingWs.Clear();
+                EmitReasoningChars(tag);
+                tag.Clear();
+                pendingWs.Clear();
                 break;
             case State.CallJson:
                 FinishCallJson();
@@ -233,20 +233,20 @@ public sealed class AssistantOutputParser
                 break;
         }
 
-        if (_state is State.Content or State.MalformedCall && !_afterCall && _pendingWs.Length > 0)
+        if (state is State.Content or State.MalformedCall && !afterCall && pendingWs.Length > 0)
         {
-            EmitContent(_pendingWs);
+            EmitContent(pendingWs);
         }
 
-        _pendingWs.Clear();
+        pendingWs.Clear();
         Flush(holdHighSurrogate: false);
-        _state = State.Finished;
-        _sink = null;
+        state = State.Finished;
+        sink = null;
     }
 
     private void Step(char c)
     {
-        switch (_state)
+        switch (state)
         {
             case State.Content:
                 StepContent(c);
@@ -273,37 +273,37 @@ public sealed class AssistantOutputParser
 
     private void StepContent(char c)
     {
-        var allowed = (_thinkAllowed ? Tags.ThinkOpen : Tags.None) | (_parseCalls ? Tags.CallOpen : Tags.None);
-        if (allowed != Tags.None && (_tag.Length > 0 || c == '<'))
+        var allowed = (thinkAllowed ? Tags.ThinkOpen : Tags.None) | (parseCalls ? Tags.CallOpen : Tags.None);
+        if (allowed != Tags.None && (tag.Length > 0 || c == '<'))
         {
-            _tag.Append(c);
-            switch (Match(_tag, allowed))
+            tag.Append(c);
+            switch (Match(tag, allowed))
             {
                 case TagMatch.Partial:
                     return;
                 case TagMatch.ThinkOpen:
-                    _tag.Clear();
-                    _thinkAllowed = false;
-                    if (_rawReasoning)
+                    tag.Clear();
+                    thinkAllowed = false;
+                    if (rawReasoning)
                     {
-                        EmitContent(_pendingWs);
-                        _pendingWs.Clear();
+                        EmitContent(pendingWs);
+                        pendingWs.Clear();
                         EmitContent(ThinkOpenTag);
                     }
 
-                    _reasoningHasText = false;
-                    _state = State.Reasoning;
+                    reasoningHasText = false;
+                    state = State.Reasoning;
                     return;
                 case TagMatch.CallOpen:
-                    _tag.Clear();
-                    _thinkAllowed = false;
+                    tag.Clear();
+                    thinkAllowed = false;
                     BeginCall();
                     return;
                 default:
                     // Tags hold a single '<' at their start, so only the newest char can begin another tag.
-                    _tag.Length--;
-                    EmitContentChars(_tag);
-                    _tag.Clear();
+                    tag.Length--;
+                    EmitContentChars(tag);
+                    tag.Clear();
                     StepContent(c);
                     return;
             }
@@ -316,15 +316,15 @@ public sealed class AssistantOutputParser
     {
         if (IsWhitespace(c))
         {
-            if (!_contentHasText && _dropLeadingWs)
+            if (!contentHasText && dropLeadingWs)
             {
                 return;
             }
 
-            if (_parseCalls)
+            if (parseCalls)
             {
                 // It might be followed by a call, which takes whitespace around it out of content.
-                _pendingWs.Append(c);
+                pendingWs.Append(c);
             }
             else
             {
@@ -334,16 +334,16 @@ public sealed class AssistantOutputParser
             return;
         }
 
-        _thinkAllowed = false;
-        if (_pendingWs.Length > 0)
+        thinkAllowed = false;
+        if (pendingWs.Length > 0)
         {
-            EmitContent(_pendingWs);
-            _pendingWs.Clear();
+            EmitContent(pendingWs);
+            pendingWs.Clear();
         }
 
         Emit(OutputEventKind.ContentDelta, -1, c);
-        _contentHasText = true;
-        _afterCall = false;
+        contentHasText = true;
+        afterCall = false;
     }
 
     private void EmitContentChars(StringBuilder text)
@@ -359,33 +359,33 @@ public sealed class AssistantOutputParser
 
     private void StepReasoning(char c)
     {
-        if (_tag.Length > 0 || c == '<')
+        if (tag.Length > 0 || c == '<')
         {
-            _tag.Append(c);
-            switch (Match(_tag, Tags.ThinkClose))
+            tag.Append(c);
+            switch (Match(tag, Tags.ThinkClose))
             {
                 case TagMatch.Partial:
                     return;
                 case TagMatch.ThinkClose:
-                    _tag.Clear();
-                    _pendingWs.Clear();
-                    if (_rawReasoning)
+                    tag.Clear();
+                    pendingWs.Clear();
+                    if (rawReasoning)
                     {
                         EmitContent(ThinkCloseTag);
-                        _contentHasText = true;
+                        contentHasText = true;
                     }
                     else
                     {
-                        _contentHasText = false;
-                        _dropLeadingWs = true;
+                        contentHasText = false;
+                        dropLeadingWs = true;
                     }
 
-                    _state = State.Content;
+                    state = State.Content;
                     return;
                 default:
-                    _tag.Length--;
-                    EmitReasoningChars(_tag);
-                    _tag.Clear();
+                    tag.Length--;
+                    EmitReasoningChars(tag);
+                    tag.Clear();
                     StepReasoning(c);
                     return;
             }
@@ -396,7 +396,7 @@ public sealed class AssistantOutputParser
 
     private void EmitReasoningChar(char c)
     {
-        if (_rawReasoning)
+        if (rawReasoning)
         {
             Emit(OutputEventKind.ContentDelta, -1, c);
             return;
@@ -405,22 +405,22 @@ public sealed class AssistantOutputParser
         if (IsWhitespace(c))
         {
             // Leading whitespace is dropped; trailing whitespace waits to see whether </think> follows.
-            if (_reasoningHasText)
+            if (reasoningHasText)
             {
-                _pendingWs.Append(c);
+                pendingWs.Append(c);
             }
 
             return;
         }
 
-        if (_pendingWs.Length > 0)
+        if (pendingWs.Length > 0)
         {
-            Emit(OutputEventKind.ReasoningDelta, -1, _pendingWs);
-            _pendingWs.Clear();
+            Emit(OutputEventKind.ReasoningDelta, -1, pendingWs);
+            pendingWs.Clear();
         }
 
         Emit(OutputEventKind.ReasoningDelta, -1, c);
-        _reasoningHasText = true;
+        reasoningHasText = true;
     }
 
     private void EmitReasoningChars(StringBuilder text)
@@ -440,58 +440,58 @@ public sealed class AssistantOutputParser
     {
         // _pendingWs (whitespace before the block) is kept: it is content again only if the block is malformed
         // or text follows the calls.
-        _state = State.CallJson;
-        _callText.Clear();
-        _callText.Append(CallOpenTag);
-        _key.Clear();
-        _nameText.Clear();
-        _args.Clear();
-        _brackets.Clear();
-        _bodyStart = -1;
-        _callStarted = false;
-        _callDropped = _callCount >= _maxCalls;
-        _name = null;
-        _nameSeen = false;
-        _argsSeen = false;
-        _argsDone = false;
-        _argsEmitted = false;
-        _json = Json.ObjectStart;
-        _role = Role.Other;
-        _inString = false;
-        _escape = false;
-        _hexLeft = 0;
-        _closeMatch = 0;
+        state = State.CallJson;
+        callText.Clear();
+        callText.Append(CallOpenTag);
+        key.Clear();
+        nameText.Clear();
+        args.Clear();
+        brackets.Clear();
+        bodyStart = -1;
+        callStarted = false;
+        callDropped = callCount >= maxCalls;
+        name = null;
+        nameSeen = false;
+        argsSeen = false;
+        argsDone = false;
+        argsEmitted = false;
+        json = Json.ObjectStart;
+        role = Role.Other;
+        inString = false;
+        escape = false;
+        hexLeft = 0;
+        closeMatch = 0;
     }
 
     private void EndCall()
     {
-        _tag.Clear();
-        _state = State.Content;
-        _contentHasText = false;
-        _dropLeadingWs = true;
-        _afterCall = true;
+        tag.Clear();
+        state = State.Content;
+        contentHasText = false;
+        dropLeadingWs = true;
+        afterCall = true;
     }
 
     private void StepCallJson(char c)
     {
-        _callText.Append(c);
+        callText.Append(c);
         if (StepJson(c))
         {
             return;
         }
 
         // Structural error: the offending char is not part of what was accepted; the next state decides about it.
-        _callText.Length--;
-        if (_callStarted || _callDropped)
+        callText.Length--;
+        if (callStarted || callDropped)
         {
-            _tag.Clear();
-            _state = State.CallSkip;
+            tag.Clear();
+            state = State.CallSkip;
         }
         else
         {
-            _state = State.MalformedCall;
-            _closeMatch = 0;
-            EmitContentChars(_callText);
+            state = State.MalformedCall;
+            closeMatch = 0;
+            EmitContentChars(callText);
         }
 
         Step(c);
@@ -499,35 +499,35 @@ public sealed class AssistantOutputParser
 
     private void FinishCallJson()
     {
-        if (_callStarted)
+        if (callStarted)
         {
-            if (_json == Json.Scalar && _role == Role.Arguments)
+            if (json == Json.Scalar && role == Role.Arguments)
             {
                 EndScalarArguments();
             }
 
-            if (!_argsEmitted)
+            if (!argsEmitted)
             {
                 EmitArguments(EmptyArguments);
             }
 
             EndCall();
         }
-        else if (_callDropped)
+        else if (callDropped)
         {
             EndCall();
         }
         else
         {
-            _state = State.MalformedCall;
-            EmitContentChars(_callText);
+            state = State.MalformedCall;
+            EmitContentChars(callText);
         }
     }
 
     /// <summary>Advances the JSON scanner of the call body by one char; false on a structural error.</summary>
     private bool StepJson(char c)
     {
-        switch (_json)
+        switch (json)
         {
             case Json.ObjectStart:
                 if (IsJsonWhitespace(c))
@@ -540,8 +540,8 @@ public sealed class AssistantOutputParser
                     return false;
                 }
 
-                _bodyStart = _callText.Length - 1;
-                _json = Json.FirstKeyOrEnd;
+                bodyStart = callText.Length - 1;
+                json = Json.FirstKeyOrEnd;
                 return true;
 
             case Json.FirstKeyOrEnd:
@@ -551,7 +551,7 @@ public sealed class AssistantOutputParser
                     return true;
                 }
 
-                if (c == '}' && _json == Json.FirstKeyOrEnd)
+                if (c == '}' && json == Json.FirstKeyOrEnd)
                 {
                     return CloseObject();
                 }
@@ -561,7 +561,7 @@ public sealed class AssistantOutputParser
                     return false;
                 }
 
-                _key.Clear();
+                key.Clear();
                 BeginString(StringTarget.Key);
                 return true;
 
@@ -579,19 +579,19 @@ public sealed class AssistantOutputParser
                     return false;
                 }
 
-                _role = Role.Other;
-                if (!_nameSeen && _key.Equals("name".AsSpan()))
+                role = Role.Other;
+                if (!nameSeen && key.Equals("name".AsSpan()))
                 {
-                    _role = Role.Name;
-                    _nameSeen = true;
+                    role = Role.Name;
+                    nameSeen = true;
                 }
-                else if (!_argsSeen && _key.Equals("arguments".AsSpan()))
+                else if (!argsSeen && key.Equals("arguments".AsSpan()))
                 {
-                    _role = Role.Arguments;
-                    _argsSeen = true;
+                    role = Role.Arguments;
+                    argsSeen = true;
                 }
 
-                _json = Json.Value;
+                json = Json.Value;
                 return true;
 
             case Json.Value:
@@ -603,12 +603,12 @@ public sealed class AssistantOutputParser
             case Json.Scalar:
                 if (IsJsonWhitespace(c) || c is ',' or '}' or ']')
                 {
-                    if (_role == Role.Arguments)
+                    if (role == Role.Arguments)
                     {
                         EndScalarArguments();
                     }
 
-                    _json = Json.CommaOrEnd;
+                    json = Json.CommaOrEnd;
                     return StepJson(c);
                 }
 
@@ -617,10 +617,10 @@ public sealed class AssistantOutputParser
                     return false;
                 }
 
-                if (_role == Role.Arguments)
+                if (role == Role.Arguments)
                 {
                     // Held until the scalar ends: null becomes "{}".
-                    _args.Append(c);
+                    args.Append(c);
                 }
 
                 return true;
@@ -633,7 +633,7 @@ public sealed class AssistantOutputParser
 
                 if (c == ',')
                 {
-                    _json = Json.Key;
+                    json = Json.Key;
                     return true;
                 }
 
@@ -657,7 +657,7 @@ public sealed class AssistantOutputParser
             return false;
         }
 
-        switch (_role)
+        switch (role)
         {
             case Role.Name:
                 if (c != '"')
@@ -665,13 +665,13 @@ public sealed class AssistantOutputParser
                     return false;
                 }
 
-                _nameText.Clear();
+                nameText.Clear();
                 BeginString(StringTarget.Name);
                 return true;
 
             case Role.Arguments:
                 // The name is known and the arguments begin: the earliest point a call is worth announcing.
-                if (_name is not null && !_callDropped)
+                if (name is not null && !callDropped)
                 {
                     StartCall();
                 }
@@ -682,17 +682,17 @@ public sealed class AssistantOutputParser
                 }
                 else if (c is '{' or '[')
                 {
-                    _brackets.Clear();
-                    _brackets.Append(c);
-                    _inString = false;
-                    _escape = false;
+                    brackets.Clear();
+                    brackets.Append(c);
+                    inString = false;
+                    escape = false;
                     AppendArguments(c);
-                    _json = Json.Container;
+                    json = Json.Container;
                 }
                 else
                 {
-                    _args.Append(c);
-                    _json = Json.Scalar;
+                    args.Append(c);
+                    json = Json.Scalar;
                 }
 
                 return true;
@@ -704,15 +704,15 @@ public sealed class AssistantOutputParser
                 }
                 else if (c is '{' or '[')
                 {
-                    _brackets.Clear();
-                    _brackets.Append(c);
-                    _inString = false;
-                    _escape = false;
-                    _json = Json.Container;
+                    brackets.Clear();
+                    brackets.Append(c);
+                    inString = false;
+                    escape = false;
+                    json = Json.Container;
                 }
                 else
                 {
-                    _json = Json.Scalar;
+                    json = Json.Scalar;
                 }
 
                 return true;
@@ -721,16 +721,16 @@ public sealed class AssistantOutputParser
 
     private void BeginString(StringTarget target)
     {
-        _stringTarget = target;
-        _escape = false;
-        _hexLeft = 0;
-        _json = Json.String;
+        stringTarget = target;
+        escape = false;
+        hexLeft = 0;
+        json = Json.String;
     }
 
     /// <summary>One char of a JSON string, decoding it into the current target.</summary>
     private bool StepString(char c)
     {
-        if (_hexLeft > 0)
+        if (hexLeft > 0)
         {
             var digit = HexValue(c);
             if (digit < 0)
@@ -738,18 +738,18 @@ public sealed class AssistantOutputParser
                 return false;
             }
 
-            _hexValue = (_hexValue << 4) | digit;
-            if (--_hexLeft == 0)
+            hexValue = (hexValue << 4) | digit;
+            if (--hexLeft == 0)
             {
-                AppendDecoded((char)_hexValue);
+                AppendDecoded((char)hexValue);
             }
 
             return true;
         }
 
-        if (_escape)
+        if (escape)
         {
-            _escape = false;
+            escape = false;
             char decoded;
             switch (c)
             {
@@ -772,8 +772,8 @@ public sealed class AssistantOutputParser
                     decoded = '\t';
                     break;
                 case 'u':
-                    _hexLeft = 4;
-                    _hexValue = 0;
+                    hexLeft = 4;
+                    hexValue = 0;
                     return true;
                 default:
                     return false;
@@ -785,7 +785,7 @@ public sealed class AssistantOutputParser
 
         if (c == '\\')
         {
-            _escape = true;
+            escape = true;
             return true;
         }
 
@@ -795,42 +795,42 @@ public sealed class AssistantOutputParser
             return true;
         }
 
-        switch (_stringTarget)
+        switch (stringTarget)
         {
             case StringTarget.Key:
-                _json = Json.Colon;
+                json = Json.Colon;
                 return true;
             case StringTarget.Name:
-                if (_nameText.Length == 0)
+                if (nameText.Length == 0)
                 {
                     return false;
                 }
 
-                _name = _nameText.ToString();
+                name = nameText.ToString();
                 break;
             case StringTarget.Arguments:
-                if (_args.Length == 0)
+                if (args.Length == 0)
                 {
                     AppendArguments(EmptyArguments);
                 }
 
-                _argsDone = true;
+                argsDone = true;
                 break;
         }
 
-        _json = Json.CommaOrEnd;
+        json = Json.CommaOrEnd;
         return true;
     }
 
     private void AppendDecoded(char c)
     {
-        switch (_stringTarget)
+        switch (stringTarget)
         {
             case StringTarget.Key:
-                _key.Append(c);
+                key.Append(c);
                 break;
             case StringTarget.Name:
-                _nameText.Append(c);
+                nameText.Append(c);
                 break;
             case StringTarget.Arguments:
                 AppendArguments(c);
@@ -841,49 +841,49 @@ public sealed class AssistantOutputParser
     /// <summary>One char inside an object or array value: tracks strings and bracket nesting to find its end.</summary>
     private bool StepContainer(char c)
     {
-        if (_inString)
+        if (inString)
         {
-            if (_escape)
+            if (escape)
             {
-                _escape = false;
+                escape = false;
             }
             else if (c == '\\')
             {
-                _escape = true;
+                escape = true;
             }
             else if (c == '"')
             {
-                _inString = false;
+                inString = false;
             }
         }
         else if (c == '"')
         {
-            _inString = true;
+            inString = true;
         }
         else if (c is '{' or '[')
         {
-            _brackets.Append(c);
+            brackets.Append(c);
         }
         else if (c is '}' or ']')
         {
-            var open = _brackets[^1];
+            var open = brackets[^1];
             if ((open == '{') != (c == '}'))
             {
                 return false;
             }
 
-            _brackets.Length--;
+            brackets.Length--;
         }
 
-        if (_role == Role.Arguments)
+        if (role == Role.Arguments)
         {
             AppendArguments(c);
         }
 
-        if (_brackets.Length == 0)
+        if (brackets.Length == 0)
         {
-            _argsDone |= _role == Role.Arguments;
-            _json = Json.CommaOrEnd;
+            argsDone |= role == Role.Arguments;
+            json = Json.CommaOrEnd;
         }
 
         return true;
@@ -891,61 +891,61 @@ public sealed class AssistantOutputParser
 
     private void EndScalarArguments()
     {
-        if (_args.Equals("null".AsSpan()))
+        if (args.Equals("null".AsSpan()))
         {
-            _args.Clear();
-            _args.Append(EmptyArguments);
+            args.Clear();
+            args.Append(EmptyArguments);
         }
 
-        if (_callStarted)
+        if (callStarted)
         {
-            EmitArguments(_args);
+            EmitArguments(args);
         }
 
-        _argsDone = true;
+        argsDone = true;
     }
 
     /// <summary>The outer object closed: the call is complete, or (if nothing was sent yet) validated now.</summary>
     private bool CloseObject()
     {
-        if (!_callStarted && !_callDropped)
+        if (!callStarted && !callDropped)
         {
-            if (_name is null || !IsValidJson(_callText, _bodyStart))
+            if (name is null || !IsValidJson(callText, bodyStart))
             {
                 return false;
             }
 
             StartCall();
-            if (_argsDone)
+            if (argsDone)
             {
-                EmitArguments(_args);
+                EmitArguments(args);
             }
         }
 
-        if (_callStarted && !_argsEmitted)
+        if (callStarted && !argsEmitted)
         {
             EmitArguments(EmptyArguments);
         }
 
-        _state = State.CallAfterObject;
+        state = State.CallAfterObject;
         return true;
     }
 
     private void StartCall()
     {
         Flush(holdHighSurrogate: false);
-        _callIndex = _callCount++;
-        _callStarted = true;
-        _sink!.Add(OutputEvent.ToolCallStart(_callIndex, _newId(), _name!));
+        callIndex = callCount++;
+        callStarted = true;
+        sink!.Add(OutputEvent.ToolCallStart(callIndex, newId(), name!));
     }
 
     private void AppendArguments(char c)
     {
-        _args.Append(c);
-        if (_callStarted)
+        args.Append(c);
+        if (callStarted)
         {
-            Emit(OutputEventKind.ToolCallArgumentsDelta, _callIndex, c);
-            _argsEmitted = true;
+            Emit(OutputEventKind.ToolCallArgumentsDelta, callIndex, c);
+            argsEmitted = true;
         }
     }
 
@@ -961,32 +961,32 @@ public sealed class AssistantOutputParser
     {
         if (text.Length > 0)
         {
-            Emit(OutputEventKind.ToolCallArgumentsDelta, _callIndex, text);
-            _argsEmitted = true;
+            Emit(OutputEventKind.ToolCallArgumentsDelta, callIndex, text);
+            argsEmitted = true;
         }
     }
 
     private void EmitArguments(string text)
     {
-        Emit(OutputEventKind.ToolCallArgumentsDelta, _callIndex, text);
-        _argsEmitted = true;
+        Emit(OutputEventKind.ToolCallArgumentsDelta, callIndex, text);
+        argsEmitted = true;
     }
 
     private void StepAfterObject(char c)
     {
-        if (_tag.Length == 0 && c != '<')
+        if (tag.Length == 0 && c != '<')
         {
             if (!IsWhitespace(c))
             {
                 // Junk after the object (an extra '}' is common): skip to the close tag.
-                _state = State.CallSkip;
+                state = State.CallSkip;
             }
 
             return;
         }
 
-        _tag.Append(c);
-        switch (Match(_tag, Tags.CallClose | Tags.CallOpen))
+        tag.Append(c);
+        switch (Match(tag, Tags.CallClose | Tags.CallOpen))
         {
             case TagMatch.Partial:
                 return;
@@ -999,8 +999,8 @@ public sealed class AssistantOutputParser
                 BeginCall();
                 return;
             default:
-                _tag.Clear();
-                _state = State.CallSkip;
+                tag.Clear();
+                state = State.CallSkip;
                 StepSkip(c);
                 return;
         }
@@ -1008,13 +1008,13 @@ public sealed class AssistantOutputParser
 
     private void StepSkip(char c)
     {
-        if (_tag.Length == 0 && c != '<')
+        if (tag.Length == 0 && c != '<')
         {
             return;
         }
 
-        _tag.Append(c);
-        switch (Match(_tag, Tags.CallClose))
+        tag.Append(c);
+        switch (Match(tag, Tags.CallClose))
         {
             case TagMatch.Partial:
                 return;
@@ -1022,10 +1022,10 @@ public sealed class AssistantOutputParser
                 EndCall();
                 return;
             default:
-                _tag.Clear();
+                tag.Clear();
                 if (c == '<')
                 {
-                    _tag.Append(c);
+                    tag.Append(c);
                 }
 
                 return;
@@ -1035,17 +1035,17 @@ public sealed class AssistantOutputParser
     private void StepMalformed(char c)
     {
         EmitContentChar(c);
-        if (c == CallCloseTag[_closeMatch])
+        if (c == CallCloseTag[closeMatch])
         {
-            if (++_closeMatch == CallCloseTag.Length)
+            if (++closeMatch == CallCloseTag.Length)
             {
-                _closeMatch = 0;
-                _state = State.Content;
+                closeMatch = 0;
+                state = State.Content;
             }
         }
         else
         {
-            _closeMatch = c == '<' ? 1 : 0;
+            closeMatch = c == '<' ? 1 : 0;
         }
     }
 
@@ -1147,19 +1147,19 @@ public sealed class AssistantOutputParser
 
     private void Stage(OutputEventKind kind, int index)
     {
-        if (_out.Length > 0 && (kind != _outKind || index != _outIndex))
+        if (@out.Length > 0 && (kind != outKind || index != outIndex))
         {
             Flush(holdHighSurrogate: false);
         }
 
-        _outKind = kind;
-        _outIndex = index;
+        outKind = kind;
+        outIndex = index;
     }
 
     private void Emit(OutputEventKind kind, int index, char c)
     {
         Stage(kind, index);
-        _out.Append(c);
+        @out.Append(c);
     }
 
     private void Emit(OutputEventKind kind, int index, string text)
@@ -1167,7 +1167,7 @@ public sealed class AssistantOutputParser
         if (text.Length > 0)
         {
             Stage(kind, index);
-            _out.Append(text);
+            @out.Append(text);
         }
     }
 
@@ -1176,14 +1176,14 @@ public sealed class AssistantOutputParser
         if (text.Length > 0)
         {
             Stage(kind, index);
-            _out.Append(text);
+            @out.Append(text);
         }
     }
 
     private void Flush(bool holdHighSurrogate)
     {
-        var length = _out.Length;
-        if (holdHighSurrogate && length > 0 && char.IsHighSurrogate(_out[length - 1]))
+        var length = @out.Length;
+        if (holdHighSurrogate && length > 0 && char.IsHighSurrogate(@out[length - 1]))
         {
             // Its low half comes with a later char (e.g. a \udXXX escape split across deltas).
             length--;
@@ -1194,13 +1194,13 @@ public sealed class AssistantOutputParser
             return;
         }
 
-        var text = _out.ToString(0, length);
-        _out.Remove(0, length);
-        _sink!.Add(_outKind switch
+        var text = @out.ToString(0, length);
+        @out.Remove(0, length);
+        sink!.Add(outKind switch
         {
             OutputEventKind.ContentDelta => OutputEvent.Content(text),
             OutputEventKind.ReasoningDelta => OutputEvent.Reasoning(text),
-            _ => OutputEvent.ToolCallArguments(_outIndex, text),
+            _ => OutputEvent.ToolCallArguments(outIndex, text),
         });
     }
 }

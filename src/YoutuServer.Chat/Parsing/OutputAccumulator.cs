@@ -8,12 +8,12 @@ namespace YoutuServer.Chat.Parsing;
 /// </summary>
 public sealed class OutputAccumulator
 {
-    private readonly StringBuilder _content = new();
-    private readonly StringBuilder _reasoning = new();
-    private readonly List<CallBuilder> _calls = [];
+    private readonly StringBuilder content = new();
+    private readonly StringBuilder reasoning = new();
+    private readonly List<CallBuilder> calls = [];
 
     /// <summary>The number of tool calls started so far.</summary>
-    public int ToolCallCount => _calls.Count;
+    public int ToolCallCount => calls.Count;
 
     /// <summary>Adds one event.</summary>
     /// <exception cref="InvalidOperationException">A tool-call event is out of order (a parser bug).</exception>
@@ -22,26 +22,26 @@ public sealed class OutputAccumulator
         switch (outputEvent.Kind)
         {
             case OutputEventKind.ContentDelta:
-                _content.Append(outputEvent.Text);
+                content.Append(outputEvent.Text);
                 break;
             case OutputEventKind.ReasoningDelta:
-                _reasoning.Append(outputEvent.Text);
+                reasoning.Append(outputEvent.Text);
                 break;
             case OutputEventKind.ToolCallStart:
-                if (outputEvent.ToolCallIndex != _calls.Count)
+                if (outputEvent.ToolCallIndex != calls.Count)
                 {
-                    throw new InvalidOperationException($"Tool call {outputEvent.ToolCallIndex} started, expected {_calls.Count}.");
+                    throw new InvalidOperationException($"Tool call {outputEvent.ToolCallIndex} started, expected {calls.Count}.");
                 }
 
-                _calls.Add(new CallBuilder(outputEvent.ToolCallId ?? string.Empty, outputEvent.ToolCallName ?? string.Empty));
+                calls.Add(new CallBuilder(outputEvent.ToolCallId ?? string.Empty, outputEvent.ToolCallName ?? string.Empty));
                 break;
             case OutputEventKind.ToolCallArgumentsDelta:
-                if ((uint)outputEvent.ToolCallIndex >= (uint)_calls.Count)
+                if ((uint)outputEvent.ToolCallIndex >= (uint)calls.Count)
                 {
                     throw new InvalidOperationException($"Arguments for tool call {outputEvent.ToolCallIndex} before its start.");
                 }
 
-                _calls[outputEvent.ToolCallIndex].Arguments.Append(outputEvent.Text);
+                calls[outputEvent.ToolCallIndex].Arguments.Append(outputEvent.Text);
                 break;
             default:
                 throw new InvalidOperationException($"Unknown event kind {outputEvent.Kind}.");
@@ -60,16 +60,16 @@ public sealed class OutputAccumulator
     /// <summary>The output so far. Empty content or reasoning is reported as null.</summary>
     public ParsedAssistantOutput Build()
     {
-        var calls = new ParsedToolCall[_calls.Count];
+        var calls = new ParsedToolCall[this.calls.Count];
         for (var i = 0; i < calls.Length; i++)
         {
-            var c = _calls[i];
+            var c = this.calls[i];
             calls[i] = new ParsedToolCall(i, c.Id, c.Name, c.Arguments.ToString());
         }
 
         return new ParsedAssistantOutput(
-            _content.Length == 0 ? null : _content.ToString(),
-            _reasoning.Length == 0 ? null : _reasoning.ToString(),
+            content.Length == 0 ? null : content.ToString(),
+            reasoning.Length == 0 ? null : reasoning.ToString(),
             calls);
     }
 

@@ -16,7 +16,7 @@ namespace YoutuServer.Chat.Templates;
 public static class HfToJson
 {
     // Characters Python's encoder escapes when ensure_ascii=False.
-    private static readonly SearchValues<char> s_escaped = SearchValues.Create(
+    private static readonly SearchValues<char> Escaped = SearchValues.Create(
         "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f" +
         "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\"\\");
 
@@ -68,7 +68,7 @@ public static class HfToJson
         var rest = value.AsSpan();
         while (true)
         {
-            int i = rest.IndexOfAny(s_escaped);
+            int i = rest.IndexOfAny(Escaped);
             if (i < 0)
             {
                 sb.Append(rest);

@@ -40,22 +40,22 @@ public sealed class YoutuChatFormatter : IChatFormatter
     private const string ToolResponseClose = "</tool_response>";
     private const string TemplateResourceName = "YoutuServer.Chat.Templates.youtu_chat_template.jinja";
 
-    private static readonly Lazy<string> s_templateText = new(LoadTemplateText);
-    private static readonly Lazy<string> s_normalizedTemplate = new(() => NormalizeTemplate(s_templateText.Value));
+    private static readonly Lazy<string> LazyTemplateText = new(LoadTemplateText);
+    private static readonly Lazy<string> LazyNormalizedTemplate = new(() => NormalizeTemplate(LazyTemplateText.Value));
 
     public static YoutuChatFormatter Instance { get; } = new();
 
     public string Name => FormatterName;
 
     /// <summary>The reference Jinja template, byte-exact (no trailing newline).</summary>
-    public static string TemplateText => s_templateText.Value;
+    public static string TemplateText => LazyTemplateText.Value;
 
     /// <summary>
     /// True when <paramref name="chatTemplate"/> (e.g. a GGUF's <c>tokenizer.chat_template</c>) is this template,
     /// ignoring line-ending style and leading/trailing whitespace such as a final newline.
     /// </summary>
     public static bool Matches(string? chatTemplate) =>
-        chatTemplate is not null && string.Equals(NormalizeTemplate(chatTemplate), s_normalizedTemplate.Value, StringComparison.Ordinal);
+        chatTemplate is not null && string.Equals(NormalizeTemplate(chatTemplate), LazyNormalizedTemplate.Value, StringComparison.Ordinal);
 
     /// <summary>
     /// What the generation prompt adds after <c>&lt;|Assistant|&gt;</c> for these options: "", <see cref="ThinkingOffPrefill"/>

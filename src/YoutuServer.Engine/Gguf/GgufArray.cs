@@ -3,17 +3,17 @@ namespace YoutuServer.Engine.Gguf;
 /// <summary>A GGUF array value: one element type, typed storage (no boxing for 128k-token vocabularies).</summary>
 public sealed class GgufArray
 {
-    private readonly Array _items;
+    private readonly Array items;
 
     private GgufArray(GgufValueType elementType, Array items)
     {
         ElementType = elementType;
-        _items = items;
+        this.items = items;
     }
 
     public GgufValueType ElementType { get; }
 
-    public int Count => _items.Length;
+    public int Count => items.Length;
 
     public static GgufArray FromUInt8(ReadOnlySpan<byte> items) => new(GgufValueType.UInt8, items.ToArray());
     public static GgufArray FromInt8(ReadOnlySpan<sbyte> items) => new(GgufValueType.Int8, items.ToArray());
@@ -93,7 +93,7 @@ public sealed class GgufArray
 
     private T[] Typed<T>(GgufValueType expected) =>
         ElementType == expected
-            ? (T[])_items
+            ? (T[])items
             : throw new InvalidOperationException(
                 $"array holds {GgufValueTypes.Name(ElementType)}, not {GgufValueTypes.Name(expected)}");
 }

@@ -57,8 +57,8 @@ public sealed class GgufTensorInfo
 /// <summary>The parsed header, metadata and tensor table of a GGUF file.</summary>
 public sealed class GgufFile
 {
-    private readonly Dictionary<string, GgufKeyValue> _byKey;
-    private readonly Dictionary<string, GgufTensorInfo> _byName;
+    private readonly Dictionary<string, GgufKeyValue> byKey;
+    private readonly Dictionary<string, GgufTensorInfo> byName;
 
     internal GgufFile(uint version, uint alignment, IReadOnlyList<GgufKeyValue> metadata, IReadOnlyList<GgufTensorInfo> tensors,
         long dataOffset, long fileLength, long tensorTableEnd)
@@ -70,16 +70,16 @@ public sealed class GgufFile
         DataOffset = dataOffset;
         FileLength = fileLength;
         TensorTableEnd = tensorTableEnd;
-        _byKey = new Dictionary<string, GgufKeyValue>(metadata.Count, StringComparer.Ordinal);
+        byKey = new Dictionary<string, GgufKeyValue>(metadata.Count, StringComparer.Ordinal);
         foreach (var kv in metadata)
         {
-            _byKey[kv.Key] = kv;
+            byKey[kv.Key] = kv;
         }
 
-        _byName = new Dictionary<string, GgufTensorInfo>(tensors.Count, StringComparer.Ordinal);
+        byName = new Dictionary<string, GgufTensorInfo>(tensors.Count, StringComparer.Ordinal);
         foreach (var t in tensors)
         {
-            _byName[t.Name] = t;
+            byName[t.Name] = t;
         }
     }
 
@@ -117,11 +117,11 @@ public sealed class GgufFile
         }
     }
 
-    public bool ContainsKey(string key) => _byKey.ContainsKey(key);
+    public bool ContainsKey(string key) => byKey.ContainsKey(key);
 
     public bool TryGetValue(string key, [NotNullWhen(true)] out GgufValue? value)
     {
-        if (_byKey.TryGetValue(key, out var kv))
+        if (byKey.TryGetValue(key, out var kv))
         {
             value = kv.Value;
             return true;
@@ -131,9 +131,9 @@ public sealed class GgufFile
         return false;
     }
 
-    public GgufValue? Find(string key) => _byKey.TryGetValue(key, out var kv) ? kv.Value : null;
+    public GgufValue? Find(string key) => byKey.TryGetValue(key, out var kv) ? kv.Value : null;
 
-    public GgufTensorInfo? FindTensor(string name) => _byName.GetValueOrDefault(name);
+    public GgufTensorInfo? FindTensor(string name) => byName.GetValueOrDefault(name);
 
     public bool TryGetString(string key, [NotNullWhen(true)] out string? value)
     {
@@ -214,7 +214,7 @@ public sealed class GgufFile
     /// <summary>Missing or mistyped keys are file problems, so they surface as <see cref="GgufFormatException"/>.</summary>
     private GgufValue Require(string key, GgufValueType type)
     {
-        if (!_byKey.TryGetValue(key, out var kv))
+        if (!byKey.TryGetValue(key, out var kv))
         {
             throw new GgufFormatException(GgufErrorKind.Malformed, 0, $"key '{key}' not found");
         }

@@ -68,21 +68,21 @@ public static class GgufReader
         private const int BufferSize = 64 * 1024;
         private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-        private readonly Stream _stream;
-        private readonly long _length;
-        private readonly byte[] _buffer = new byte[BufferSize];
-        private long _bufferStart;
-        private int _bufferCount;
-        private long _pos;
-        private string _context = "header";
+        private readonly Stream stream;
+        private readonly long length;
+        private readonly byte[] buffer = new byte[BufferSize];
+        private long bufferStart;
+        private int bufferCount;
+        private long pos;
+        private string context = "header";
 
         public Parser(Stream stream)
         {
-            _stream = stream;
-            _length = stream.Length;
+            this.stream = stream;
+            length = stream.Length;
         }
 
-        private long Remaining => _length - _pos;
+        private long Remaining => length - pos;
 
         public GgufFile Parse()
         {
@@ -96,8 +96,8 @@ public static class GgufReader
             var seen = new HashSet<string>(StringComparer.Ordinal);
             for (long i = 0; i < kvCount; i++)
             {
-                var start = _pos;
-                _context = $"metadata entry #{i}";
+                var start = pos;
+                context = $"metadata entry #{i}";
                 var key = ReadString();
                 if (key.Length == 0)
                 {
@@ -109,8 +109,8 @@ public static class GgufReader
                     throw Malformed(start, $"duplicate metadata key '{key}'");
                 }
 
-                _context = $"metadata value of '{key}'";
-                var typePos = _pos;
+                context = $"metadata value of '{key}'";
+                var typePos = pos;
                 var type = (GgufValueType)ReadU32();
                 if (!GgufValueTypes.IsDefined(type))
                 {
@@ -142,19 +142,19 @@ public static class GgufReader
                 tensors.Add(ReadTensorInfo(i, names));
             }
 
-            var tableEnd = _pos;
+            var tableEnd = pos;
             var dataOffset = tableEnd + ((alignment - (tableEnd % alignment)) % alignment);
-            return new GgufFile(version, alignment, metadata, tensors, dataOffset, _length, tableEnd);
+            return new GgufFile(version, alignment, metadata, tensors, dataOffset, length, tableEnd);
         }
 
         private void ReadMagic()
         {
-            var have = (int)Math.Min(4, _length);
+            var have = (int)Math.Min(4, length);
             Span<byte> magic = stackalloc byte[4];
             if (have > 0)
             {
                 Fill(have);
-                _buffer.AsSpan(0, have).CopyTo(magic);
+                buffer.AsSpan(0, have).CopyTo(magic);
             }
 
             if (!magic[..have].SequenceEqual(Magic[..have]))
@@ -172,10 +172,10 @@ public static class GgufReader
             if (have < 4)
             {
                 throw new GgufFormatException(GgufErrorKind.Truncated, 0,
-                    $"file is truncated: {_length} bytes is too short for the GGUF header");
+                    $"file is truncated: {length} bytes is too short for the GGUF header");
             }
 
-            _pos = 4;
+            pos = 4;
         }
 
         private uint ReadVersion()
@@ -196,7 +196,7 @@ public static class GgufReader
 
         private long ReadCount(string what, long cap, long minBytesEach)
         {
-            var at = _pos;
+            var at = pos;
             var n = ReadU64();
             if (n > (ulong)cap)
             {
@@ -217,8 +217,8 @@ public static class GgufReader
 
         private GgufTensorInfo ReadTensorInfo(long index, HashSet<string> names)
         {
-            var start = _pos;
-            _context = $"tensor table entry #{index}";
+            var start = pos;
+            context = $"tensor table entry #{index}";
             var name = ReadString();
             if (name.Length == 0)
             {
@@ -236,8 +236,8 @@ public static class GgufReader
                 throw Malformed(start, $"duplicate tensor name '{name}'");
             }
 
-            _context = $"tensor table entry #{index} ('{name}')";
-            var dimsPos = _pos;
+            context = $"tensor table entry #{index} ('{name}')";
+            var dimsPos = pos;
             var nDims = ReadU32();
             if (nDims > MaxDimensions)
             {
@@ -248,7 +248,7 @@ public static class GgufReader
             long elements = 1;
             for (var d = 0; d < nDims; d++)
             {
-                var at = _pos;
+                var at = pos;
                 var ne = ReadU64();
                 if (ne > long.MaxValue)
                 {
@@ -264,7 +264,7 @@ public static class GgufReader
                 }
             }
 
-            var typePos = _pos;
+            var typePos = pos;
             var type = (GgmlType)ReadU32();
             if (!GgmlTypes.TryGetTraits(type, out var block, out _))
             {
@@ -308,25 +308,25 @@ public static class GgufReader
 
         private GgufArray ReadArray(int depth)
         {
-            var start = _pos;
+            var start = pos;
             if (depth > MaxArrayNesting)
             {
                 throw new GgufFormatException(GgufErrorKind.LimitExceeded, start,
-                    $"{_context}: arrays nested deeper than {MaxArrayNesting} levels");
+                    $"{context}: arrays nested deeper than {MaxArrayNesting} levels");
             }
 
             var elementType = (GgufValueType)ReadU32();
             if (!GgufValueTypes.IsDefined(elementType))
             {
-                throw Malformed(start, $"{_context}: array has invalid element type {(uint)elementType}");
+                throw Malformed(start, $"{context}: array has invalid element type {(uint)elementType}");
             }
 
-            var countPos = _pos;
+            var countPos = pos;
             var count = ReadU64();
             if (count > (ulong)MaxArrayElements)
             {
                 throw new GgufFormatException(GgufErrorKind.LimitExceeded, countPos,
-                    FormattableString.Invariant($"{_context}: array element count {count} exceeds the limit of {MaxArrayElements}"));
+                    FormattableString.Invariant($"{context}: array element count {count} exceeds the limit of {MaxArrayElements}"));
             }
 
             // Bound the allocation by what the file can actually hold before allocating anything.
@@ -336,7 +336,7 @@ public static class GgufReader
             {
                 throw new GgufFormatException(GgufErrorKind.Truncated, countPos,
                     FormattableString.Invariant(
-                        $"file is truncated or corrupt: {_context}: array of {n} {GgufValueTypes.Name(elementType)} needs at least {minBytes} bytes but only {Remaining} remain"));
+                        $"file is truncated or corrupt: {context}: array of {n} {GgufValueTypes.Name(elementType)} needs at least {minBytes} bytes but only {Remaining} remain"));
             }
 
             switch (elementType)
@@ -411,19 +411,19 @@ public static class GgufReader
 
         private string ReadString()
         {
-            var lenPos = _pos;
+            var lenPos = pos;
             var len = ReadU64();
             if (len > (ulong)MaxStringBytes)
             {
                 throw new GgufFormatException(GgufErrorKind.LimitExceeded, lenPos,
-                    FormattableString.Invariant($"{_context}: string length {len} exceeds the limit of {MaxStringBytes} bytes"));
+                    FormattableString.Invariant($"{context}: string length {len} exceeds the limit of {MaxStringBytes} bytes"));
             }
 
             if ((long)len > Remaining)
             {
                 throw new GgufFormatException(GgufErrorKind.Truncated, lenPos,
                     FormattableString.Invariant(
-                        $"file is truncated or corrupt: {_context}: string of {len} bytes runs past the end of the file ({Remaining} bytes remain)"));
+                        $"file is truncated or corrupt: {context}: string of {len} bytes runs past the end of the file ({Remaining} bytes remain)"));
             }
 
             var n = (int)len;
@@ -440,7 +440,7 @@ public static class GgufReader
             }
             catch (DecoderFallbackException)
             {
-                throw Malformed(lenPos, $"{_context}: string is not valid UTF-8");
+                throw Malformed(lenPos, $"{context}: string is not valid UTF-8");
             }
         }
 
@@ -453,49 +453,49 @@ public static class GgufReader
         {
             if (n > Remaining)
             {
-                throw new GgufFormatException(GgufErrorKind.Truncated, _pos,
+                throw new GgufFormatException(GgufErrorKind.Truncated, pos,
                     FormattableString.Invariant(
-                        $"file is truncated: {_context} needs {n} bytes at offset {_pos} but the file ends at {_length}"));
+                        $"file is truncated: {context} needs {n} bytes at offset {pos} but the file ends at {length}"));
             }
 
-            if (_pos < _bufferStart || _pos + n > _bufferStart + _bufferCount)
+            if (pos < bufferStart || pos + n > bufferStart + bufferCount)
             {
                 Refill(n);
             }
 
-            var span = _buffer.AsSpan((int)(_pos - _bufferStart), n);
-            _pos += n;
+            var span = buffer.AsSpan((int)(pos - bufferStart), n);
+            pos += n;
             return span;
         }
 
         private void Refill(int needed)
         {
-            _bufferStart = _pos;
-            _bufferCount = 0;
-            _stream.Position = _pos;
-            var want = (int)Math.Min(BufferSize, _length - _pos);
-            while (_bufferCount < want)
+            bufferStart = pos;
+            bufferCount = 0;
+            stream.Position = pos;
+            var want = (int)Math.Min(BufferSize, length - pos);
+            while (bufferCount < want)
             {
-                var got = _stream.Read(_buffer, _bufferCount, want - _bufferCount);
+                var got = stream.Read(buffer, bufferCount, want - bufferCount);
                 if (got == 0)
                 {
                     break;
                 }
 
-                _bufferCount += got;
+                bufferCount += got;
             }
 
-            if (_bufferCount < needed)
+            if (bufferCount < needed)
             {
                 // The file shrank under us.
-                throw new GgufFormatException(GgufErrorKind.Truncated, _pos + _bufferCount,
-                    $"file is truncated: {_context} could not be read completely");
+                throw new GgufFormatException(GgufErrorKind.Truncated, pos + bufferCount,
+                    $"file is truncated: {context} could not be read completely");
             }
         }
 
         private void Fill(int n)
         {
-            _pos = 0;
+            pos = 0;
             Refill(n);
         }
 
@@ -503,27 +503,27 @@ public static class GgufReader
         {
             // Copy what is buffered, then read the rest straight from the stream.
             var copied = 0;
-            if (_pos >= _bufferStart && _pos < _bufferStart + _bufferCount)
+            if (pos >= bufferStart && pos < bufferStart + bufferCount)
             {
-                copied = (int)Math.Min(target.Length, _bufferStart + _bufferCount - _pos);
-                _buffer.AsSpan((int)(_pos - _bufferStart), copied).CopyTo(target);
+                copied = (int)Math.Min(target.Length, bufferStart + bufferCount - pos);
+                buffer.AsSpan((int)(pos - bufferStart), copied).CopyTo(target);
             }
 
-            _stream.Position = _pos + copied;
+            stream.Position = pos + copied;
             while (copied < target.Length)
             {
-                var got = _stream.Read(target, copied, target.Length - copied);
+                var got = stream.Read(target, copied, target.Length - copied);
                 if (got == 0)
                 {
-                    throw new GgufFormatException(GgufErrorKind.Truncated, _pos + copied,
-                        $"file is truncated: {_context} could not be read completely");
+                    throw new GgufFormatException(GgufErrorKind.Truncated, pos + copied,
+                        $"file is truncated: {context} could not be read completely");
                 }
 
                 copied += got;
             }
 
-            _pos += target.Length;
-            _bufferCount = 0;
+            pos += target.Length;
+            bufferCount = 0;
         }
 
         private GgufFormatException Malformed(long offset, string problem) => new(GgufErrorKind.Malformed, offset, problem);

@@ -67,20 +67,20 @@ public static class GgufValueTypes
 public sealed class GgufValue
 {
     // Scalars live in _bits (two's complement / IEEE bits); strings and arrays in _ref.
-    private readonly ulong _bits;
-    private readonly object? _ref;
+    private readonly ulong bits;
+    private readonly object? @ref;
 
     private GgufValue(GgufValueType type, ulong bits, object? reference)
     {
         Type = type;
-        _bits = bits;
-        _ref = reference;
+        this.bits = bits;
+        @ref = reference;
     }
 
     public GgufValueType Type { get; }
 
     /// <summary>"u32", "str", "arr[i32]", "arr[arr]"... for messages.</summary>
-    public string TypeName => _ref is GgufArray a ? $"arr[{GgufValueTypes.Name(a.ElementType)}]" : GgufValueTypes.Name(Type);
+    public string TypeName => @ref is GgufArray a ? $"arr[{GgufValueTypes.Name(a.ElementType)}]" : GgufValueTypes.Name(Type);
 
     public static GgufValue FromUInt8(byte value) => new(GgufValueType.UInt8, value, null);
     public static GgufValue FromInt8(sbyte value) => new(GgufValueType.Int8, unchecked((ulong)value), null);
@@ -107,57 +107,57 @@ public sealed class GgufValue
     }
 
     /// <summary>The raw scalar bits, zero-extended (for writers); 0 for strings and arrays.</summary>
-    internal ulong RawBits => _bits;
+    internal ulong RawBits => bits;
 
-    public bool TryGetUInt8(out byte value) { value = (byte)_bits; return Type == GgufValueType.UInt8; }
-    public bool TryGetInt8(out sbyte value) { value = unchecked((sbyte)_bits); return Type == GgufValueType.Int8; }
-    public bool TryGetUInt16(out ushort value) { value = (ushort)_bits; return Type == GgufValueType.UInt16; }
-    public bool TryGetInt16(out short value) { value = unchecked((short)_bits); return Type == GgufValueType.Int16; }
-    public bool TryGetUInt32(out uint value) { value = (uint)_bits; return Type == GgufValueType.UInt32; }
-    public bool TryGetInt32(out int value) { value = unchecked((int)_bits); return Type == GgufValueType.Int32; }
-    public bool TryGetUInt64(out ulong value) { value = _bits; return Type == GgufValueType.UInt64; }
-    public bool TryGetInt64(out long value) { value = unchecked((long)_bits); return Type == GgufValueType.Int64; }
-    public bool TryGetBool(out bool value) { value = _bits != 0; return Type == GgufValueType.Bool; }
+    public bool TryGetUInt8(out byte value) { value = (byte)bits; return Type == GgufValueType.UInt8; }
+    public bool TryGetInt8(out sbyte value) { value = unchecked((sbyte)bits); return Type == GgufValueType.Int8; }
+    public bool TryGetUInt16(out ushort value) { value = (ushort)bits; return Type == GgufValueType.UInt16; }
+    public bool TryGetInt16(out short value) { value = unchecked((short)bits); return Type == GgufValueType.Int16; }
+    public bool TryGetUInt32(out uint value) { value = (uint)bits; return Type == GgufValueType.UInt32; }
+    public bool TryGetInt32(out int value) { value = unchecked((int)bits); return Type == GgufValueType.Int32; }
+    public bool TryGetUInt64(out ulong value) { value = bits; return Type == GgufValueType.UInt64; }
+    public bool TryGetInt64(out long value) { value = unchecked((long)bits); return Type == GgufValueType.Int64; }
+    public bool TryGetBool(out bool value) { value = bits != 0; return Type == GgufValueType.Bool; }
 
     public bool TryGetFloat32(out float value)
     {
-        value = BitConverter.UInt32BitsToSingle((uint)_bits);
+        value = BitConverter.UInt32BitsToSingle((uint)bits);
         return Type == GgufValueType.Float32;
     }
 
     public bool TryGetFloat64(out double value)
     {
-        value = BitConverter.UInt64BitsToDouble(_bits);
+        value = BitConverter.UInt64BitsToDouble(bits);
         return Type == GgufValueType.Float64;
     }
 
     public bool TryGetString(out string value)
     {
-        value = _ref as string ?? string.Empty;
+        value = @ref as string ?? string.Empty;
         return Type == GgufValueType.String;
     }
 
     /// <summary>The string, or null when this is not a string.</summary>
-    public string? AsString() => _ref as string;
+    public string? AsString() => @ref as string;
 
     /// <summary>The array, or null when this is not an array.</summary>
-    public GgufArray? AsArray() => _ref as GgufArray;
+    public GgufArray? AsArray() => @ref as GgufArray;
 
     /// <summary>Any integer type widened to long (u64 above long.MaxValue fails); false for non-integers.</summary>
     public bool TryGetInteger(out long value)
     {
         value = Type switch
         {
-            GgufValueType.UInt8 or GgufValueType.UInt16 or GgufValueType.UInt32 or GgufValueType.UInt64 => unchecked((long)_bits),
-            GgufValueType.Int8 => unchecked((sbyte)_bits),
-            GgufValueType.Int16 => unchecked((short)_bits),
-            GgufValueType.Int32 => unchecked((int)_bits),
-            GgufValueType.Int64 => unchecked((long)_bits),
+            GgufValueType.UInt8 or GgufValueType.UInt16 or GgufValueType.UInt32 or GgufValueType.UInt64 => unchecked((long)bits),
+            GgufValueType.Int8 => unchecked((sbyte)bits),
+            GgufValueType.Int16 => unchecked((short)bits),
+            GgufValueType.Int32 => unchecked((int)bits),
+            GgufValueType.Int64 => unchecked((long)bits),
             _ => 0,
         };
         return Type switch
         {
-            GgufValueType.UInt64 => _bits <= long.MaxValue,
+            GgufValueType.UInt64 => bits <= long.MaxValue,
             GgufValueType.UInt8 or GgufValueType.UInt16 or GgufValueType.UInt32 or GgufValueType.Int8
                 or GgufValueType.Int16 or GgufValueType.Int32 or GgufValueType.Int64 => true,
             _ => false,
@@ -170,19 +170,19 @@ public sealed class GgufValue
         switch (Type)
         {
             case GgufValueType.String:
-                var s = (string)_ref!;
+                var s = (string)@ref!;
                 return s.Length <= 60 ? $"\"{s}\"" : $"\"{s[..57]}...\" ({s.Length} chars)";
             case GgufValueType.Array:
-                var a = (GgufArray)_ref!;
+                var a = (GgufArray)@ref!;
                 return $"arr[{GgufValueTypes.Name(a.ElementType)}; {a.Count}]";
             case GgufValueType.Bool:
-                return _bits != 0 ? "true" : "false";
+                return bits != 0 ? "true" : "false";
             case GgufValueType.Float32:
-                return BitConverter.UInt32BitsToSingle((uint)_bits).ToString("R", CultureInfo.InvariantCulture);
+                return BitConverter.UInt32BitsToSingle((uint)bits).ToString("R", CultureInfo.InvariantCulture);
             case GgufValueType.Float64:
-                return BitConverter.UInt64BitsToDouble(_bits).ToString("R", CultureInfo.InvariantCulture);
+                return BitConverter.UInt64BitsToDouble(bits).ToString("R", CultureInfo.InvariantCulture);
             default:
-                return TryGetInteger(out var v) ? v.ToString(CultureInfo.InvariantCulture) : _bits.ToString(CultureInfo.InvariantCulture);
+                return TryGetInteger(out var v) ? v.ToString(CultureInfo.InvariantCulture) : bits.ToString(CultureInfo.InvariantCulture);
         }
     }
 }

@@ -15,11 +15,11 @@ public sealed class GgufWriter
 {
     public const uint Version = 3;
 
-    private readonly List<(string Key, GgufValue Value)> _metadata = [];
-    private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
-    private readonly List<PendingTensor> _tensors = [];
-    private readonly HashSet<string> _tensorNames = new(StringComparer.Ordinal);
-    private ulong _nextOffset;
+    private readonly List<(string Key, GgufValue Value)> metadata = [];
+    private readonly HashSet<string> keys = new(StringComparer.Ordinal);
+    private readonly List<PendingTensor> tensors = [];
+    private readonly HashSet<string> tensorNames = new(StringComparer.Ordinal);
+    private ulong nextOffset;
 
     public GgufWriter(uint alignment = GgufReader.DefaultAlignment)
     {
@@ -37,23 +37,23 @@ public sealed class GgufWriter
 
     public uint Alignment { get; }
 
-    public int KeyValueCount => _metadata.Count;
+    public int KeyValueCount => metadata.Count;
 
     /// <summary>The tensor table as it will be written (offsets relative to the data section).</summary>
-    public IReadOnlyList<GgufTensorInfo> Tensors => _tensors.ConvertAll(t => t.Info);
+    public IReadOnlyList<GgufTensorInfo> Tensors => tensors.ConvertAll(t => t.Info);
 
-    public long ParameterCount => _tensors.Sum(t => t.Info.ElementCount);
+    public long ParameterCount => tensors.Sum(t => t.Info.ElementCount);
 
     public void Add(string key, GgufValue value)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(value);
-        if (!_keys.Add(key))
+        if (!keys.Add(key))
         {
             throw new ArgumentException($"duplicate metadata key '{key}'", nameof(key));
         }
 
-        _metadata.Add((key, value));
+        metadata.Add((key, value));
     }
 
     public void AddUInt8(string key, byte value) => Add(key, GgufValue.FromUInt8(value));
@@ -112,14 +112,14 @@ public sealed class GgufWriter
             throw new ArgumentException($"tensor '{name}': row length {dims[0]} is not a multiple of the {GgmlTypes.Name(type)} block size {block}", nameof(dims));
         }
 
-        if (!_tensorNames.Add(name))
+        if (!tensorNames.Add(name))
         {
             throw new ArgumentException($"duplicate tensor name '{name}'", nameof(name));
         }
 
-        var info = new GgufTensorInfo(name, dims.ToArray(), type, _nextOffset, bytes);
-        _tensors.Add(new PendingTensor(info, data));
-        _nextOffset += (ulong)Pad(bytes);
+        var info = new GgufTensorInfo(name, dims.ToArray(), type, nextOffset, bytes);
+        tensors.Add(new PendingTensor(info, data));
+        nextOffset += (ulong)Pad(bytes);
         return info;
     }
 
@@ -127,7 +127,7 @@ public sealed class GgufWriter
     public long HeaderLength => Pad(UnpaddedHeaderLength());
 
     /// <summary>The exact length of the file <see cref="WriteTo(Stream, IProgress{double}?, CancellationToken)"/> produces.</summary>
-    public long FileLength => HeaderLength + (long)_nextOffset;
+    public long FileLength => HeaderLength + (long)nextOffset;
 
     public void WriteTo(string path, IProgress<double>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -170,7 +170,7 @@ public sealed class GgufWriter
         var buffered = new BufferedStream(output, 1 << 16);
         var total = Math.Max(1, FileLength);
         var counting = new CountingStream(buffered, progress, total, HeaderLength);
-        foreach (var t in _tensors)
+        foreach (var t in tensors)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var before = counting.Written;
@@ -196,16 +196,16 @@ public sealed class GgufWriter
         var w = new Emitter(buffered);
         w.Bytes(GgufReader.Magic);
         w.U32(Version);
-        w.U64((ulong)_tensors.Count);
-        w.U64((ulong)_metadata.Count);
-        foreach (var (key, value) in _metadata)
+        w.U64((ulong)tensors.Count);
+        w.U64((ulong)metadata.Count);
+        foreach (var (key, value) in metadata)
         {
             w.String(key);
             w.U32((uint)value.Type);
             w.Value(value);
         }
 
-        foreach (var t in _tensors)
+        foreach (var t in tensors)
         {
             w.String(t.Info.Name);
             w.U32((uint)t.Info.Dimensions.Count);
@@ -229,14 +229,14 @@ public sealed class GgufWriter
         counter.U32(Version);
         counter.U64(0);
         counter.U64(0);
-        foreach (var (key, value) in _metadata)
+        foreach (var (key, value) in metadata)
         {
             counter.String(key);
             counter.U32(0);
             counter.Value(value);
         }
 
-        foreach (var t in _tensors)
+        foreach (var t in tensors)
         {
             counter.String(t.Info.Name);
             counter.U32(0);
@@ -281,7 +281,7 @@ public sealed class GgufWriter
     /// <summary>Little-endian primitive encoder that also counts bytes (Stream.Null makes it a pure size calculator).</summary>
     private sealed class Emitter(Stream s)
     {
-        private readonly byte[] _scratch = new byte[8];
+        private readonly byte[] scratch = new byte[8];
 
         public long Written { get; set; }
 
@@ -295,20 +295,20 @@ public sealed class GgufWriter
 
         public void U16(ushort v)
         {
-            BinaryPrimitives.WriteUInt16LittleEndian(_scratch, v);
-            Bytes(_scratch.AsSpan(0, 2));
+            BinaryPrimitives.WriteUInt16LittleEndian(scratch, v);
+            Bytes(scratch.AsSpan(0, 2));
         }
 
         public void U32(uint v)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(_scratch, v);
-            Bytes(_scratch.AsSpan(0, 4));
+            BinaryPrimitives.WriteUInt32LittleEndian(scratch, v);
+            Bytes(scratch.AsSpan(0, 4));
         }
 
         public void U64(ulong v)
         {
-            BinaryPrimitives.WriteUInt64LittleEndian(_scratch, v);
-            Bytes(_scratch.AsSpan(0, 8));
+            BinaryPrimitives.WriteUInt64LittleEndian(scratch, v);
+            Bytes(scratch.AsSpan(0, 8));
         }
 
         public void String(string v)
@@ -414,7 +414,7 @@ public sealed class GgufWriter
     /// <summary>Pass-through that counts tensor bytes and reports progress (every ~0.5 %).</summary>
     private sealed class CountingStream(Stream inner, IProgress<double>? progress, long total, long start) : Stream
     {
-        private long _lastReported;
+        private long lastReported;
 
         public long Written { get; private set; }
 
@@ -433,9 +433,9 @@ public sealed class GgufWriter
         {
             inner.Write(buffer);
             Written += buffer.Length;
-            if (progress is not null && Written - _lastReported > total / 200)
+            if (progress is not null && Written - lastReported > total / 200)
             {
-                _lastReported = Written;
+                lastReported = Written;
                 progress.Report((double)(start + Written) / total);
             }
         }

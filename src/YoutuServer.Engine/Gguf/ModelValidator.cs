@@ -122,10 +122,10 @@ public sealed class ModelValidator
 
     private sealed class Checker(GgufFile f, string path)
     {
-        private readonly List<(ValidationCode, string)> _problems = [];
-        private readonly List<string> _warnings = [];
+        private readonly List<(ValidationCode, string)> problems = [];
+        private readonly List<string> warnings = [];
 
-        private bool Failed => _problems.Count > 0;
+        private bool Failed => problems.Count > 0;
 
         public ValidationResult Run()
         {
@@ -137,7 +137,7 @@ public sealed class ModelValidator
 
             if (Failed || hp is null || tokenizer is null)
             {
-                return new ValidationResult(path, _problems, _warnings, null);
+                return new ValidationResult(path, problems, warnings, null);
             }
 
             var summary = new ModelSummary
@@ -160,10 +160,10 @@ public sealed class ModelValidator
                 HasChatTemplate = f.Find(GgufKeys.ChatTemplate)?.AsString() is not null,
                 MarkerTokenIds = tokenizer,
             };
-            return new ValidationResult(path, _problems, _warnings, summary);
+            return new ValidationResult(path, problems, warnings, summary);
         }
 
-        private void Problem(ValidationCode code, string message) => _problems.Add((code, message));
+        private void Problem(ValidationCode code, string message) => problems.Add((code, message));
 
         // ---------------------------------------------------------------- keys
 
@@ -490,7 +490,7 @@ public sealed class ModelValidator
             }
             else
             {
-                _warnings.Add($"'{GgufKeys.TokenizerPre}' is missing: llama.cpp falls back to the 'default' pre-tokenizer and tokenization will differ");
+                warnings.Add($"'{GgufKeys.TokenizerPre}' is missing: llama.cpp falls back to the 'default' pre-tokenizer and tokenization will differ");
             }
 
             var tokens = f.GetArray(GgufKeys.Tokens).Strings;
@@ -514,7 +514,7 @@ public sealed class ModelValidator
             }
             else
             {
-                _warnings.Add($"'{GgufKeys.TokenType}' is missing: special tokens will not be typed as control tokens");
+                warnings.Add($"'{GgufKeys.TokenType}' is missing: special tokens will not be typed as control tokens");
             }
 
             if (f.TryGetArray(GgufKeys.Scores, out var scores) && scores.Count != n)
@@ -565,12 +565,12 @@ public sealed class ModelValidator
 
             if (!f.ContainsKey(GgufKeys.EosTokenId))
             {
-                _warnings.Add($"'{GgufKeys.EosTokenId}' is missing: end of generation relies on llama.cpp's token-text heuristics");
+                warnings.Add($"'{GgufKeys.EosTokenId}' is missing: end of generation relies on llama.cpp's token-text heuristics");
             }
 
             if (!f.ContainsKey(GgufKeys.ChatTemplate))
             {
-                _warnings.Add($"'{GgufKeys.ChatTemplate}' is missing");
+                warnings.Add($"'{GgufKeys.ChatTemplate}' is missing");
             }
 
             var found = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -660,7 +660,7 @@ public sealed class ModelValidator
             return true;
         }
 
-        private void CheckPlacement() => CheckPlacement(f, _problems);
+        private void CheckPlacement() => CheckPlacement(f, problems);
 
         /// <summary>Tensor data placement as gguf.cpp requires it (also used for LoRA adapter files).</summary>
         internal static void CheckPlacement(GgufFile f, List<(ValidationCode, string)> problems)

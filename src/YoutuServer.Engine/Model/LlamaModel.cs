@@ -449,12 +449,12 @@ public sealed unsafe partial class LlamaModel : IDisposable
 
     public void Dispose() => handle.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Parameters} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}, mmap {Mmap}")]
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Loaded {Model}: {Desc}, {Parameters} parameters, {Size} bytes, vocab {Vocab}, trained context {Ctx}, gpu layers {Gpu}, extra bufts {Bufts}, mmap {Mmap}")]
     private static partial void LogLoaded(ILogger logger, string model, string desc, ulong parameters, ulong size, int vocab, int ctx, int gpu, bool bufts, bool mmap);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "llama.cpp backends from {Dir}: {Devices}")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "llama.cpp backends from {Dir}: {Devices}")]
     private static partial void LogBackends(ILogger logger, string dir, string devices);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Model}: {Offloaded} of {Layers} layers (output layer counted) offloaded; weights run on {Backend}")]
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "{Model}: {Offloaded} of {Layers} layers (output layer counted) offloaded; weights run on {Backend}")]
     private static partial void LogOffload(ILogger logger, string model, int offloaded, int layers, string backend);
 }

@@ -86,6 +86,6 @@ public sealed unsafe partial class LlamaModel
         return new LoraAdapter(options.Id, options.Path, options.Scale, result.Rank, result.Alpha, result.TensorPairs, a);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "LoRA adapter {Id} loaded from {Path}: rank {Rank}, alpha {Alpha}, {Pairs} tensor pairs, scale {Scale}")]
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Information, Message = "LoRA adapter {Id} loaded from {Path}: rank {Rank}, alpha {Alpha}, {Pairs} tensor pairs, scale {Scale}")]
     private static partial void LogAdapterLoaded(ILogger logger, string id, string path, int rank, float alpha, int pairs, float scale);
 }

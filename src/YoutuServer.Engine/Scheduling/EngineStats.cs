@@ -24,7 +24,10 @@ public sealed record EngineStats
     public long Steps { get; init; }
     public long PromptTokensEvaluated { get; init; }
     public long TokensGenerated { get; init; }
+    /// <summary>Prompt tokens reused from the prefix cache, every tier (breakdown in <see cref="PrefixCache"/>).</summary>
     public long CachedPromptTokens { get; init; }
+    /// <summary>The prefix cache: reuse by tier, bytes per tier, restores, spills, evictions, restore time.</summary>
+    public Caching.PrefixCacheStats PrefixCache { get; init; } = new();
     public double DecodeMsTotal { get; init; }
     public double SampleMsTotal { get; init; }
     /// <summary>Steps whose sequences were sampled on several threads.</summary>

@@ -44,6 +44,12 @@ public sealed record GenerationRequest
     public IReadOnlyList<int> SamplerPrefill { get; init; } = [];
     /// <summary>Id of a loaded LoRA adapter to generate with (EngineOptions.Adapters); null = the base model.</summary>
     public string? Adapter { get; init; }
+    /// <summary>
+    /// Opaque tenant salt of the prefix cache: cached prompt cells and saved states are reused only between requests
+    /// with the same salt (and the same adapter), in every tier. Null is the shared scope. The engine never stores
+    /// the salt itself, only a hash of it.
+    /// </summary>
+    public string? CacheSalt { get; init; }
     /// <summary>Used in logs and traces only.</summary>
     public string? Id { get; init; }
 }
@@ -80,4 +86,14 @@ public sealed record ChoiceFinishedEvent(int Choice, FinishReason Reason, int Co
 /// <summary>The whole request ended (always the last event).</summary>
 public sealed record RequestCompletedEvent(GenerationUsage Usage) : GenerationEvent;
 
-public sealed record GenerationUsage(int PromptTokens, int CachedTokens, int CompletionTokens, double QueueMs, double PromptEvalMs, double TotalMs);
+/// <summary>
+/// A request's token counts and timings. <see cref="CachedTokens"/> counts every reused prompt token, whichever tier
+/// it came from (the sequence's own cells, another sequence's, a saved state in RAM or on disk).
+/// </summary>
+public sealed record GenerationUsage(int PromptTokens, int CachedTokens, int CompletionTokens, double QueueMs, double PromptEvalMs, double TotalMs)
+{
+    /// <summary>Of <see cref="CachedTokens"/>, those restored from a saved state (host RAM or disk).</summary>
+    public int RestoredTokens { get; init; }
+    /// <summary>Time spent restoring them (reading a file included), in milliseconds; part of the queue-to-prompt time.</summary>
+    public double RestoreMs { get; init; }
+}

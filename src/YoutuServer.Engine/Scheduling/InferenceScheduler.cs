@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using YoutuServer.Engine.Caching;
 using YoutuServer.Engine.Model;
 using YoutuServer.Engine.Sampling;
 using YoutuServer.Native;
@@ -59,6 +61,10 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
     private TaskCompletionSource? clearRequest;
     private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string backend;
+    private readonly ConcurrentDictionary<PrefixPin, byte> pins = new();
+    private KvCacheManager cache = null!;
+    private string layoutFingerprint = "";
+    private string[] adapterIdentities = [];
 
     public InferenceScheduler(LlamaModel model, EngineOptions options, ILogger? logger = null, IReadOnlyList<LoraAdapter>? adapters = null)
     {
@@ -111,7 +117,8 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
 
         Validate(request);
-        var job = new Job(request, Stopwatch.GetTimestamp()) { Adapter = AdapterIndex(request) };
+        var adapter = AdapterIndex(request);
+        var job = new Job(request, Stopwatch.GetTimestamp()) { Adapter = adapter, Scope = ScopeOf(adapter, request.CacheSalt) };
         if (Interlocked.Increment(ref queued) > options.QueueSize || !submissions.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref queued);
@@ -188,17 +195,48 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             return;
         }
 
-        foreach (var s in slots)
-        {
-            s.Tokens.Clear();
-            s.LastUsed = 0;
-        }
-
-        NativeMethods.llama_memory_clear(mem, true);
+        cache.Clear();
         stepClock = 0;
         PublishStats();
         Interlocked.Exchange(ref clearRequest, null);
         request.TrySetResult();
+    }
+
+    /// <summary>The prefix-cache scope of an adapter (0 = base) and a tenant salt: everything a cached prefix is valid for.</summary>
+    private UInt128 ScopeOf(int adapter, string? salt)
+        => PrefixHashing.Scope(layoutFingerprint, adapter == 0 ? "base" : adapterIdentities[adapter - 1], salt);
+
+    /// <inheritdoc cref="InferenceEngine.PinPrefix"/>
+    public PrefixPin PinPrefix(IReadOnlyList<int> tokens, string? adapter = null, string? cacheSalt = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (!started.Task.IsCompletedSuccessfully)
+        {
+            throw new InvalidOperationException("The engine has not started.");
+        }
+
+        var index = AdapterIndex(new GenerationRequest { Prompt = tokens, Adapter = adapter });
+        var pin = new PrefixPin(ScopeOf(index, cacheSalt), [.. tokens], p => pins.TryRemove(p, out _));
+        pins[pin] = 0;
+        return pin;
+    }
+
+    private bool IsPinned(UInt128 scope, IReadOnlyList<int> tokens)
+    {
+        if (pins.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var p in pins.Keys)
+        {
+            if (p.Holds(scope, tokens))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Stops admitting new requests (HTTP 503); running and queued ones continue.</summary>
@@ -267,6 +305,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         finally
         {
             DrainSubmissionsOnExit();
+            SaveCacheForRestart();
             batch.NTokens = 0;
             if (batch.Token != null)
             {
@@ -283,6 +322,24 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             snapshot = snapshot with { Running = false };
             stopped.TrySetResult();
             Interlocked.Exchange(ref clearRequest, null)?.TrySetException(new ObjectDisposedException(nameof(InferenceScheduler)));
+        }
+    }
+
+    /// <summary>At shutdown, with a disk tier: idle sequences and the RAM tier are written so sessions survive a restart.</summary>
+    private void SaveCacheForRestart()
+    {
+        if (context is null || running.Count > 0)
+        {
+            return;
+        }
+
+        try
+        {
+            cache.SaveAllForRestart();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            LogCacheFlushFailed(e);
         }
     }
 
@@ -311,6 +368,7 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         mem = NativeMethods.llama_get_memory(ctx);
         nCtx = (int)NativeMethods.llama_n_ctx(ctx);
         batch = NativeMethods.llama_batch_init(nBatch, 0, 1);
+        CreateCache();
         snapshot = BuildStats();
         lastStepTicks = Stopwatch.GetTimestamp();
     }
@@ -412,576 +470,6 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         PublishStats();
     }
 
-    private void DropCancelled()
-    {
-        for (var node = pending.First; node != null;)
-        {
-            var next = node.Next;
-            if (node.Value.Cancelled)
-            {
-                pending.Remove(node);
-                Interlocked.Decrement(ref queued);
-                var j = node.Value;
-                for (var c = 0; c < j.Request.N; c++)
-                {
-                    j.Output.Writer.TryWrite(new ChoiceFinishedEvent(c, FinishReason.Cancelled, 0, ""));
-                }
-
-                j.Output.Writer.TryWrite(new RequestCompletedEvent(j.Usage(0)));
-                j.Complete();
-            }
-
-            node = next;
-        }
-
-        for (var i = running.Count - 1; i >= 0; i--)
-        {
-            var j = running[i];
-            if (!j.Cancelled)
-            {
-                continue;
-            }
-
-            foreach (var s in j.Slots)
-            {
-                if (s.Job == j && !s.Finished)
-                {
-                    FinishChoice(s, FinishReason.Cancelled, null);
-                }
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ admission and prefix reuse
-
-    private void Admit()
-    {
-        while (pending.First is { } node)
-        {
-            var job = node.Value;
-            var free = slots.Where(s => s.Job == null).ToList();
-            if (free.Count < job.Request.N)
-            {
-                return;
-            }
-
-            var prompt = job.Request.Prompt;
-            // Primary slot: the idle cache sharing the longest prefix; otherwise the least recently used one.
-            Slot primary = free[0];
-            var best = -1;
-            foreach (var s in free)
-            {
-                var lcp = options.PrefixCache && s.Adapter == job.Adapter ? s.CommonPrefix(prompt) : 0;
-                if (lcp > best || (lcp == best && s.LastUsed < primary.LastUsed))
-                {
-                    best = lcp;
-                    primary = s;
-                }
-            }
-
-            // At least one prompt token must be evaluated to get logits for the first sample.
-            var reuse = Math.Min(best, prompt.Count - 1);
-            // Count the prompt cells already-admitted requests will still take, so admission never overbooks the pool.
-            var need = prompt.Count - reuse + job.Request.N + PendingPromptCells();
-            if (!EnsureFreeCells(need, keep: primary))
-            {
-                if (running.Count > 0)
-                {
-                    return; // wait until running sequences free their cells
-                }
-            }
-
-            pending.RemoveFirst();
-            Interlocked.Decrement(ref queued);
-            TruncateSeq(primary, reuse);
-            var chosen = new List<Slot> { primary };
-            foreach (var s in free.Where(s => s != primary).OrderBy(s => s.Tokens.Count == 0 ? 0 : 1).ThenBy(s => s.LastUsed).Take(job.Request.N - 1))
-            {
-                TruncateSeq(s, 0);
-                chosen.Add(s);
-            }
-
-            foreach (var s in chosen)
-            {
-                s.Adapter = job.Adapter;
-            }
-
-            job.Admit(chosen, reuse, Stopwatch.GetTimestamp());
-            job.AdmitStep = steps;
-            for (var c = 0; c < chosen.Count; c++)
-            {
-                try
-                {
-                    chosen[c].Begin(job, c, model, c == 0 ? reuse : 0, options.SamplerMode);
-                }
-                catch (EngineRejectedException e)
-                {
-                    // e.g. a grammar llama.cpp cannot parse: this request fails, the loop goes on.
-                    foreach (var s in chosen)
-                    {
-                        s.ReleaseSampler();
-                        s.Job = null;
-                    }
-
-                    FailQueuedJob(job, e.Message);
-                    goto next;
-                }
-            }
-
-            cachedTokens += reuse;
-            running.Add(job);
-            job.Output.Writer.TryWrite(new AdmittedEvent(prompt.Count, reuse));
-            LogAdmitted(job.Request.Id ?? "-", prompt.Count, reuse, primary.SeqId);
-        next:;
-        }
-    }
-
-    private void FailQueuedJob(Job job, string message)
-    {
-        for (var c = 0; c < job.Request.N; c++)
-        {
-            job.Output.Writer.TryWrite(new ChoiceFinishedEvent(c, FinishReason.Error, 0, "", message));
-        }
-
-        job.Output.Writer.TryWrite(new RequestCompletedEvent(job.Usage(0)));
-        job.Complete();
-    }
-
-    private int UsedCells()
-    {
-        var used = 0;
-        foreach (var s in slots)
-        {
-            used += s.Tokens.Count;
-        }
-
-        return used;
-    }
-
-    private int PendingPromptCells()
-    {
-        var n = 0;
-        foreach (var j in running)
-        {
-            if (j.Prefilling)
-            {
-                n += j.Request.Prompt.Count - j.Slots[0].Tokens.Count;
-            }
-        }
-
-        return n;
-    }
-
-    /// <summary>Evicts idle prefix caches (LRU first) until <paramref name="need"/> cells are free.</summary>
-    private bool EnsureFreeCells(int need, Slot? keep)
-    {
-        while (nCtx - UsedCells() < need)
-        {
-            Slot? victim = null;
-            foreach (var s in slots)
-            {
-                if (s.Job == null && s != keep && s.Tokens.Count > 0 && (victim == null || s.LastUsed < victim.LastUsed))
-                {
-                    victim = s;
-                }
-            }
-
-            if (victim == null)
-            {
-                return false;
-            }
-
-            TruncateSeq(victim, 0);
-        }
-
-        return true;
-    }
-
-    private void TruncateSeq(Slot s, int keep)
-    {
-        if (s.Tokens.Count > keep)
-        {
-            NativeMethods.llama_memory_seq_rm(mem, s.SeqId, keep, -1);
-            s.Tokens.RemoveRange(keep, s.Tokens.Count - keep);
-        }
-    }
-
-    // ------------------------------------------------------------------ batching and decoding
-
-    private void BuildBatch()
-    {
-        entries.Clear();
-        // Streams of other adapter groups wait for this step too: keep its prompt chunk small for them as well.
-        var generating = otherGroupsGenerating;
-        foreach (var j in running)
-        {
-            if (j.Adapter != currentAdapter)
-            {
-                continue;
-            }
-
-            foreach (var s in j.Slots)
-            {
-                if (s.Job == j && !s.Finished && s.PendingToken >= 0)
-                {
-                    entries.Add(new BatchEntry(s, s.PendingToken, s.Tokens.Count, true));
-                    generating = true;
-                }
-            }
-        }
-
-        // Prompts share what the decode tokens leave of the step budget, shortest remaining first (PrefillPolicy).
-        var budget = PrefillPolicy.PromptBudget(nBatch, options.StepTokens, options.PromptChunkWhileGenerating, generating ? entries.Count : 0);
-        if (generating && entries.Count == 0 && options.PromptChunkWhileGenerating > 0)
-        {
-            // Only other adapter groups are generating: their streams wait for this step, so the optional cap holds too.
-            budget = Math.Min(budget, options.PromptChunkWhileGenerating);
-        }
-        prefillOrder.Clear();
-        foreach (var j in running)
-        {
-            var first = j.Slots[0];
-            if (j.Prefilling && first.Job == j && !first.Finished && j.Adapter == currentAdapter)
-            {
-                prefillOrder.Add((j, j.Request.Prompt.Count - first.Tokens.Count, j.AdmitStep));
-            }
-        }
-
-        if (prefillOrder.Count > 1)
-        {
-            PrefillPolicy.Order(prefillOrder, steps);
-        }
-
-        foreach (var (j, _, _) in prefillOrder)
-        {
-            if (budget <= 0)
-            {
-                break;
-            }
-
-            var s = j.Slots[0];
-            var prompt = j.Request.Prompt;
-            var from = s.Tokens.Count;
-            var take = Math.Min(budget, prompt.Count - from);
-            // Make sure the KV pool can hold this chunk; otherwise wait for cells (or evict idle caches).
-            if (!EnsureFreeCells(take + entries.Count, keep: null))
-            {
-                take = Math.Max(0, nCtx - UsedCells() - entries.Count);
-            }
-
-            for (var i = 0; i < take; i++)
-            {
-                var last = from + i == prompt.Count - 1;
-                entries.Add(new BatchEntry(s, prompt[from + i], from + i, last));
-            }
-
-            budget -= take;
-        }
-    }
-
-    private unsafe bool Decode(List<BatchEntry> list)
-    {
-        batch.NTokens = list.Count;
-        for (var i = 0; i < list.Count; i++)
-        {
-            var e = list[i];
-            batch.Token[i] = e.Token;
-            batch.Pos[i] = e.Pos;
-            batch.NSeqId[i] = 1;
-            batch.SeqId[i][0] = e.Slot.SeqId;
-            batch.Logits[i] = (sbyte)(e.Logits ? 1 : 0);
-        }
-
-        var rc = NativeMethods.llama_decode(ctx, batch);
-        if (rc == 0)
-        {
-            // On a GPU llama_decode returns once the work is queued; wait here so decode time is the device's time
-            // (the first logits read would wait anyway).
-            NativeMethods.llama_synchronize(ctx);
-        }
-        else
-        {
-            LogDecodeFailed(rc, list.Count);
-        }
-
-        return rc == 0;
-    }
-
-    /// <summary>After a successful decode: KV now holds these tokens; remember which rows carry logits.</summary>
-    private void CommitBatch(List<BatchEntry> list)
-    {
-        for (var i = 0; i < list.Count; i++)
-        {
-            var e = list[i];
-            var s = e.Slot;
-            s.Tokens.Add(e.Token);
-            if (e.Logits)
-            {
-                s.LogitRow = i;
-                var job = s.Job!;
-                if (job.Prefilling && s == job.Slots[0])
-                {
-                    // Prompt done: copy its cells to the other choices, which then sample from the same logits row.
-                    job.PromptDone(Stopwatch.GetTimestamp());
-                    promptTokens += s.Tokens.Count - job.CachedTokens;
-                    for (var c = 1; c < job.Slots.Count; c++)
-                    {
-                        var o = job.Slots[c];
-                        NativeMethods.llama_memory_seq_cp(mem, s.SeqId, o.SeqId, -1, -1);
-                        o.Tokens.Clear();
-                        o.Tokens.AddRange(s.Tokens);
-                        o.LogitRow = i;
-                    }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// A failed llama_decode must only fail the requests that caused it: roll the batch back, then decode
-    /// each request's part alone; a part that still fails ends its request with an error.
-    /// </summary>
-    private void RecoverFromDecodeFailure()
-    {
-        var byJob = entries.GroupBy(e => e.Slot.Job!).Select(g => (Job: g.Key, Entries: g.ToList())).ToList();
-        foreach (var (job, list) in byJob)
-        {
-            foreach (var e in list)
-            {
-                NativeMethods.llama_memory_seq_rm(mem, e.Slot.SeqId, e.Slot.Tokens.Count, -1);
-            }
-        }
-
-        foreach (var (job, list) in byJob)
-        {
-            if (Decode(list))
-            {
-                // Sample now: the next sub-decode overwrites these logits. SampleAll resets the rows it used,
-                // so the step's own SampleAll afterwards finds nothing left to sample.
-                CommitBatch(list);
-                SampleAll();
-                continue;
-            }
-
-            foreach (var e in list)
-            {
-                NativeMethods.llama_memory_seq_rm(mem, e.Slot.SeqId, e.Slot.Tokens.Count, -1);
-            }
-
-            foreach (var s in job.Slots)
-            {
-                if (s.Job == job && !s.Finished)
-                {
-                    FinishChoice(s, FinishReason.Error, "llama_decode failed for this request (invalid tokens or out of KV cells)");
-                }
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ sampling
-
-    private unsafe void SampleAll()
-    {
-        toSample.Clear();
-        foreach (var j in running)
-        {
-            foreach (var s in j.Slots)
-            {
-                if (s.Job == j && !s.Finished && s.LogitRow >= 0)
-                {
-                    toSample.Add(s);
-                }
-            }
-        }
-
-        // 1. On this thread (it owns the context): each row's address, and forced tokens, which need no sampling.
-        pickCount = 0;
-        foreach (var s in toSample)
-        {
-            var row = s.LogitRow;
-            s.LogitRow = -1;
-            s.Logits = (nint)NativeMethods.llama_get_logits_ith(ctx, row);
-            s.Sampled = -1;
-            if (s.Logits == 0)
-            {
-                continue;
-            }
-
-            if (s.Forced.Count > 0 && !s.Sampler!.GrammarAllows(s.Forced.Peek()))
-            {
-                // A reasoning budget ending where the grammar does not allow the close tag now (inside a UTF-8
-                // character, or a tool-call grammar engaged inside text-level reasoning): the grammar wins this step,
-                // and the budget tries again after the next token.
-                s.Forced.Clear();
-                s.RetryReasoningClose();
-            }
-
-            if (s.Forced.Count > 0)
-            {
-                s.Sampled = s.Forced.Dequeue();
-                s.Sampler!.Accept(s.Sampled);
-            }
-            else
-            {
-                picks[pickCount++] = s;
-            }
-        }
-
-        // 2. Sampling: each sequence has its own chain and only reads its row, so they may run side by side.
-        if (samplingWorkers is not null && pickCount >= Math.Max(2, options.ParallelSamplingMinSequences)
-            && model.VocabSize >= options.ParallelSamplingMinVocab)
-        {
-            samplingWorkers.Run(pickCount);
-            parallelSampleSteps++;
-        }
-        else
-        {
-            for (var i = 0; i < pickCount; i++)
-            {
-                SampleOne(i);
-            }
-        }
-
-        Array.Clear(picks, 0, pickCount);
-
-        // 3. On this thread again: events, stop strings, finishing.
-        foreach (var s in toSample)
-        {
-            var job = s.Job!;
-            var r = job.Request;
-            var logits = (float*)s.Logits;
-            s.Logits = 0;
-            if (logits == null)
-            {
-                FinishChoice(s, FinishReason.Error, "no logits for this sequence");
-                continue;
-            }
-
-            var token = s.Sampled;
-            if (token == SamplerChain.End)
-            {
-                // ignore_eos and min_tokens forbid the end, but a grammar that allows nothing else has ended the
-                // output: that is a Stop, not a failure (SamplerChain relaxes conflicting constraints in a fixed order).
-                FinishChoice(s, FinishReason.Stop, null);
-                continue;
-            }
-
-            if (token < 0)
-            {
-                FinishChoice(s, FinishReason.Error, "no token is allowed by the grammar at this point");
-                continue;
-            }
-
-            var logprobs = r.TopLogprobs >= 0 ? Logprobs.Prepare(logits, model.VocabSize, r.TopLogprobs) : default;
-            generatedTokens++;
-            s.Generated++;
-            try
-            {
-                s.TrackDeferredGrammar(model, token);
-            }
-            catch (EngineRejectedException e)
-            {
-                FinishChoice(s, FinishReason.Error, e.Message);
-                continue;
-            }
-
-            if (model.IsEndOfGeneration(token) && !r.IgnoreEos)
-            {
-                FinishChoice(s, FinishReason.Stop, null);
-                continue;
-            }
-
-            var text = s.Decode(model, token);
-            s.TrackReasoning(text);
-            var emit = s.Stop!.Push(text, out var hitStop);
-            var lp = r.TopLogprobs >= 0 ? logprobs.Of(logits, token) : 0f;
-            job.Output.Writer.TryWrite(new TokenEvent(s.Choice, token, emit, lp, logprobs.Top));
-            if (hitStop)
-            {
-                FinishChoice(s, FinishReason.Stop, null, stopString: true);
-            }
-            else if (r.EndUnlessRoom is { } room && s.OutputEndsWith(text, room.AfterText) && r.MaxTokens - s.Generated < room.MinRoom)
-            {
-                FinishChoice(s, FinishReason.Stop, null);
-            }
-            else if (s.Generated >= r.MaxTokens)
-            {
-                FinishChoice(s, FinishReason.Length, null);
-            }
-            else if (s.Tokens.Count + 1 >= nCtx)
-            {
-                FinishChoice(s, FinishReason.Length, null);
-            }
-            else
-            {
-                s.PendingToken = token;
-            }
-        }
-    }
-
-    /// <summary>Samples picks[i] from its row (any thread: touches only that slot's sampler and reads the row).</summary>
-    private unsafe void SampleOne(int i)
-    {
-        var s = picks[i];
-        var r = s.Job!.Request;
-        // ignore_eos / min_tokens: end-of-generation tokens count as -inf (the row itself is not written); the result
-        // may be SamplerChain.End (the grammar allows only the forbidden end) or -1, handled on the inference thread.
-        s.Sampled = s.Sampler!.Sample((float*)s.Logits, endForbidden: r.IgnoreEos || s.Generated < r.MinTokens);
-    }
-
-    private void FinishChoice(Slot s, FinishReason reason, string? error, bool stopString = false)
-    {
-        var job = s.Job!;
-        var tail = "";
-        if (reason is FinishReason.Stop or FinishReason.Length && !stopString)
-        {
-            tail = s.Stop!.Push(s.Decoder.Flush(), out _) + s.Stop.Flush();
-        }
-
-        s.Finished = true;
-        s.PendingToken = -1;
-        s.LogitRow = -1;
-        job.Output.Writer.TryWrite(new ChoiceFinishedEvent(s.Choice, reason, s.Generated, tail, error) { StopString = stopString ? s.Stop!.Matched : null });
-        job.CompletionTokens += s.Generated;
-        s.ReleaseSampler();
-        s.Job = null;
-        s.LastUsed = Interlocked.Increment(ref stepClock);
-        if (reason is FinishReason.Cancelled or FinishReason.Error || !options.PrefixCache)
-        {
-            TruncateSeq(s, 0);
-        }
-
-        if (++job.FinishedChoices == job.Request.N)
-        {
-            running.Remove(job);
-            job.Output.Writer.TryWrite(new RequestCompletedEvent(job.Usage(Stopwatch.GetTimestamp())));
-            job.Complete();
-        }
-    }
-
-    private void FailJob(Job j, string message)
-    {
-        foreach (var s in j.Slots)
-        {
-            if (s.Job == j && !s.Finished)
-            {
-                try
-                {
-                    FinishChoice(s, FinishReason.Error, message);
-                }
-                catch
-                {
-                    // best effort while crashing
-                }
-            }
-        }
-
-        if (!j.IsComplete)
-        {
-            FailQueuedJob(j, message);
-        }
-    }
-
     private void DrainSubmissionsOnExit()
     {
         while (submissions.Reader.TryRead(out var j))
@@ -997,65 +485,40 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         pending.Clear();
     }
 
-    private void PublishStats() => snapshot = BuildStats();
-
-    private EngineStats BuildStats()
+    /// <summary>The KV-cache manager and its saved tiers (RAM, disk) for this context.</summary>
+    private void CreateCache()
     {
-        var active = 0;
-        var activeCells = 0;
-        foreach (var s in slots)
+        layoutFingerprint = CacheIdentity.LayoutFingerprint(model.Path, model.LayerCount, options, model.GpuLayers);
+        adapterIdentities = [.. adapters.Select(a => CacheIdentity.Adapter(a.Path, a.Scale))];
+        var counters = new PrefixCacheCounters();
+        StateStore? store = null;
+        if (options.PrefixCache)
         {
-            if (s.Job != null)
+            var ram = options.ResolveCacheRamBytes();
+            DiskTier? disk = null;
+            if (!string.IsNullOrEmpty(options.CacheDir) && options.CacheDiskMiB > 0)
             {
-                active++;
-                activeCells += s.Tokens.Count;
+                disk = new DiskTier(options.CacheDir, (long)options.CacheDiskMiB << 20, layoutFingerprint, logger);
             }
+
+            if (ram > 0 || disk is not null)
+            {
+                store = new StateStore(ram, disk, counters, e => IsPinned(e.Scope, e.Tokens));
+                store.LoadDiskIndex(nCtx - 1);
+            }
+
+            LogCacheTiers(ram >> 20, disk?.Directory ?? "off", store?.DiskEntries ?? 0, disk?.Rejected ?? 0);
         }
 
-        var (runningAdapters, waitingAdapters, changedAt) = AdapterSets();
-
-        return new EngineStats
-        {
-            QueueDepth = Math.Max(0, Volatile.Read(ref queued)),
-            ActiveRequests = running.Count,
-            ActiveSequences = active,
-            Slots = slots.Length,
-            KvCellsUsed = UsedCells(),
-            KvCellsTotal = nCtx,
-            KvCellsActive = activeCells,
-            MaxAdapters = adapters.Length,
-            RunningAdapters = runningAdapters,
-            WaitingAdapters = waitingAdapters,
-            AdaptersChangedAt = changedAt,
-            AdapterSwitches = adapterSwitches,
-            Steps = steps,
-            PromptTokensEvaluated = promptTokens,
-            TokensGenerated = generatedTokens,
-            CachedPromptTokens = cachedTokens,
-            DecodeMsTotal = decodeMs,
-            SampleMsTotal = sampleMs,
-            ParallelSampledSteps = parallelSampleSteps,
-            Backend = backend,
-            GpuLayers = model.GpuLayers,
-            LoopOverheadUsPerStep = steps == 0 ? 0 : overheadUs / steps,
-            Draining = draining,
-            Running = true,
-            LastStepAt = DateTimeOffset.UtcNow,
-        };
+        cache = new KvCacheManager(ctx, mem, nCtx, slots, options.PrefixCache, store, IsPinned, counters, logger);
     }
 
-    /// <summary>Cells the KV cache really holds for a sequence (for tests that prove cells are freed).</summary>
-    internal (int PosMin, int PosMax) NativeSequenceRange(int seq)
-        => (NativeMethods.llama_memory_seq_pos_min(mem, seq), NativeMethods.llama_memory_seq_pos_max(mem, seq));
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "prefix cache: RAM tier {RamMiB} MiB, disk tier {Dir} ({Files} states found, {Rejected} files removed)")]
+    private partial void LogCacheTiers(long ramMiB, string dir, int files, long rejected);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "admitted {Id}: {Prompt} prompt tokens, {Cached} reused from cache, seq {Seq}")]
-    private partial void LogAdmitted(string id, int prompt, int cached, int seq);
+    [LoggerMessage(EventId = 2205, Level = LogLevel.Warning, Message = "prefix cache: could not save the cache at shutdown")]
+    private partial void LogCacheFlushFailed(Exception e);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "llama_decode returned {Rc} for a batch of {Count} tokens")]
-    private partial void LogDecodeFailed(int rc, int count);
-
-    [LoggerMessage(Level = LogLevel.Critical, Message = "the inference loop crashed")]
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Critical, Message = "the inference loop crashed")]
     private partial void LogLoopCrashed(Exception e);
-
-    private readonly record struct BatchEntry(Slot Slot, int Token, int Pos, bool Logits);
 }

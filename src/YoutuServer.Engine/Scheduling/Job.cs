@@ -25,6 +25,13 @@ internal sealed class Job
     public CancellationTokenRegistration Registration { get; set; }
     public List<Slot> Slots { get; private set; } = [];
     public int CachedTokens { get; private set; }
+    /// <summary>The prefix-cache scope of the request (adapter and tenant salt).</summary>
+    public UInt128 Scope { get; init; }
+    /// <summary>Chained block keys of the prompt (computed once, when a saved state is looked up).</summary>
+    public List<UInt128> Blocks { get; } = [];
+    /// <summary>Prompt tokens restored from a saved state (RAM or disk), and how long that took.</summary>
+    public int RestoredTokens { get; set; }
+    public double RestoreMs { get; set; }
     public bool Prefilling { get; private set; }
     /// <summary>The scheduler step in which the job was admitted (the prefill policy ages waiting prompts by it).</summary>
     public long AdmitStep { get; set; }
@@ -40,6 +47,14 @@ internal sealed class Job
         admittedAt = now;
     }
 
+    public void EnsureBlocks()
+    {
+        if (Blocks.Count == 0)
+        {
+            Caching.PrefixHashing.Chain(Scope, Request.Prompt, Request.Prompt.Count, Blocks);
+        }
+    }
+
     public void PromptDone(long now)
     {
         Prefilling = false;
@@ -51,7 +66,11 @@ internal sealed class Job
         static double Ms(long a, long b) => a == 0 || b == 0 ? 0 : Stopwatch.GetElapsedTime(a, b).TotalMilliseconds;
         var end = now == 0 ? Stopwatch.GetTimestamp() : now;
         return new GenerationUsage(Request.Prompt.Count, CachedTokens, CompletionTokens,
-            Ms(EnqueuedAt, admittedAt == 0 ? end : admittedAt), Ms(admittedAt, promptDoneAt), Ms(EnqueuedAt, end));
+            Ms(EnqueuedAt, admittedAt == 0 ? end : admittedAt), Ms(admittedAt, promptDoneAt), Ms(EnqueuedAt, end))
+        {
+            RestoredTokens = RestoredTokens,
+            RestoreMs = RestoreMs,
+        };
     }
 
     public void Complete()

@@ -23,6 +23,10 @@ internal sealed class Slot
     public int SeqId { get; }
     /// <summary>Exactly the tokens whose cells the KV cache holds for this sequence, in position order.</summary>
     public List<int> Tokens { get; } = [];
+    /// <summary>Which cell holds each of <see cref="Tokens"/> (ids the KV-cache manager gives; sequences sharing cells share ids).</summary>
+    public List<long> Cells { get; } = [];
+    /// <summary>The prefix-cache scope (adapter and tenant salt) the cached <see cref="Tokens"/> were computed in; reused only within it.</summary>
+    public UInt128 Scope { get; set; }
     public long LastUsed { get; set; }
     /// <summary>The adapter (0 = base) the cached <see cref="Tokens"/> were computed with: prefixes are reused only by the same one.</summary>
     public int Adapter { get; set; }
@@ -39,18 +43,6 @@ internal sealed class Slot
     public StopStringMatcher? Stop { get; private set; }
     /// <summary>Tokens the engine writes instead of sampling (closing an over-budget think block).</summary>
     public Queue<int> Forced { get; } = new();
-
-    public int CommonPrefix(IReadOnlyList<int> prompt)
-    {
-        var n = Math.Min(prompt.Count, Tokens.Count);
-        var i = 0;
-        while (i < n && Tokens[i] == prompt[i])
-        {
-            i++;
-        }
-
-        return i;
-    }
 
     /// <summary>This step's logits row (read on the inference thread, sampled possibly on another).</summary>
     public nint Logits { get; set; }

@@ -5,11 +5,11 @@ namespace YoutuServer.Engine.Synthesis;
 /// <summary>SplitMix64: tiny, fast, and the same sequence on every platform.</summary>
 internal struct SplitMix64(ulong seed)
 {
-    private ulong _state = seed;
+    private ulong state = seed;
 
     public ulong Next()
     {
-        var z = _state += 0x9E3779B97F4A7C15UL;
+        var z = state += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
@@ -29,15 +29,15 @@ internal sealed class RandomWeights
     private const int ChunkElements = 1 << 16;
     private const double StdDev = 0.02;
 
-    private readonly byte[] _pool;
-    private readonly int _elementSize;
-    private readonly ulong _seed;
+    private readonly byte[] pool;
+    private readonly int elementSize;
+    private readonly ulong seed;
 
     public RandomWeights(ulong seed, SynthDType dtype)
     {
-        _seed = seed;
-        _elementSize = dtype == SynthDType.F16 ? 2 : 4;
-        _pool = new byte[PoolElements * _elementSize];
+        this.seed = seed;
+        elementSize = dtype == SynthDType.F16 ? 2 : 4;
+        pool = new byte[PoolElements * elementSize];
         var rng = new SplitMix64(seed ^ 0x5EED_F00D_CAFE_BEEFUL);
         for (var i = 0; i < PoolElements; i++)
         {
@@ -49,8 +49,8 @@ internal sealed class RandomWeights
             }
 
             var value = (float)((sum - 6.0) * StdDev);
-            var slot = _pool.AsSpan(i * _elementSize, _elementSize);
-            if (_elementSize == 2)
+            var slot = pool.AsSpan(i * elementSize, elementSize);
+            if (elementSize == 2)
             {
                 BinaryPrimitives.WriteHalfLittleEndian(slot, (Half)value);
             }
@@ -64,12 +64,12 @@ internal sealed class RandomWeights
     /// <summary>Writes <paramref name="elements"/> pool values; <paramref name="stream"/> selects an independent offset sequence.</summary>
     public void Write(Stream destination, long elements, ulong stream)
     {
-        var rng = new SplitMix64(_seed * 0x2545F4914F6CDD1DUL + stream + 1);
+        var rng = new SplitMix64(seed * 0x2545F4914F6CDD1DUL + stream + 1);
         while (elements > 0)
         {
             var n = (int)Math.Min(elements, ChunkElements);
             var start = (int)(rng.Next() % (ulong)(PoolElements - n + 1));
-            destination.Write(_pool.AsSpan(start * _elementSize, n * _elementSize));
+            destination.Write(pool.AsSpan(start * elementSize, n * elementSize));
             elements -= n;
         }
     }

@@ -6,11 +6,12 @@ using YoutuServer.Api.OpenAI.Dtos;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.Operations;
 
 namespace YoutuServer.Api;
 
 /// <summary>The HTTP surface: OpenAI routes, tokenizer utilities, health.</summary>
-public static class ApiEndpoints
+internal static class ApiEndpoints
 {
     /// <summary>The error shape of each wire format, by route prefix (OpenAI's everywhere else).</summary>
     public static ErrorShapes ErrorShapes() => new ErrorShapes(OpenAIErrorShape.Instance)
@@ -115,7 +116,7 @@ public static class ApiEndpoints
         return builder;
     }
 
-    private static IResult Ready(EngineHost host)
+    private static IResult Ready(EngineHost host, State.StateStoreStatus state)
     {
         if (!host.IsReady)
         {
@@ -125,8 +126,13 @@ public static class ApiEndpoints
         var stats = host.Engine.Stats;
         return stats.Draining || !stats.Running
             ? Results.Text("{\"status\":\"draining\"}", "application/json", statusCode: 503)
-            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers}}}", "application/json");
+            : Results.Text($"{{\"status\":\"ok\",\"model\":{JsonSerializer.Serialize(host.ServedModelId, ApiJsonContext.Wire.String)},\"queue_depth\":{stats.QueueDepth},\"active_sequences\":{stats.ActiveSequences},\"backend\":{JsonSerializer.Serialize(stats.Backend, ApiJsonContext.Wire.String)},\"gpu_layers\":{stats.GpuLayers},\"state_store\":{StateStoreJson(state)}}}", "application/json");
     }
+
+    /// <summary>The store's kind and, for a shared one, whether it answers. A store that is down does not make the
+    /// replica unready: stateless requests still work, and taking every replica out of rotation would stop those too.</summary>
+    private static string StateStoreJson(State.StateStoreStatus state) =>
+        state.Up is { } up ? $"{{\"kind\":\"{state.Kind}\",\"up\":{(up ? "true" : "false")}}}" : $"{{\"kind\":\"{state.Kind}\"}}";
 
     internal static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
         => Results.Text(JsonSerializer.Serialize(value, type), "application/json");
@@ -212,7 +218,7 @@ public static class ApiEndpoints
         try
         {
             ModelResolver.Check(host, r.Model);
-            var plan = planner.Plan(ChatRequestMapper.ToIntent(r));
+            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(r) with { Tenant = http.Tenant() }, http.RequestAborted);
             return Json(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ApiJsonContext.Wire.ApplyTemplateResponse);
         }
         catch (IntentException e)

@@ -1,6 +1,6 @@
 namespace YoutuServer.Cli;
 
-/// <summary>`youtu-server bench engine|serve`.</summary>
+/// <summary>`youtu-server bench engine|serve|sampling|sessions`.</summary>
 internal static class BenchCommand
 {
     public static Task<int> RunAsync(string[] args)
@@ -11,7 +11,8 @@ internal static class BenchCommand
             "engine" => EngineBench.RunAsync(args[1..]),
             "serve" => ServeBench.RunAsync(args[1..]),
             "sampling" => SamplingBench.RunAsync(args[1..]),
-            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] | bench sampling [--sequences N] [--threads N] | bench serve (--url URL | --model FILE) [--concurrency N] [--requests M]"),
+            "sessions" => SessionsBench.RunAsync(args[1..]),
+            _ => throw new CliException("usage: youtu-server bench engine --model FILE [--parallel N] [--tokens N] [--prompt N] | bench sampling [--sequences N] [--threads N] | bench serve (--url URL | --model FILE) [--concurrency N] [--requests M] | bench sessions (--url URL | --model FILE) [--api chat|messages] [--sessions N] [--turns T]"),
         };
     }
 }

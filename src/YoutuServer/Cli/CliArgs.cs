@@ -4,7 +4,7 @@ namespace YoutuServer.Cli;
 /// A small POSIX-style argument reader: positionals, <c>--key value</c>, <c>--key=value</c>, repeatable keys and
 /// boolean flags. Unknown options are an error so that typos never silently change behaviour.
 /// </summary>
-public sealed class CliArgs
+internal sealed class CliArgs
 {
     private readonly Dictionary<string, List<string>> options = new(StringComparer.Ordinal);
     private readonly HashSet<string> used = new(StringComparer.Ordinal);
@@ -95,7 +95,7 @@ public sealed class CliArgs
     }
 }
 
-public sealed class CliException : Exception
+internal sealed class CliException : Exception
 {
     public CliException(string message) : base(message) { }
     public CliException() { }

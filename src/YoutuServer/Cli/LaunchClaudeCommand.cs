@@ -21,7 +21,7 @@ internal static class LaunchClaudeCommand
           ARGS        after --, passed to claude, e.g. -- -p "explain this repository"
         Sets ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_MODEL (and the small/fast and default model
         variables) and CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, DISABLE_TELEMETRY, DISABLE_AUTOUPDATER,
-        DISABLE_ERROR_REPORTING; start the server with a context large enough for Claude Code's prompt
+        DISABLE_ERROR_REPORTING, CLAUDE_CODE_ATTRIBUTION_HEADER=0; start the server with a context large enough for Claude Code's prompt
         (youtu-server serve --ctx-size 32768).
         """;
 
@@ -99,6 +99,8 @@ internal static class LaunchClaudeCommand
             ("DISABLE_TELEMETRY", "1"),
             ("DISABLE_AUTOUPDATER", "1"),
             ("DISABLE_ERROR_REPORTING", "1"),
+            // No per-request billing line as the first system block (the server drops it anyway; this saves the bytes).
+            ("CLAUDE_CODE_ATTRIBUTION_HEADER", "0"),
         ];
         if (System.Environment.GetEnvironmentVariable("API_TIMEOUT_MS") is null)
         {

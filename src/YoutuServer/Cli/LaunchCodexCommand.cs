@@ -11,7 +11,7 @@ namespace YoutuServer.Cli;
 /// server as a custom provider (<c>wire_api = "responses"</c>), turns off Codex's network-only features (hosted web
 /// search, plugin sync), passes ARGS through and returns Codex's exit code.
 /// </summary>
-public static class LaunchCodexCommand
+internal static class LaunchCodexCommand
 {
     public const string CodexPathVariable = "YOUTU_CODEX";
 

@@ -17,15 +17,8 @@ internal static class ServeBench
     public static async Task<int> RunAsync(string[] args)
     {
         var s = BenchSettings.Parse(args);
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        var stdout = Console.Out;
-        var log = Console.Error;
+        using var console = new BenchConsole();
+        var log = console.Log;
         WebApplication? app = null;
         try
         {
@@ -39,30 +32,23 @@ internal static class ServeBench
             if (s.Model is not null)
             {
                 // Server logs must not mix with the report on stdout.
-                Console.SetOut(log);
-                app = ServerApp.Build(ServeArgs(s));
-                await app.StartAsync(cts.Token);
-                baseUri = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
-                log.WriteLine($"bench: youtu-server listening on {baseUri}");
+                console.SendConsoleToLog();
+                (app, baseUri) = await BenchTarget.StartServerAsync(ServeArgs(s), log, console.Token);
             }
             else
             {
-                // Accept both http://host:port and http://host:port/v1 (as OpenAI SDKs take it).
-                var u = new Uri(s.Url!);
-                var path = u.AbsolutePath.TrimEnd('/');
-                path = path.EndsWith("/v1", StringComparison.Ordinal) ? path[..^3] : path;
-                baseUri = new Uri(u.GetLeftPart(UriPartial.Authority) + path + "/");
+                baseUri = StreamingClient.BaseUriOf(s.Url!);
             }
 
             using var client = new StreamingClient(baseUri, s.ApiKey ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"), TimeSpan.FromSeconds(s.TimeoutSeconds));
-            var model = s.ServedModel ?? await FirstModelAsync(client, cts.Token);
+            var model = s.ServedModel ?? await FirstModelAsync(client, console.Token);
             var pool = new PromptPool(s.Seed);
             var needed = new[] { 4096, s.PromptTokens.Max() * 2, s.PrefixTokens + 256, s.RatioPrompt * 2 }.Max();
-            await pool.InitializeAsync(client, needed, wantTokens: s.Endpoint == "completions", cts.Token);
+            await pool.InitializeAsync(client, needed, wantTokens: s.Endpoint == "completions", console.Token);
             log.WriteLine($"bench: model '{model}' at {baseUri}; prompts: {pool.Source}");
 
             var runner = new BenchRunner(s, client, pool, model, log);
-            await runner.WarmUpAsync(cts.Token);
+            await runner.WarmUpAsync(console.Token);
             var report = new BenchReport
             {
                 Settings = s,
@@ -74,8 +60,8 @@ internal static class ServeBench
             var notes = new List<string>();
             if (s.Scenarios.Contains("ratio"))
             {
-                report.Single = await runner.RatioAsync(1, cts.Token);
-                report.Eight = await runner.RatioAsync(8, cts.Token);
+                report.Single = await runner.RatioAsync(1, console.Token);
+                report.Eight = await runner.RatioAsync(8, console.Token);
                 if (s.Parallel < 8 && s.Model is not null)
                 {
                     notes.Add($"Note: --parallel {s.Parallel} < 8, so the 8-stream run queues requests.");
@@ -84,12 +70,12 @@ internal static class ServeBench
 
             if (s.Scenarios.Contains("ttft"))
             {
-                report.Ttft = await runner.TtftAsync(cts.Token);
+                report.Ttft = await runner.TtftAsync(console.Token);
             }
 
             if (s.Scenarios.Contains("load"))
             {
-                var (summary, results, _) = await runner.LoadAsync(cts.Token);
+                var (summary, results, _) = await runner.LoadAsync(console.Token);
                 report.Load = summary;
                 foreach (var bad in results.Where(r => !r.Ok).GroupBy(r => r.Error).Select(g => g.First()))
                 {
@@ -99,7 +85,7 @@ internal static class ServeBench
 
             if (s.Scenarios.Contains("prefix"))
             {
-                report.Prefix = await runner.PrefixAsync(cts.Token);
+                report.Prefix = await runner.PrefixAsync(console.Token);
             }
 
             notes.Add("Method: TTFT = request sent → first chunk with text; TPOT = (latency − TTFT) / (output tokens − 1); ITL = gaps between text chunks. "
@@ -113,30 +99,21 @@ internal static class ServeBench
 
             if (app is not null)
             {
-                await app.StopAsync(CancellationToken.None);
-                await app.DisposeAsync();
+                await BenchTarget.StopServerAsync(app);
                 app = null;
             }
 
-            Console.SetOut(stdout);
-            await stdout.WriteLineAsync(report.ToMarkdown());
+            await console.ReportAsync(report.ToMarkdown());
             if (s.JsonPath is not null)
             {
-                var dir = Path.GetDirectoryName(Path.GetFullPath(s.JsonPath));
-                if (dir is not null)
-                {
-                    Directory.CreateDirectory(dir);
-                }
-
-                await File.WriteAllTextAsync(s.JsonPath, report.ToJson() + "\n");
-                log.WriteLine($"bench: JSON written to {s.JsonPath}");
+                await BenchTarget.WriteJsonAsync(s.JsonPath, report.ToJson(), log);
             }
 
             var failed = (report.Load?.Failed ?? 0) + (report.Single?.Errors.Values.Sum() ?? 0) + (report.Eight?.Errors.Values.Sum() ?? 0)
                 + (report.Ttft?.Errors.Values.Sum() ?? 0) + (report.Prefix?.Errors.Values.Sum() ?? 0);
             return failed == 0 ? 0 : 1;
         }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        catch (OperationCanceledException) when (console.Cancelled)
         {
             log.WriteLine("bench: interrupted");
             return 130;
@@ -147,14 +124,10 @@ internal static class ServeBench
         }
         finally
         {
-            Console.CancelKeyPress -= onCancel;
             if (app is not null)
             {
-                await app.StopAsync(CancellationToken.None);
-                await app.DisposeAsync();
+                await BenchTarget.StopServerAsync(app);
             }
-
-            Console.SetOut(stdout);
         }
     }
 
@@ -177,7 +150,7 @@ internal static class ServeBench
         ];
     }
 
-    private static async Task<string> FirstModelAsync(StreamingClient client, CancellationToken ct)
+    internal static async Task<string> FirstModelAsync(StreamingClient client, CancellationToken ct)
     {
         var (status, body) = await client.JsonAsync(HttpMethod.Get, "/v1/models", null, ct);
         using (body)

@@ -3,11 +3,12 @@ using YoutuServer.Api;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.State;
 
 namespace YoutuServer.Cli;
 
 /// <summary>Builds and runs the HTTP server (`youtu-server serve`): the composition root of every room.</summary>
-public static class ServerApp
+internal static partial class ServerApp
 {
     /// <summary>Command-line options of `serve`, mapped onto the "Youtu" configuration section.</summary>
     private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
@@ -52,9 +53,20 @@ public static class ServerApp
         ["log-prompts"] = "LogPrompts",
         ["otlp-endpoint"] = "OtlpEndpoint",
         ["prefix-cache"] = "PrefixCache",
+        ["cache-ram"] = "CacheRamMiB",
+        ["cache-dir"] = "CacheDir",
+        ["cache-disk"] = "CacheDiskMiB",
         ["adapter-quantum"] = "AdapterQuantumSteps",
         ["responses-store-items"] = "ResponsesStoreItems",
         ["responses-store-bytes"] = "ResponsesStoreBytes",
+        ["output-memory-items"] = "OutputMemoryItems",
+        ["output-memory-bytes"] = "OutputMemoryBytes",
+        ["tool-use-memory-items"] = "ToolUseMemoryItems",
+        ["tool-use-memory-bytes"] = "ToolUseMemoryBytes",
+        ["state-tenant-share"] = "StateTenantShare",
+        ["state-store"] = "StateStore",
+        ["state-ttl"] = "StateTtlSeconds",
+        ["replica-id"] = "ReplicaId",
     };
 
     public static async Task<int> RunAsync(string[] args)
@@ -191,10 +203,14 @@ public static class ServerApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
         builder.Services.AddSingleton<GenerationPlanner>();
-        builder.Services.AddSingleton(new OutputMemory());
-        builder.Services.AddSingleton(new ReasoningSeal(options.ReasoningKey));
+        builder.Services.AddStateServices();
+        var seal = new ReasoningSeal(options.ReasoningKey);
+        builder.Services.AddSingleton(seal);
+        var stateStore = State.Redis.StateStoreSettings.Parse(options.StateStore);
+        builder.Services.AddSingleton(sp => new State.StateStoreStatus(stateStore, stateStore.IsRedis
+            ? State.Redis.RedisStateConnection.ConnectAsync(stateStore, sp.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.State")).GetAwaiter().GetResult()
+            : null));
         builder.Services.AddScoped<Operations.RequestTelemetry>();
-        builder.Services.AddSingleton<Api.OpenAI.Responses.ResponseStore>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -205,6 +221,22 @@ public static class ServerApp
         Operations.Observability.Configure(builder, options);
 
         var app = builder.Build();
+        var replica = string.IsNullOrWhiteSpace(options.ReplicaId) ? $"{Environment.MachineName}-{Environment.ProcessId}" : options.ReplicaId.Trim();
+        app.Use((http, next) =>
+        {
+            // Which replica answered: behind a load balancer, proofs and operators can see where a turn landed.
+            http.Response.Headers[ReplicaHeader] = replica;
+            return next(http);
+        });
+        var state = app.Services.GetRequiredService<State.StateStoreStatus>();
+        Log.StateStore(app.Logger, state.Settings.Display, replica);
+        if (seal.IsEphemeral && (state.Settings.IsRedis || Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is not null))
+        {
+            // Replicas share stored state but not this key: encrypted_content and thinking signatures made here open
+            // nowhere else (nor after a restart).
+            Log.EphemeralSealKey(app.Logger, state.Settings.IsRedis ? "a shared state store is configured" : "this runs in Kubernetes, where replicas may be added");
+        }
+
         DemoModel.UseWarningHeader(app);
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
@@ -234,6 +266,9 @@ public static class ServerApp
         return app;
     }
 
+    /// <summary>The response header naming the replica that answered.</summary>
+    public const string ReplicaHeader = "x-youtu-replica";
+
     private static async Task WriteUnhandledAsync(HttpContext http)
     {
         var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
@@ -242,6 +277,9 @@ public static class ServerApp
             ApiException a => a,
             BadHttpRequestException b when b.StatusCode == 413 => new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"),
             BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
+            State.StateUnavailableException u => new ApiException(503,
+                "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
+                "server_error", null, "state_store_unavailable", u.RetryAfterSeconds),
             OperationCanceledException => null,
             _ => new ApiException(500, "The server had an error while processing your request.", "server_error", null, "internal_error"),
         };
@@ -249,5 +287,14 @@ public static class ServerApp
         {
             await ErrorWriter.WriteAsync(http, api);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2310, Level = LogLevel.Information, Message = "Session state store: {Store}; replica id {Replica}")]
+        public static partial void StateStore(ILogger logger, string store, string replica);
+
+        [LoggerMessage(EventId = 2311, Level = LogLevel.Warning, Message = "No --reasoning-key while {Why}: reasoning sealed here (encrypted_content, thinking signatures) opens on no other replica and not after a restart; give every replica the same key (openssl rand -hex 32)")]
+        public static partial void EphemeralSealKey(ILogger logger, string why);
     }
 }

@@ -9,7 +9,7 @@ namespace YoutuServer.Generation;
 /// implementation; a template llama.cpp recognises falls back to llama_chat_apply_template (role + content only);
 /// anything else is refused at start-up unless --chat-format forces a formatter.
 /// </summary>
-public sealed class ChatFormatting
+internal sealed class ChatFormatting
 {
     private readonly EngineHost host;
     private readonly ServerOptions options;
@@ -91,7 +91,7 @@ public sealed class ChatFormatting
 }
 
 /// <summary>Maps a request's "model" to what serves it: the base model (its id or an alias) or one of its LoRA adapters.</summary>
-public static class ModelResolver
+internal static class ModelResolver
 {
     /// <summary>Refuses (model not found) unless the name is served here (empty = the served model).</summary>
     public static void Check(EngineHost host, string? model) => Resolve(host, model);

@@ -5,7 +5,7 @@ using YoutuServer.Engine.Scheduling;
 namespace YoutuServer.Generation;
 
 /// <summary>How a choice ended, in no wire format's vocabulary.</summary>
-public enum ChoiceFinish
+internal enum ChoiceFinish
 {
     /// <summary>End of generation, a stop string, or a grammar that completed.</summary>
     Stop,
@@ -19,15 +19,15 @@ public enum ChoiceFinish
 }
 
 /// <summary>One sampled token's log-probability, its bytes and the most likely alternatives (when asked for).</summary>
-public sealed record LogprobEntry(string Token, float Logprob, byte[] Bytes, IReadOnlyList<LogprobAlternative> Top);
+internal sealed record LogprobEntry(string Token, float Logprob, byte[] Bytes, IReadOnlyList<LogprobAlternative> Top);
 
-public sealed record LogprobAlternative(string Token, float Logprob, byte[] Bytes);
+internal sealed record LogprobAlternative(string Token, float Logprob, byte[] Bytes);
 
 /// <summary>
 /// One choice's output: engine token text in, the Chat room's parsed events out (content, reasoning, tool calls),
 /// with token counts, finish and the whole output so far. Raw choices (legacy completions) pass text through unparsed.
 /// </summary>
-public sealed class ChoiceOutput
+internal sealed class ChoiceOutput
 {
     private readonly AssistantOutputParser? parser;
     private readonly OutputAccumulator accumulator = new();
@@ -163,8 +163,14 @@ public sealed class ChoiceOutput
         }
 
         int[] ids = [.. plan.PrefillTokens, .. tokenIds!];
-        plan.Memory!.Remember(OutputMemory.KeyOf(Output), plan.Prefill + text, ids);
+        ToRemember = (OutputMemoryKeys.Of(Output, plan.Request.CacheSalt), new State.RememberedOutput(plan.Prefill + text, ids));
     }
+
+    /// <summary>The finished turn for the output memory (key and turn), when it is one to remember; the run stores it.</summary>
+    internal (string Key, State.RememberedOutput Turn)? ToRemember { get; private set; }
+
+    /// <summary>The token ids generated so far (chat plans; empty for raw prompts).</summary>
+    internal IReadOnlyList<int> TokenIds => (IReadOnlyList<int>?)tokenIds ?? [];
 
     private void Feed(string text, List<OutputEvent> events)
     {

@@ -8,7 +8,7 @@ namespace YoutuServer.Generation;
 /// completions, Responses, Anthropic Messages, the simple /chat) maps its request onto this, and
 /// <see cref="GenerationPlanner"/> turns it into a prompt, a grammar and an engine request in one place.
 /// </summary>
-public sealed record GenerationIntent
+internal sealed record GenerationIntent
 {
     /// <summary>The model name the client asked for; null or empty means the served model.</summary>
     public string? Model { get; init; }
@@ -60,16 +60,38 @@ public sealed record GenerationIntent
     /// the model chose another tokenization of its output than the tokenizer would.
     /// </summary>
     public PromptPrefix? KnownPrefix { get; init; }
+
+    /// <summary>
+    /// The request's own prefix-cache salt (vLLM's <c>cache_salt</c>): cached prompt prefixes are reused only between
+    /// requests with the same salt (and the same tenant). Null: the tenant's shared scope.
+    /// </summary>
+    public string? CacheSalt { get; init; }
+
+    /// <summary>
+    /// A conversation's id (OpenAI's <c>prompt_cache_key</c>, sent by Codex per conversation): a hint to keep that
+    /// conversation's prefix cached between its turns. Never widens what may be reused.
+    /// </summary>
+    public string? CacheKey { get; init; }
+
+    /// <summary>Whose request it is: the state services (remembered turns) and the prefix cache are scoped by it.</summary>
+    internal State.TenantId Tenant { get; init; } = State.TenantId.Anonymous;
+
+    /// <summary>
+    /// Assistant turns of <see cref="Messages"/> that <see cref="State.IOutputMemory"/> remembers, by
+    /// <see cref="OutputMemoryKeys"/> key: fetched before planning (<see cref="GenerationPlanner.PlanAsync"/>), so
+    /// that planning itself does no I/O.
+    /// </summary>
+    internal IReadOnlyDictionary<string, State.RememberedOutput>? RecalledTurns { get; init; }
 }
 
 /// <summary>A prompt prefix and the tokens it stands for (see <see cref="GenerationIntent.KnownPrefix"/>).</summary>
-public sealed record PromptPrefix(string Text, IReadOnlyList<int> Tokens);
+internal sealed record PromptPrefix(string Text, IReadOnlyList<int> Tokens);
 
 /// <summary>A legacy-completions prompt: text tokenized with BOS, or token ids as given.</summary>
-public sealed record RawPrompt(string? Text, IReadOnlyList<int>? Tokens, bool Echo = false);
+internal sealed record RawPrompt(string? Text, IReadOnlyList<int>? Tokens, bool Echo = false);
 
 /// <summary>A function the model may call. <see cref="TemplateJson"/> is the object the chat template renders.</summary>
-public sealed record ToolDefinition
+internal sealed record ToolDefinition
 {
     public required string Name { get; init; }
     public string? Description { get; init; }
@@ -119,7 +141,7 @@ public sealed record ToolDefinition
     }
 }
 
-public enum ToolChoiceKind
+internal enum ToolChoiceKind
 {
     /// <summary>Not said: auto when there are tools, none otherwise.</summary>
     Default,
@@ -129,7 +151,7 @@ public enum ToolChoiceKind
     Named,
 }
 
-public sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
+internal sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
 {
     public static ToolChoice Default { get; } = new(ToolChoiceKind.Default);
     public static ToolChoice Auto { get; } = new(ToolChoiceKind.Auto);
@@ -138,7 +160,7 @@ public sealed record ToolChoice(ToolChoiceKind Kind, string? Name = null)
     public static ToolChoice Function(string name) => new(ToolChoiceKind.Named, name);
 }
 
-public enum OutputKind
+internal enum OutputKind
 {
     Text,
     JsonObject,
@@ -149,16 +171,16 @@ public enum OutputKind
 /// What the answer text must be: free text, any JSON object, or JSON following a schema (grammar-enforced).
 /// <see cref="SchemaPath"/> is where the schema sits in the client's request (a JSON pointer), for error messages.
 /// </summary>
-public sealed record OutputConstraint(OutputKind Kind, JsonElement? Schema = null, string? Name = null, string SchemaPath = "/schema")
+internal sealed record OutputConstraint(OutputKind Kind, JsonElement? Schema = null, string? Name = null, string SchemaPath = "/schema")
 {
     public static OutputConstraint Text { get; } = new(OutputKind.Text);
 }
 
 /// <summary>Thinking on or off (null: the server's default), a budget in tokens (null: the server's; -1: unlimited), forced.</summary>
-public sealed record ThinkingIntent(bool? Enabled = null, int? Budget = null, bool Forced = false);
+internal sealed record ThinkingIntent(bool? Enabled = null, int? Budget = null, bool Forced = false);
 
 /// <summary>Sampling as asked; unset fields take the model's recommended preset for the thinking mode.</summary>
-public sealed record SamplingIntent
+internal sealed record SamplingIntent
 {
     public double? Temperature { get; init; }
     public double? TopP { get; init; }

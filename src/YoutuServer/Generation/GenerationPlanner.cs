@@ -13,7 +13,7 @@ using YoutuServer.Models;
 namespace YoutuServer.Generation;
 
 /// <summary>Everything an intent turns into: the rendered prompt, the engine job and how to read its output.</summary>
-public sealed record GenerationPlan(
+internal sealed record GenerationPlan(
     string? Prompt,
     GenerationRequest Request,
     OutputParserOptions? Parser,
@@ -26,7 +26,10 @@ public sealed record GenerationPlan(
     public string ModelId { get; init; } = "";
 
     /// <summary>Where finished turns are remembered token for token (chat plans); null for raw prompts.</summary>
-    public OutputMemory? Memory { get; init; }
+    internal State.IOutputMemory? Memory { get; init; }
+
+    /// <summary>Whose turns they are (the intent's tenant).</summary>
+    internal State.TenantId Tenant { get; init; } = State.TenantId.Anonymous;
 
     /// <summary>What the generation prompt put after the assistant tag (e.g. "&lt;think&gt;\n"), text and tokens: part of the turn as the model saw it.</summary>
     public string Prefill { get; init; } = "";
@@ -42,9 +45,9 @@ public sealed record GenerationPlan(
 /// stop rules, thinking, tools and the output constraint onto an engine request. The one place that knows how a
 /// request becomes generation; it knows no wire format.
 /// </summary>
-public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, OutputMemory memory)
+internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, State.IOutputMemory memory)
 {
-    private readonly PromptAssembler prompts = new(host, formatting, memory);
+    private readonly PromptAssembler prompts = new(host, formatting);
     private readonly RequestLimits limits = new(host, options);
 
     /// <summary>A bound on stop strings for any wire format (OpenAI's own limit of 4 is checked by its adapter).</summary>
@@ -70,14 +73,72 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
     /// <summary>The served model's context size in tokens.</summary>
     public int ContextSize => options.CtxSize;
 
+    /// <summary>Fetches the turns the output memory remembers (<see cref="RecallTurnsAsync"/>), then plans.</summary>
+    public async ValueTask<GenerationPlan> PlanAsync(GenerationIntent intent, CancellationToken cancellationToken)
+        => Plan(await RecallTurnsAsync(intent, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// The intent with the remembered assistant turns it may reuse (<see cref="GenerationIntent.RecalledTurns"/>). A
+    /// memory that cannot answer costs only prefix-cache reuse: its turns are rendered from their fields.
+    /// </summary>
+    public async ValueTask<GenerationIntent> RecallTurnsAsync(GenerationIntent intent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(intent);
+        Dictionary<string, State.RememberedOutput>? found = null;
+        var source = intent.Messages;
+        var scope = CacheScopeOf(intent);
+        for (var i = 0; i < source.Count - 1; i++)
+        {
+            if (source[i].Role != ChatRoles.Assistant)
+            {
+                continue;
+            }
+
+            var key = OutputMemoryKeys.Of(source[i], scope);
+            try
+            {
+                if (await memory.RecallAsync(intent.Tenant, key, cancellationToken).ConfigureAwait(false) is { } turn)
+                {
+                    (found ??= new(StringComparer.Ordinal))[key] = turn;
+                }
+            }
+            catch (State.StateUnavailableException)
+            {
+                return intent;
+            }
+        }
+
+        return found is null ? intent : intent with { RecalledTurns = found };
+    }
+
     public GenerationPlan Plan(GenerationIntent intent)
     {
         ArgumentNullException.ThrowIfNull(intent);
         var adapter = ModelResolver.Resolve(host, intent.Model);
+        var scope = CacheScopeOf(intent);
         var plan = intent.Raw is { } raw ? PlanRaw(intent, raw) : PlanChat(intent);
+        plan = plan with { Request = plan.Request with { CacheSalt = scope } };
         return adapter is null
             ? plan with { ModelId = host.ServedModelId }
             : plan with { ModelId = adapter, Request = plan.Request with { Adapter = adapter } };
+    }
+
+    /// <summary>
+    /// The prefix-cache scope of an intent (the engine's tenant salt): the API key's tenant and the request's own
+    /// cache_salt. Null, the one shared scope, only without keys and without a salt: with keys on, a key never reuses
+    /// (nor learns from cached_tokens about) another key's prompts. The output memory's keys carry the same scope.
+    /// </summary>
+    public static string? CacheScopeOf(GenerationIntent intent)
+    {
+        ArgumentNullException.ThrowIfNull(intent);
+        if (intent.CacheSalt is { Length: 0 })
+        {
+            throw Fail(IntentField.CacheSalt, n => $"'{n(IntentField.CacheSalt)}' must be a non-empty string when given.");
+        }
+
+        return intent.Tenant == State.TenantId.Anonymous && intent.CacheSalt is null
+            ? null
+            : intent.Tenant.Value + "\u0001" + (intent.CacheSalt ?? "");
     }
 
     /// <summary>Counts the prompt tokens of an intent (Anthropic's count_tokens), without the output checks.</summary>
@@ -162,6 +223,7 @@ public sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting
         return new GenerationPlan(prompt, request, parser, request.TopLogprobs >= 0)
         {
             Memory = memory,
+            Tenant = intent.Tenant,
             Prefill = generationPrefill,
             PrefillTokens = generationPrefill.Length == 0 ? [] : engine.Tokenize(generationPrefill),
             DroppedMessages = dropped,

@@ -6,13 +6,13 @@ using YoutuServer.Engine.Scheduling;
 namespace YoutuServer.Generation;
 
 /// <summary>Sees each engine event of a run as it is read (request telemetry and traces).</summary>
-public interface IGenerationObserver
+internal interface IGenerationObserver
 {
     void OnEngineEvent(GenerationEvent e);
 }
 
 /// <summary>What a <see cref="ResultEvent"/> says.</summary>
-public enum ResultKind
+internal enum ResultKind
 {
     /// <summary>Nothing happened for a while (queued, or a slow step): a stream may send a keep-alive.</summary>
     KeepAlive,
@@ -31,10 +31,10 @@ public enum ResultKind
 }
 
 /// <summary>One step of a generation's result stream.</summary>
-public readonly record struct ResultEvent(ResultKind Kind, int Choice = -1, OutputEvent Output = default, LogprobEntry? Logprob = null);
+internal readonly record struct ResultEvent(ResultKind Kind, int Choice = -1, OutputEvent Output = default, LogprobEntry? Logprob = null);
 
 /// <summary>Token counts of a finished request, plus the engine's timings.</summary>
-public sealed record UsageRecord(int PromptTokens, int CachedTokens, int CompletionTokens, int ReasoningTokens, GenerationUsage? Engine)
+internal sealed record UsageRecord(int PromptTokens, int CachedTokens, int CompletionTokens, int ReasoningTokens, GenerationUsage? Engine)
 {
     public int TotalTokens => PromptTokens + CompletionTokens;
 }
@@ -44,7 +44,7 @@ public sealed record UsageRecord(int PromptTokens, int CachedTokens, int Complet
 /// choices, completion). Every wire format reads <see cref="ReadAsync"/> (streaming) or <see cref="CompleteAsync"/>
 /// and writes what it yields in its own shape.
 /// </summary>
-public sealed class GenerationRun
+internal sealed class GenerationRun
 {
     private readonly GenerationHandle handle;
     private readonly IGenerationObserver? observer;
@@ -180,6 +180,7 @@ public sealed class GenerationRun
                     case ChoiceFinishedEvent f:
                         events.Clear();
                         Choices[f.Choice].OnFinished(f, events);
+                        await RememberAsync(Choices[f.Choice], cancellationToken).ConfigureAwait(false);
                         foreach (var o in events)
                         {
                             yield return new ResultEvent(ResultKind.Output, f.Choice, o);
@@ -195,6 +196,26 @@ public sealed class GenerationRun
             }
 
             yield return new ResultEvent(ResultKind.Flush);
+        }
+    }
+
+    /// <summary>
+    /// Stores a finished turn in the output memory before its end is reported, so a client that sends it straight back
+    /// finds it. A memory that cannot answer costs only prefix-cache reuse.
+    /// </summary>
+    private async ValueTask RememberAsync(ChoiceOutput choice, CancellationToken cancellationToken)
+    {
+        if (Plan.Memory is not { } memory || choice.ToRemember is not { } turn)
+        {
+            return;
+        }
+
+        try
+        {
+            await memory.RememberAsync(Plan.Tenant, turn.Key, turn.Turn, cancellationToken).ConfigureAwait(false);
+        }
+        catch (State.StateUnavailableException)
+        {
         }
     }
 

@@ -1,7 +1,7 @@
 namespace YoutuServer.Generation;
 
 /// <summary>The input a failure is about, in no wire format's vocabulary; each adapter names it in its own.</summary>
-public enum IntentField
+internal enum IntentField
 {
     None,
     Model,
@@ -28,9 +28,10 @@ public enum IntentField
     Logprobs,
     TopLogprobs,
     ReasoningBudget,
+    CacheSalt,
 }
 
-public enum IntentFailureKind
+internal enum IntentFailureKind
 {
     /// <summary>400: a value out of range or of the wrong shape.</summary>
     Invalid,
@@ -47,13 +48,13 @@ public enum IntentFailureKind
 }
 
 /// <summary>Names a field (with an index for list items, e.g. tools[2]) in one wire format's vocabulary.</summary>
-public delegate string FieldNamer(IntentField field, int? index = null);
+internal delegate string FieldNamer(IntentField field, int? index = null);
 
 /// <summary>
 /// A typed refusal: which input, what kind, and a message composed with the adapter's own field names
 /// (so "'max_tokens' must be…" on chat completions reads "'max_output_tokens' must be…" on Responses).
 /// </summary>
-public sealed record IntentFailure(IntentField Field, IntentFailureKind Kind, Func<FieldNamer, string> Describe, int? Index = null)
+internal sealed record IntentFailure(IntentField Field, IntentFailureKind Kind, Func<FieldNamer, string> Describe, int? Index = null)
 {
     /// <summary>The failure's message in a wire format's vocabulary.</summary>
     public string Message(FieldNamer names) => Describe(names);
@@ -62,7 +63,7 @@ public sealed record IntentFailure(IntentField Field, IntentFailureKind Kind, Fu
 }
 
 /// <summary>Thrown by the planner and the result stream's submission; every adapter catches it and writes its own error shape.</summary>
-public sealed class IntentException : Exception
+internal sealed class IntentException : Exception
 {
     public IntentException(IntentFailure failure) : base(failure.Describe(static (f, i) => i is null ? f.ToString() : $"{f}[{i}]")) => Failure = failure;
 

@@ -7,30 +7,32 @@ namespace YoutuServer.Generation;
 
 /// <summary>
 /// Prompt assembly: renders the conversation through the chat formatter and tokenizes it, splicing in the exact
-/// tokens of assistant turns that <see cref="OutputMemory"/> remembers.
+/// tokens of the assistant turns the intent recalled (<see cref="GenerationIntent.RecalledTurns"/>).
 /// </summary>
-internal sealed class PromptAssembler(EngineHost host, ChatFormatting formatting, OutputMemory memory)
+internal sealed class PromptAssembler(EngineHost host, ChatFormatting formatting)
 {
     /// <summary>
     /// Renders the conversation and tokenizes it (null tokens when more than <paramref name="limit"/>, with a lower
     /// bound in <paramref name="atLeast"/>). Assistant turns that the template keeps whole and that
-    /// <see cref="OutputMemory"/> remembers go in as the exact text and token ids the model produced.
+    /// <see cref="GenerationIntent.RecalledTurns"/> holds go in as the exact text and token ids the model produced.
     /// </summary>
     public (string Prompt, int[]? Tokens) Render(GenerationIntent intent, bool? thinking, List<JsonElement> tools, int limit, out int atLeast)
     {
         var source = intent.Messages;
         var messages = new ChatMessage[source.Count];
         var firstTool = FirstToolResult(source);
+        var scope = intent.RecalledTurns is null ? null : GenerationPlanner.CacheScopeOf(intent);
         string? marker = null;
-        List<(string Marker, string Text, int[] Tokens)>? recalled = null;
+        List<(string Marker, string Text, IReadOnlyList<int> Tokens)>? recalled = null;
         for (var i = 0; i < messages.Length; i++)
         {
             var m = source[i];
             // The template keeps an assistant turn whole from just before the first tool result on (a tool loop);
             // there the turn can be the model's own tokens.
             if (m.Role == ChatRoles.Assistant && i < source.Count - 1 && i >= firstTool - 1
-                && memory.TryRecall(OutputMemory.KeyOf(m), out var turnText, out var ids))
+                && intent.RecalledTurns?.TryGetValue(OutputMemoryKeys.Of(m, scope), out var turn) == true)
             {
+                var (turnText, ids) = (turn.Text, turn.Tokens);
                 marker ??= "\u0001youtu-turn-" + Guid.NewGuid().ToString("N") + "-";
                 var placeholder = marker + i.ToString(CultureInfo.InvariantCulture) + "\u0001";
                 (recalled ??= []).Add((placeholder, turnText, ids));

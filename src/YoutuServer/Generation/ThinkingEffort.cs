@@ -4,7 +4,7 @@ namespace YoutuServer.Generation;
 /// A client's reasoning effort (Responses' <c>reasoning.effort</c>, Anthropic's <c>output_config.effort</c>) as a
 /// thinking budget in tokens: one mapping for every wire format.
 /// </summary>
-public static class ThinkingEffort
+internal static class ThinkingEffort
 {
     public const int Low = 512;
     public const int Medium = 2048;

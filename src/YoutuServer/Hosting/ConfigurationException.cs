@@ -1,7 +1,7 @@
 namespace YoutuServer.Hosting;
 
 /// <summary>A setting the server cannot start with (a missing keys file, a bad endpoint URL); the message says which.</summary>
-public sealed class ConfigurationException : Exception
+internal sealed class ConfigurationException : Exception
 {
     public ConfigurationException(string message) : base(message) { }
     public ConfigurationException() { }

@@ -3,7 +3,7 @@ using YoutuServer.Engine.Synthesis;
 namespace YoutuServer.Hosting;
 
 /// <summary>The embedded default when no real weights are present: a tiny Youtu-shaped model with random weights.</summary>
-public static class DemoModel
+internal static class DemoModel
 {
     public const string FileName = "youtu-demo-tiny.gguf";
 

@@ -10,7 +10,7 @@ namespace YoutuServer.Hosting;
 /// Kestrel starts listening, so /health/ready never reports ready before the model is there. On shutdown the
 /// engine stops after Kestrel has drained its requests (see DrainCoordinator).
 /// </summary>
-public sealed partial class EngineHost : IHostedService, IAsyncDisposable
+internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
 {
     private readonly ServerOptions options;
     private readonly ILoggerFactory loggerFactory;
@@ -56,6 +56,16 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         Catalog = catalog;
         CatalogEntry = entry;
         var adapters = ResolveAdapters(entry, catalog);
+        if (options.CacheRamMiB < -1)
+        {
+            throw new ConfigurationException($"--cache-ram: expected MiB (0 = off, -1 = automatic), got {options.CacheRamMiB}.");
+        }
+
+        if (options.CacheDiskMiB < 1)
+        {
+            throw new ConfigurationException($"--cache-disk: expected a bound in MiB of at least 1, got {options.CacheDiskMiB}.");
+        }
+
         var engineOptions = new EngineOptions
         {
             ModelPath = path,
@@ -84,6 +94,9 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
             UseExtraBufts = options.UseExtraBufts,
             UseMmap = options.UseMmap,
             PrefixCache = options.PrefixCache,
+            CacheRamMiB = options.CacheRamMiB,
+            CacheDir = string.IsNullOrWhiteSpace(options.CacheDir) ? null : options.CacheDir,
+            CacheDiskMiB = options.CacheDiskMiB,
             Adapters = [.. adapters.Select(a => a.Options)],
             AdapterQuantumSteps = options.AdapterQuantumSteps,
         };
@@ -254,13 +267,13 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
         }
     }
 
-    [LoggerMessage(EventId = 2210, Level = LogLevel.Warning, Message = "The model alias '{Alias}' also matches the LoRA adapter '{Adapter}': requests for '{Adapter}' get the adapter (an exact id wins over a wildcard alias)")]
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "The model alias '{Alias}' also matches the LoRA adapter '{Adapter}': requests for '{Adapter}' get the adapter (an exact id wins over a wildcard alias)")]
     private partial void LogAliasClash(string alias, string adapter);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
     private partial void LogReady(string model, string path, int parallel, int ctx);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = """
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = """
 
         ================================================================================
          The default model '{Id}' is not on this machine ({Path}).
@@ -276,4 +289,4 @@ public sealed partial class EngineHost : IHostedService, IAsyncDisposable
 }
 
 /// <summary>An adapter as the API lists it.</summary>
-public sealed record ServedAdapter(string Id, string? Description);
+internal sealed record ServedAdapter(string Id, string? Description);

@@ -4,7 +4,7 @@ namespace YoutuServer.Hosting;
 /// Server settings, bound from the "Youtu" configuration section: appsettings.json, environment variables
 /// (YOUTU__PORT, YOUTU__MODEL, ...) and command-line options (--port, --model, ...), later sources winning.
 /// </summary>
-public sealed class ServerOptions
+internal sealed class ServerOptions
 {
     public const string Section = "Youtu";
 
@@ -42,6 +42,16 @@ public sealed class ServerOptions
     /// <summary>null = map the file unless weights are repacked on the CPU (see EngineOptions.UseMmap).</summary>
     public bool? UseMmap { get; set; }
     public bool PrefixCache { get; set; } = true;
+    /// <summary>
+    /// Host-RAM tier of the prefix cache in MiB (<c>--cache-ram</c>): states of sequences whose cells are given to other
+    /// requests are kept here and restored when a session continues. -1 = automatic (8192 MiB, at most a quarter of the
+    /// memory available at start); 0 = off.
+    /// </summary>
+    public int CacheRamMiB { get; set; } = -1;
+    /// <summary>Disk tier of the prefix cache (<c>--cache-dir</c>): states spill here from RAM and survive a restart; null = off.</summary>
+    public string? CacheDir { get; set; }
+    /// <summary>Bound of the disk tier in MiB (<c>--cache-disk</c>); least recently used files go first.</summary>
+    public int CacheDiskMiB { get; set; } = 10_240;
     /// <summary>LoRA adapters to serve beside the model, each "ID=PATH[:SCALE]" (--lora, repeatable); models.json
     /// adapters whose base is the served model are added to these.</summary>
     public List<string> Lora { get; set; } = [];
@@ -83,6 +93,29 @@ public sealed class ServerOptions
     public int ResponsesStoreItems { get; set; } = 1000;
     /// <summary>...and about this many bytes; the least recently used are evicted first.</summary>
     public long ResponsesStoreBytes { get; set; } = 128L * 1024 * 1024;
+
+    /// <summary>Output memory (finished turns kept token for token for the prefix cache): at most this many turns...</summary>
+    public int OutputMemoryItems { get; set; } = 4096;
+    /// <summary>...and about this many bytes (4 per token plus the text).</summary>
+    public long OutputMemoryBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Tool-use memory (Anthropic tool calls' exact argument text): at most this many calls...</summary>
+    public int ToolUseMemoryItems { get; set; } = 16_384;
+    /// <summary>...and about this many bytes.</summary>
+    public long ToolUseMemoryBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>The share (0-1] of each state store's bounds one tenant (API key) may hold; 1 = no per-tenant bound beyond the store's.</summary>
+    public double StateTenantShare { get; set; } = 1.0;
+
+    /// <summary>
+    /// Where session state lives (stored responses, output and tool_use memories): "memory" (this process) or
+    /// "redis://HOST:PORT[,options]", a Redis-protocol store shared by replicas (<c>--state-store</c>).
+    /// </summary>
+    public string StateStore { get; set; } = "memory";
+    /// <summary>Seconds shared session state lives after its last use (<c>--state-ttl</c>); default 7 days.</summary>
+    public int StateTtlSeconds { get; set; } = 7 * 24 * 3600;
+    /// <summary>This replica's name in the x-youtu-replica response header; default HOSTNAME-PID.</summary>
+    public string? ReplicaId { get; set; }
 
     public List<string> ApiKeys { get; set; } = [];
     public string? ApiKeysFile { get; set; }

@@ -5,7 +5,7 @@ namespace YoutuServer.Http;
 /// three), the field it is about and an optional Retry-After. Thrown inside handlers and middleware; written by
 /// <see cref="ErrorWriter"/> in the shape of the wire format the request came through (<see cref="IErrorShape"/>).
 /// </summary>
-public sealed class ApiException : Exception
+internal sealed class ApiException : Exception
 {
     public ApiException(int status, string message, string type = "invalid_request_error", string? param = null, string? code = null, int? retryAfterSeconds = null)
         : base(message)
@@ -35,7 +35,7 @@ public sealed class ApiException : Exception
 }
 
 /// <summary>Writes an <see cref="ApiException"/> as one wire format's error body (status, headers, JSON).</summary>
-public interface IErrorShape
+internal interface IErrorShape
 {
     Task WriteAsync(HttpContext http, ApiException error);
 
@@ -47,7 +47,7 @@ public interface IErrorShape
 /// Which error shape a request gets: the one registered for the longest matching path prefix, else the default
 /// (OpenAI's). Each wire format registers its own at start-up; middleware (keys, limits, body size) writes through it.
 /// </summary>
-public sealed class ErrorShapes(IErrorShape fallback)
+internal sealed class ErrorShapes(IErrorShape fallback)
 {
     private readonly List<(PathString Prefix, IErrorShape Shape)> shapes = [];
 
@@ -72,7 +72,7 @@ public sealed class ErrorShapes(IErrorShape fallback)
     }
 }
 
-public static class ErrorWriter
+internal static class ErrorWriter
 {
     public static Task WriteAsync(HttpContext http, ApiException e)
     {

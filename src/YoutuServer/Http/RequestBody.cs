@@ -7,7 +7,7 @@ namespace YoutuServer.Http;
 /// Reads a JSON body with our own error mapping: malformed JSON, invalid UTF-8, nesting beyond 64 levels and
 /// wrong types all become 400s whose param names the offending field (from the reader's JSON path).
 /// </summary>
-public static class RequestBody
+internal static class RequestBody
 {
     public static async Task<T> ReadAsync<T>(HttpContext http, JsonTypeInfo<T> typeInfo) where T : class
     {

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 namespace YoutuServer.Models;
 
 /// <summary>One sampling preset (a mode's recommended decoding parameters).</summary>
-public sealed class SamplingPreset
+internal sealed class SamplingPreset
 {
     [JsonPropertyName("temperature")] public float? Temperature { get; set; }
     [JsonPropertyName("top_p")] public float? TopP { get; set; }
@@ -14,13 +14,13 @@ public sealed class SamplingPreset
     [JsonPropertyName("repetition_penalty")] public float? RepetitionPenalty { get; set; }
 }
 
-public sealed class ModelSampling
+internal sealed class ModelSampling
 {
     [JsonPropertyName("thinking")] public SamplingPreset? Thinking { get; set; }
     [JsonPropertyName("normal")] public SamplingPreset? Normal { get; set; }
 }
 
-public sealed class ModelSource
+internal sealed class ModelSource
 {
     [JsonPropertyName("repo")] public string? Repo { get; set; }
     [JsonPropertyName("file")] public string? File { get; set; }
@@ -30,7 +30,7 @@ public sealed class ModelSource
     [JsonPropertyName("size")] public long? Size { get; set; }
 }
 
-public sealed class ModelEntry
+internal sealed class ModelEntry
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("aliases")] public List<string> Aliases { get; set; } = [];
@@ -44,7 +44,7 @@ public sealed class ModelEntry
 }
 
 /// <summary>A LoRA adapter of a base model: requests select it by putting its id in "model".</summary>
-public sealed class AdapterEntry
+internal sealed class AdapterEntry
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     /// <summary>The adapter GGUF (general.type "adapter"); relative paths resolve like model paths.</summary>
@@ -56,7 +56,7 @@ public sealed class AdapterEntry
     [JsonPropertyName("description")] public string? Description { get; set; }
 }
 
-public sealed class ModelCatalogDocument
+internal sealed class ModelCatalogDocument
 {
     [JsonPropertyName("default")] public string? Default { get; set; }
     [JsonPropertyName("models")] public List<ModelEntry> Models { get; set; } = [];
@@ -73,7 +73,7 @@ public sealed class ModelCatalogDocument
 internal sealed partial class CatalogJsonContext : JsonSerializerContext;
 
 /// <summary>models.json: the models this server knows, where they live and how to fetch them.</summary>
-public sealed partial class ModelCatalog
+internal sealed partial class ModelCatalog
 {
     private ModelCatalog(ModelCatalogDocument doc, string baseDir)
     {

@@ -15,7 +15,7 @@ namespace YoutuServer.Operations;
 /// <see cref="CryptographicOperations.FixedTimeEquals"/>, so neither the key's length nor which key matched shows in
 /// the timing. Logs and rate-limit partitions name a key by the first 8 hex digits of its hash, never by the key.
 /// </remarks>
-public sealed class ApiKeyStore
+internal sealed class ApiKeyStore
 {
     public const string EnvironmentList = "YOUTU_API_KEYS";
     private static readonly TimeSpan FileCheckEvery = TimeSpan.FromSeconds(5);
@@ -151,6 +151,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyStore keys, S
         if (keys.TryValidate(presented, out var keyId))
         {
             http.Items[KeyIdItem] = keyId;
+            http.Features.Set<State.ITenantFeature>(new State.TenantFeature(State.TenantId.FromKeyId(keyId)));
             return next(http);
         }
 
@@ -174,6 +175,13 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyStore keys, S
         var header = request.Headers["x-api-key"].ToString();
         return header.Length > 0 ? header.Trim() : null;
     }
+}
+
+/// <summary>The tenant of a request for the state services: its API key's identity (anonymous when keys are off).</summary>
+internal static class TenantHttpExtensions
+{
+    public static State.TenantId Tenant(this HttpContext http) =>
+        http.Features.Get<State.ITenantFeature>()?.Tenant ?? State.TenantId.Anonymous;
 }
 
 /// <summary>Which requests are API traffic (keys, limits, drain accounting) and which are probes or pages.</summary>

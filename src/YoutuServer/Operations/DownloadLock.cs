@@ -9,7 +9,7 @@ namespace YoutuServer.Operations;
 /// process dies, so a crashed pull never leaves a stale lock. The (empty) lock file is left in place on purpose:
 /// deleting it would let a waiter lock a file that a newcomer has already replaced.
 /// </remarks>
-public sealed class DownloadLock : IDisposable
+internal sealed class DownloadLock : IDisposable
 {
     public const string Suffix = ".lock";
     private readonly FileStream stream;

@@ -7,7 +7,7 @@ namespace YoutuServer.Operations;
 /// Renders <see cref="DownloadProgress"/> for a person: a redrawn bar with size, speed and ETA on a terminal, or a plain
 /// line every few seconds when stderr goes to a log (container logs should not fill with carriage returns).
 /// </summary>
-public sealed class DownloadProgressPrinter : IProgress<DownloadProgress>
+internal sealed class DownloadProgressPrinter : IProgress<DownloadProgress>
 {
     private const int BarWidth = 24;
     private readonly TextWriter writer;

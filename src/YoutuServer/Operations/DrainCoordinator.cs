@@ -16,7 +16,7 @@ namespace YoutuServer.Operations;
 /// engine is disposed (EngineHost.StopAsync) and the process exits 0.</item>
 /// </list>
 /// </summary>
-public sealed partial class DrainCoordinator : IHostedLifecycleService
+internal sealed partial class DrainCoordinator : IHostedLifecycleService
 {
     /// <summary>Added to the drain timeout for HostOptions.ShutdownTimeout: closing streams, stopping Kestrel and the engine.</summary>
     public static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(15);
@@ -134,15 +134,15 @@ public sealed partial class DrainCoordinator : IHostedLifecycleService
         return true;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Draining: no new requests; {InFlight} in flight may finish within {Timeout} s")]
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Information, Message = "Draining: no new requests; {InFlight} in flight may finish within {Timeout} s")]
     private partial void LogDrainStarted(int inFlight, int timeout);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Drained in {ElapsedMs} ms")]
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Information, Message = "Drained in {ElapsedMs} ms")]
     private partial void LogDrained(int elapsedMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Drain timeout ({Timeout} s): ending {InFlight} requests with finish_reason \"length\"")]
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Warning, Message = "Drain timeout ({Timeout} s): ending {InFlight} requests with finish_reason \"length\"")]
     private partial void LogDrainTimeout(int inFlight, int timeout);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{InFlight} requests still open after the drain; the server stops anyway")]
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Warning, Message = "{InFlight} requests still open after the drain; the server stops anyway")]
     private partial void LogDrainIncomplete(int inFlight);
 }

@@ -7,7 +7,7 @@ using System.Security.Cryptography;
 namespace YoutuServer.Operations;
 
 /// <summary>What to download and how to check it.</summary>
-public sealed record DownloadRequest
+internal sealed record DownloadRequest
 {
     public required Uri Url { get; init; }
     /// <summary>The final file; the download goes to <c>&lt;final&gt;.partial</c> first.</summary>
@@ -19,7 +19,7 @@ public sealed record DownloadRequest
     public bool DiscardPartial { get; init; }
 }
 
-public enum DownloadPhase
+internal enum DownloadPhase
 {
     /// <summary>Re-reading the bytes of an earlier attempt to continue the hash.</summary>
     CheckingPartial,
@@ -30,11 +30,11 @@ public enum DownloadPhase
 }
 
 /// <summary>One progress sample. <see cref="ResumedFrom"/> bytes came from an earlier attempt (not counted in speed).</summary>
-public readonly record struct DownloadProgress(DownloadPhase Phase, long BytesDone, long? TotalBytes, long ResumedFrom);
+internal readonly record struct DownloadProgress(DownloadPhase Phase, long BytesDone, long? TotalBytes, long ResumedFrom);
 
-public sealed record DownloadResult(string Path, long Size, string Sha256, bool Verified, long ResumedFrom);
+internal sealed record DownloadResult(string Path, long Size, string Sha256, bool Verified, long ResumedFrom);
 
-public enum DownloadFailure
+internal enum DownloadFailure
 {
     /// <summary>DNS failure, connection refused, unreachable network: nothing was transferred.</summary>
     Offline,
@@ -47,7 +47,7 @@ public enum DownloadFailure
     SizeMismatch,
 }
 
-public sealed class DownloadException : Exception
+internal sealed class DownloadException : Exception
 {
     public DownloadException(DownloadFailure failure, string message, Exception? inner = null) : base(message, inner) => Failure = failure;
     public DownloadException() : this(DownloadFailure.Interrupted, "download failed") { }
@@ -62,7 +62,7 @@ public sealed class DownloadException : Exception
 /// earlier attempt with a Range request, hashing while writing, and moving into place only once the size and the
 /// sha256 are right. The final path therefore only ever holds a complete, verified file (or the previous one).
 /// </summary>
-public sealed class ModelDownloader
+internal sealed class ModelDownloader
 {
     public const string PartialSuffix = ".partial";
     /// <summary>Holds the ETag / Last-Modified of the partial's source, sent as If-Range so a changed file restarts.</summary>

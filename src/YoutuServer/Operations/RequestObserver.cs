@@ -14,7 +14,7 @@ namespace YoutuServer.Operations;
 /// and after the response one log line and the request metrics. Per-request numbers (model, tokens, TTFT, TPOT)
 /// come from the HttpContext.Items that RequestTelemetry fills in the endpoints.
 /// </summary>
-public sealed partial class RequestObserver(RequestDelegate next, ServerOptions options, DrainCoordinator drain, ILogger<RequestObserver> logger)
+internal sealed partial class RequestObserver(RequestDelegate next, ServerOptions options, DrainCoordinator drain, ILogger<RequestObserver> logger)
 {
     public const string RequestIdHeader = "x-request-id";
     public const string RejectionItem = "youtu.rejection";
@@ -137,6 +137,10 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
                 ServerMetrics.PromptTokens.Add(usage.PromptTokens, modelTag);
                 ServerMetrics.GenerationTokens.Add(usage.CompletionTokens, modelTag);
                 ServerMetrics.PrefixCacheHitTokens.Add(usage.CachedTokens, modelTag);
+                if (usage.Engine is { RestoredTokens: > 0 } engineUsage)
+                {
+                    ServerMetrics.PrefixCacheRestoreDuration.Record(engineUsage.RestoreMs / 1000, modelTag);
+                }
             }
 
             if (ttft is { } t)
@@ -245,13 +249,13 @@ public sealed partial class RequestObserver(RequestDelegate next, ServerOptions 
         }
     }
 
-    [LoggerMessage(Message = "{Method} {Path} {Status} {DurationMs:0} ms id={RequestId}")]
+    [LoggerMessage(EventId = 1101, Message = "{Method} {Path} {Status} {DurationMs:0} ms id={RequestId}")]
     private partial void LogRequest(LogLevel level, string method, string path, int status, double durationMs, string requestId);
 
-    [LoggerMessage(Message = "{Method} {Path} {Status} {DurationMs:0} ms model={Model} prompt={PromptTokens} completion={CompletionTokens} cached={CachedTokens} ttft={TtftMs:0.0} ms tpot={TpotMs:0.00} ms id={RequestId}")]
+    [LoggerMessage(EventId = 1102, Message = "{Method} {Path} {Status} {DurationMs:0} ms model={Model} prompt={PromptTokens} completion={CompletionTokens} cached={CachedTokens} ttft={TtftMs:0.0} ms tpot={TpotMs:0.00} ms id={RequestId}")]
     private partial void LogCompletion(LogLevel level, string method, string path, int status, double durationMs, string model, int? promptTokens, int? completionTokens, int? cachedTokens, double? ttftMs, double? tpotMs, string requestId);
 
-    [LoggerMessage(Message = "{Method} {Path} {Status} {DurationMs:0} ms model={Model} prompt={PromptTokens} completion={CompletionTokens} cached={CachedTokens} ttft={TtftMs:0.0} ms tpot={TpotMs:0.00} ms id={RequestId} request={RequestBody} response={ResponseBody}")]
+    [LoggerMessage(EventId = 1103, Message = "{Method} {Path} {Status} {DurationMs:0} ms model={Model} prompt={PromptTokens} completion={CompletionTokens} cached={CachedTokens} ttft={TtftMs:0.0} ms tpot={TpotMs:0.00} ms id={RequestId} request={RequestBody} response={ResponseBody}")]
     private partial void LogCompletionWithText(LogLevel level, string method, string path, int status, double durationMs, string model, int? promptTokens, int? completionTokens, int? cachedTokens, double? ttftMs, double? tpotMs, string requestId, string? requestBody, string? responseBody);
 
     /// <summary>Tees the first bytes of the response (only with Youtu:LogPrompts).</summary>

@@ -8,7 +8,7 @@ namespace YoutuServer.Operations;
 /// Per-request timing for logs and metrics (TTFT, time per output token) and the request's trace events. Every wire
 /// format's handler begins and ends it; the result stream feeds it each engine event.
 /// </summary>
-public sealed class RequestTelemetry : IGenerationObserver
+internal sealed class RequestTelemetry : IGenerationObserver
 {
     private long start;
     private long firstToken;

@@ -8,7 +8,7 @@ namespace YoutuServer.Operations;
 /// with events as the scheduler reports them: admitted (slots granted, cached prompt tokens), first_token, and
 /// finished (usage, queue and prompt-evaluation time). The endpoints feed it with one call per engine event.
 /// </summary>
-public static class RequestTrace
+internal static class RequestTrace
 {
     public const string SourceName = "YoutuServer";
 

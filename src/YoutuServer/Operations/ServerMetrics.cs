@@ -14,7 +14,7 @@ namespace YoutuServer.Operations;
 /// Static on purpose: the endpoints report through one-line hooks, and a process serves one model. Gauges read the
 /// engine snapshot of every registered host (tests run several hosts in one process).
 /// </remarks>
-public static class ServerMetrics
+internal static class ServerMetrics
 {
     public const string MeterName = "YoutuServer";
 
@@ -50,18 +50,15 @@ public static class ServerMetrics
     public static readonly Counter<long> PrefixCacheHitTokens = Meter.CreateCounter<long>(
         "youtu.prefix_cache_hit_tokens", "{token}", "Prompt tokens served from the prefix cache instead of being evaluated.");
 
+    public static readonly Histogram<double> PrefixCacheRestoreDuration = Meter.CreateHistogram(
+        "youtu.prefix_cache.restore.duration", "s", "Time a request spent restoring saved prefix states (host RAM or disk) into its sequence, per request that restored one.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+
     public static readonly Counter<long> Rejections = Meter.CreateCounter<long>(
         "youtu.rejections", "{request}", "Requests refused before generation, by reason.");
 
-    public static readonly Counter<long> ResponseStoreEvictions = Meter.CreateCounter<long>(
-        "youtu.responses_store.evictions", "{response}", "Stored Responses API responses evicted (least recently used) to keep the store within its bounds.");
-
-    private static Func<(long Items, long Bytes)>[] storeSources = [];
-
     static ServerMetrics()
     {
-        Meter.CreateObservableGauge("youtu.responses_store.items", () => SumStores(s => s.Items), null, "Responses API responses held for previous_response_id and GET.");
-        Meter.CreateObservableGauge("youtu.responses_store.size", () => SumStores(s => s.Bytes), "By", "Approximate memory held by stored Responses API responses.");
         Meter.CreateObservableGauge("youtu.queue_depth", () => Observe(s => s.QueueDepth), null, "Requests waiting for a sequence slot.");
         Meter.CreateObservableGauge("youtu.active_sequences", () => Observe(s => s.ActiveSequences), null, "Sequences being decoded.");
         Meter.CreateObservableGauge("youtu.kv_cells_used", () => Observe(s => s.KvCellsUsed), null, "KV-cache cells holding tokens (prefix cache included).");
@@ -82,6 +79,32 @@ public static class ServerMetrics
             "LoRA adapters in vLLM's label format: max_lora, running_lora_adapters and waiting_lora_adapters (comma-separated ids); value = Unix time of the last change.");
         Meter.CreateObservableCounter("youtu.adapter_switches", () => ObserveLong(s => s.AdapterSwitches), null,
             "Times the engine switched the context's LoRA adapter between decode steps.");
+
+        // The prefix cache's tiers (the engine's PrefixCacheStats): where reused prompt tokens came from, what each
+        // tier holds, and what moved between tiers.
+        Meter.CreateObservableCounter("youtu.prefix_cache.reused_tokens", () => ObserveTiers(p =>
+            [("resident", p.ReusedTokensResident), ("shared", p.ReusedTokensShared), ("ram", p.ReusedTokensRam), ("disk", p.ReusedTokensDisk)]), "{token}",
+            "Prompt tokens reused from the prefix cache, by tier: resident (the sequence's own cells), shared (another sequence's cells), ram, disk (restored states).");
+        Meter.CreateObservableGauge("youtu.prefix_cache.size", () => ObserveTiers(p => [("ram", p.RamBytes), ("disk", p.DiskBytes)]), "By",
+            "Bytes of saved prefix states held, by tier.");
+        Meter.CreateObservableGauge("youtu.prefix_cache.limit", () => ObserveTiers(p => [("ram", p.RamLimitBytes), ("disk", p.DiskLimitBytes)]), "By",
+            "Bound of each tier in bytes (0 = the tier is off).");
+        Meter.CreateObservableGauge("youtu.prefix_cache.entries", () => ObserveTiers(p => [("ram", p.RamEntries), ("disk", p.DiskEntries)]), "{state}",
+            "Saved prefix states held, by tier.");
+        Meter.CreateObservableCounter("youtu.prefix_cache.restores", () => ObserveTiers(p => [("ok", p.Restores), ("failed", p.RestoreFailures)], "result"), "{state}",
+            "Saved states restored into a sequence (result ok), or refused so that the prompt was evaluated instead (failed).");
+        Meter.CreateObservableCounter("youtu.prefix_cache.restore.time", () => ObserveTiers(p => [("all", p.RestoreMsTotal / 1000)], "tier"), "s",
+            "Total time spent restoring saved states (reading files included).");
+        Meter.CreateObservableCounter("youtu.prefix_cache.saves", () => ObserveTiers(p => [("ram", p.Saves), ("disk", p.Spills)]), "{state}",
+            "States saved from the KV cache into RAM, and written (spilled) to disk.");
+        Meter.CreateObservableCounter("youtu.prefix_cache.evictions", () => ObserveTiers(p => [("kv", p.KvEvictions), ("ram", p.RamEvictions), ("disk", p.DiskEvictions)]), "{entry}",
+            "Evictions by tier: idle sequences whose cells were taken (kv), states dropped from RAM with nowhere to go, files removed to stay under the disk bound.");
+        Meter.CreateObservableCounter("youtu.prefix_cache.files_rejected", () => ObserveLong(s => s.PrefixCache.FilesRejected), "{file}",
+            "Disk-tier files skipped and removed: truncated, corrupt, foreign (another model or KV layout) or of an old format.");
+        Meter.CreateObservableGauge("youtu.prefix_cache.pins", () => Observe(s => s.PrefixCache.Pins), "{prefix}",
+            "Prefixes pinned by open sessions right now.");
+        Meter.CreateObservableGauge("youtu.prefix_cache.disk_writing_stopped", () => Observe(s => s.PrefixCache.DiskWritingStopped ? 1 : 0), null,
+            "1 when the disk tier stopped writing (disk full or unwritable); it is still read.");
     }
 
     /// <summary>
@@ -113,39 +136,6 @@ public static class ServerMetrics
         }
 
         return new Removal(source);
-    }
-
-    /// <summary>Adds a Responses store whose item count and size the gauges report; dispose the result to remove it.</summary>
-    public static IDisposable AddResponseStore(Func<(long Items, long Bytes)> source)
-    {
-        lock (SourcesLock)
-        {
-            storeSources = [.. storeSources, source];
-        }
-
-        return new StoreRemoval(source);
-    }
-
-    private static long SumStores(Func<(long Items, long Bytes), long> value)
-    {
-        long sum = 0;
-        foreach (var s in Volatile.Read(ref storeSources))
-        {
-            sum += value(s());
-        }
-
-        return sum;
-    }
-
-    private sealed class StoreRemoval(Func<(long Items, long Bytes)> source) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (SourcesLock)
-            {
-                storeSources = [.. storeSources.Where(s => s != source)];
-            }
-        }
     }
 
     /// <summary>Counts a refused request: queue_full, shutting_down, context_length_exceeded, request_too_large,
@@ -185,6 +175,21 @@ public static class ServerMetrics
             {
                 var (v, labels) = value(s.Stats);
                 yield return new Measurement<double>(v, [new KeyValuePair<string, object?>("model", s.Model), .. labels]);
+            }
+        }
+    }
+
+    /// <summary>One measurement per (label value, value) of every engine's prefix-cache stats, labelled model and <paramref name="label"/>.</summary>
+    private static IEnumerable<Measurement<double>> ObserveTiers(Func<Engine.Caching.PrefixCacheStats, (string Tier, double Value)[]> values, string label = "tier")
+    {
+        foreach (var source in Volatile.Read(ref sources))
+        {
+            if (source() is { } s)
+            {
+                foreach (var (tier, v) in values(s.Stats.PrefixCache))
+                {
+                    yield return new Measurement<double>(v, new KeyValuePair<string, object?>("model", s.Model), new KeyValuePair<string, object?>(label, tier));
+                }
             }
         }
     }

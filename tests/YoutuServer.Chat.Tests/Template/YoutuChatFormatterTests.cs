@@ -9,11 +9,11 @@ namespace YoutuServer.Chat.Tests.Template;
 public sealed class YoutuChatFormatterTests
 {
     private const string Bos = "<|begin_of_text|>";
-    private static readonly YoutuChatFormatter s_formatter = YoutuChatFormatter.Instance;
+    private static readonly YoutuChatFormatter Formatter = YoutuChatFormatter.Instance;
 
-    private static string Render(ChatRenderOptions options, params ChatMessage[] messages) => s_formatter.Render(messages, options);
+    private static string Render(ChatRenderOptions options, params ChatMessage[] messages) => Formatter.Render(messages, options);
 
-    private static string Render(params ChatMessage[] messages) => s_formatter.Render(messages, ChatRenderOptions.Default);
+    private static string Render(params ChatMessage[] messages) => Formatter.Render(messages, ChatRenderOptions.Default);
 
     private static JsonElement Json(string json)
     {
@@ -31,9 +31,9 @@ public sealed class YoutuChatFormatterTests
     [Fact]
     public void Formatter_identity()
     {
-        Assert.IsAssignableFrom<IChatFormatter>(s_formatter);
-        Assert.Equal("youtu", s_formatter.Name);
-        Assert.Equal(YoutuChatFormatter.FormatterName, s_formatter.Name);
+        Assert.IsAssignableFrom<IChatFormatter>(Formatter);
+        Assert.Equal("youtu", Formatter.Name);
+        Assert.Equal(YoutuChatFormatter.FormatterName, Formatter.Name);
     }
 
     [Fact]
@@ -120,8 +120,8 @@ public sealed class YoutuChatFormatterTests
     public void Empty_tools_list_is_treated_as_absent()
     {
         var messages = new[] { new ChatMessage(ChatRoles.System, "S"), User("Hi") };
-        string none = s_formatter.Render(messages, new ChatRenderOptions());
-        string empty = s_formatter.Render(messages, new ChatRenderOptions { Tools = [] });
+        string none = Formatter.Render(messages, new ChatRenderOptions());
+        string empty = Formatter.Render(messages, new ChatRenderOptions { Tools = [] });
         Assert.Equal(Bos + "S<|User|>Hi<|Assistant|>", none);
         Assert.Equal(none, empty);
     }
@@ -247,7 +247,7 @@ public sealed class YoutuChatFormatterTests
     [Fact]
     public void Empty_conversation_renders_only_the_prefix()
     {
-        Assert.Equal(Bos, s_formatter.Render([], ChatRenderOptions.Default));
+        Assert.Equal(Bos, Formatter.Render([], ChatRenderOptions.Default));
     }
 
     [Fact]
@@ -276,7 +276,7 @@ public sealed class YoutuChatFormatterTests
     [Fact]
     public void Null_message_throws()
     {
-        Assert.Throws<ChatTemplateException>(() => s_formatter.Render([User("Q"), null!], ChatRenderOptions.Default));
+        Assert.Throws<ChatTemplateException>(() => Formatter.Render([User("Q"), null!], ChatRenderOptions.Default));
     }
 
     [Fact]

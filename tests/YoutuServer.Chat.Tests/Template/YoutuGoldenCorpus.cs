@@ -9,23 +9,23 @@ namespace YoutuServer.Chat.Tests.Template;
 /// </summary>
 internal static class YoutuGoldenCorpus
 {
-    private static readonly Lazy<(Dictionary<string, JsonElement> Cases, Dictionary<string, JsonElement> Expected, List<string> Order)> s_data =
+    private static readonly Lazy<(Dictionary<string, JsonElement> Cases, Dictionary<string, JsonElement> Expected, List<string> Order)> Data =
         new(Load);
 
-    public static IReadOnlyList<string> CaseNames => s_data.Value.Order;
+    public static IReadOnlyList<string> CaseNames => Data.Value.Order;
 
-    public static JsonElement Case(string name) => s_data.Value.Cases[name];
+    public static JsonElement Case(string name) => Data.Value.Cases[name];
 
     /// <summary>The expected text, or null when Jinja raised for this case.</summary>
     public static string? Expected(string name)
     {
-        var e = s_data.Value.Expected[name];
+        var e = Data.Value.Expected[name];
         return e.ValueKind == JsonValueKind.String ? e.GetString() : null;
     }
 
-    public static bool HasExpectation(string name) => s_data.Value.Expected.ContainsKey(name);
+    public static bool HasExpectation(string name) => Data.Value.Expected.ContainsKey(name);
 
-    public static int ExpectationCount => s_data.Value.Expected.Count;
+    public static int ExpectationCount => Data.Value.Expected.Count;
 
     public static List<ChatMessage> Messages(JsonElement testCase)
     {

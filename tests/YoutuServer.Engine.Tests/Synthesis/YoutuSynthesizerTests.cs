@@ -7,11 +7,11 @@ namespace YoutuServer.Engine.Tests.Synthesis;
 
 public sealed class YoutuSynthesizerTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("youtu-synth-").FullName;
+    private readonly string dir = Directory.CreateTempSubdirectory("youtu-synth-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private string PathFor(string name) => Path.Combine(_dir, name);
+    private string PathFor(string name) => Path.Combine(dir, name);
 
     [Fact]
     public void Tiny_model_is_small_valid_and_has_the_youtu_layout()

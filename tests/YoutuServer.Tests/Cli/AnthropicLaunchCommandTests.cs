@@ -22,6 +22,8 @@ public sealed class AnthropicLaunchCommandTests
             Assert.Equal("1", env[name]);
         }
 
+        // Claude Code then sends no per-request billing line at the front of its system prompt.
+        Assert.Equal("0", env["CLAUDE_CODE_ATTRIBUTION_HEADER"]);
         Assert.Equal("sk-x", LaunchClaudeCommand.ClaudeEnvironment("http://h", "sk-x", "m").Single(e => e.Name == "ANTHROPIC_AUTH_TOKEN").Value);
     }
 

@@ -13,7 +13,7 @@ namespace YoutuServer.Tests.Faults;
 /// <summary>One real-socket server with a single slot and a tiny batch, so prompts take many steps.</summary>
 public sealed class OneSlotServer : IAsyncLifetime
 {
-    public LiveServer Server { get; private set; } = null!;
+    internal LiveServer Server { get; private set; } = null!;
 
     public async Task InitializeAsync() =>
         Server = await LiveServer.StartAsync("--parallel", "1", "--batch-size", "16", "--ctx-size", "4096", "--queue-size", "4");

@@ -13,7 +13,7 @@ namespace YoutuServer.Tests.Load;
 /// youtu-server built by ServerApp.Build and listening on a real loopback port (Kestrel, not TestServer), so client
 /// disconnects are real TCP closes. The engine is reachable in-process for exact stats.
 /// </summary>
-public sealed class LiveServer : IAsyncDisposable
+internal sealed class LiveServer : IAsyncDisposable
 {
     private readonly WebApplication app;
 

@@ -236,6 +236,22 @@ public sealed class DeploymentFilesTests
     }
 
     [Fact]
+    public void Compose_shares_session_state_through_its_valkey_service()
+    {
+        var services = (YamlMappingNode)Node(Compose(), "services")!;
+        var env = ComposeEnv(services["youtu-server"]);
+        var store = services["state-store"];
+        Assert.Equal("redis://state-store:6379", env["YOUTU__STATESTORE"]);
+        Assert.Equal(YoutuServer.State.Redis.StateStoreSettings.Parse(env["YOUTU__STATESTORE"]).Display, env["YOUTU__STATESTORE"]);
+        Assert.StartsWith("valkey/valkey:", Scalar(store, "image"), StringComparison.Ordinal);
+        Assert.Contains("volatile-lru", Strings(store, "command"));
+        // Started before the server, not waited for: the server reconnects by itself.
+        Assert.Equal("service_started", Scalar(services["youtu-server"], "depends_on", "state-store", "condition"));
+        Assert.True(env.ContainsKey("YOUTU__REASONINGKEY"));
+        Assert.NotNull(Node(Compose(), "volumes", "state-data"));
+    }
+
+    [Fact]
     public void Compose_pulls_the_served_model_before_starting_the_server()
     {
         var services = Node(Compose(), "services")!;

@@ -15,6 +15,8 @@ public sealed class KubernetesManifestTests
     private static readonly Dictionary<string, string> ApiVersions = new(StringComparer.Ordinal)
     {
         ["Deployment"] = "apps/v1",
+        ["StatefulSet"] = "apps/v1",
+        ["Secret"] = "v1",
         ["Service"] = "v1",
         ["PersistentVolumeClaim"] = "v1",
         ["ScaledObject"] = "keda.sh/v1alpha1",
@@ -31,7 +33,8 @@ public sealed class KubernetesManifestTests
             .SelectMany(f => LoadYamlDocuments(f).Select(d => (Path.GetRelativePath(K8sDir, f), d)))
             .ToList();
 
-    private static YamlMappingNode One(string kind) => Assert.Single(Manifests(), m => Scalar(m.Doc, "kind") == kind).Doc;
+    private static YamlMappingNode One(string kind, string name = "youtu-server") =>
+        Assert.Single(Manifests(), m => Scalar(m.Doc, "kind") == kind && (kind == "Kustomization" || Scalar(m.Doc, "metadata", "name") == name)).Doc;
 
     private static YamlNode Container(string name) =>
         Assert.Single(Items(One("Deployment"), "spec", "template", "spec", "containers"), c => Scalar(c, "name") == name);
@@ -57,7 +60,7 @@ public sealed class KubernetesManifestTests
             if (kind != "Kustomization")
             {
                 Assert.False(string.IsNullOrEmpty(Scalar(doc, "metadata", "name")), $"{file}: metadata.name missing");
-                Assert.Equal("youtu-server", Scalar(doc, "metadata", "labels", "app.kubernetes.io/name"));
+                Assert.Contains(Scalar(doc, "metadata", "labels", "app.kubernetes.io/name"), new[] { "youtu-server", "youtu-state" });
             }
         }
     }
@@ -67,7 +70,7 @@ public sealed class KubernetesManifestTests
     {
         var resources = Strings(One("Kustomization"), "resources").ToList();
 
-        Assert.Equal(new[] { "pvc.yaml", "deployment.yaml", "service.yaml", "keda-scaledobject.yaml" }, resources);
+        Assert.Equal(new[] { "pvc.yaml", "deployment.yaml", "state-store.yaml", "service.yaml", "keda-scaledobject.yaml" }, resources);
         Assert.All(resources, r => Assert.True(File.Exists(Path.Combine(K8sDir, r)), r));
         Assert.Equal("youtu-server", Scalar(One("Kustomization"), "images", 0, "name"));
     }
@@ -129,7 +132,7 @@ public sealed class KubernetesManifestTests
         var server = Container("youtu-server");
         var args = Strings(init, "args").ToList();
         var catalog = ModelCatalog.Load(RepoFiles.PathOf("models.json"));
-        var claim = Scalar(One("PersistentVolumeClaim"), "metadata", "name");
+        var claim = Scalar(One("PersistentVolumeClaim", "youtu-models"), "metadata", "name");
         var volume = Assert.Single(Items(One("Deployment"), "spec", "template", "spec", "volumes"));
 
         Assert.Equal("pull", args[0]);
@@ -193,6 +196,34 @@ public sealed class KubernetesManifestTests
         Assert.All(selector.Children, kv => Assert.Equal(((YamlScalarNode)kv.Value).Value, Scalar(podLabels, ((YamlScalarNode)kv.Key).Value!)));
         Assert.Equal("http", Scalar(service, "spec", "ports", 0, "targetPort"));
         Assert.Equal(Scalar(One("Deployment"), "spec", "selector", "matchLabels", "app.kubernetes.io/name"), Scalar(podLabels, "app.kubernetes.io/name"));
+    }
+
+    [Fact]
+    public void Replicas_share_the_state_store_and_the_seal_key_from_a_secret()
+    {
+        var env = Env(Container("youtu-server"));
+        var store = Scalar(env["YOUTU__STATESTORE"], "value");
+        var service = One("Service", "youtu-state");
+        var statefulSet = One("StatefulSet", "youtu-state");
+        Assert.Equal($"redis://{Scalar(service, "metadata", "name")}:{Scalar(service, "spec", "ports", 0, "port")}", store);
+        Assert.Equal("redis", Scalar(service, "spec", "ports", 0, "targetPort"));
+        Assert.Equal("redis", Scalar(statefulSet, "spec", "template", "spec", "containers", 0, "ports", 0, "name"));
+        Assert.Equal(Scalar(statefulSet, "spec", "template", "metadata", "labels", "app.kubernetes.io/name"), Scalar(service, "spec", "selector", "app.kubernetes.io/name"));
+        Assert.Equal("1", Scalar(statefulSet, "spec", "replicas"));
+        // Every key the server writes has a TTL, so volatile-lru bounds the store without touching foreign keys.
+        Assert.Contains("volatile-lru", Strings(statefulSet, "spec", "template", "spec", "containers", 0, "args"));
+
+        // The seal key: from a Secret, required (a pod with its own random key would break seals across replicas).
+        var key = env["YOUTU__REASONINGKEY"];
+        Assert.Equal("youtu-reasoning-key", Scalar(key, "valueFrom", "secretKeyRef", "name"));
+        Assert.Equal("key", Scalar(key, "valueFrom", "secretKeyRef", "key"));
+        Assert.NotEqual("true", Scalar(key, "valueFrom", "secretKeyRef", "optional"));
+        var example = One("Secret", "youtu-reasoning-key");
+        Assert.NotNull(Node(example, "stringData", "key"));
+        Assert.DoesNotContain("reasoning-key.example.yaml", Strings(One("Kustomization"), "resources"));
+
+        // Responses show which replica answered: the pod's name.
+        Assert.Equal("metadata.name", Scalar(env["YOUTU__REPLICAID"], "valueFrom", "fieldRef", "fieldPath"));
     }
 
     [Fact]

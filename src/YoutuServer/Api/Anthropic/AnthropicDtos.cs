@@ -8,7 +8,7 @@ namespace YoutuServer.Api.Anthropic;
 // mapper reads them by hand so that every bad field gets a 400 naming it (messages.3.content.1.type).
 
 /// <summary>POST /v1/messages and /v1/messages/count_tokens.</summary>
-public sealed class MessagesRequest
+internal sealed class MessagesRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
@@ -35,9 +35,11 @@ public sealed class MessagesRequest
     /// <summary>Remote MCP servers: not run here (skipped with a warning).</summary>
     [JsonPropertyName("mcp_servers")] public JsonElement? McpServers { get; set; }
     [JsonPropertyName("container")] public JsonElement? Container { get; set; }
+    /// <summary>vLLM's prefix-cache salt (an extension): prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
 }
 
-public sealed class InputMessage
+internal sealed class InputMessage
 {
     [JsonPropertyName("role")] public string? Role { get; set; }
     /// <summary>A string or an array of content blocks.</summary>
@@ -45,7 +47,7 @@ public sealed class InputMessage
 }
 
 /// <summary>The response message (also the skeleton in message_start).</summary>
-public sealed class MessageResponse
+internal sealed class MessageResponse
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("type")] public string Type { get; set; } = "message";
@@ -58,7 +60,7 @@ public sealed class MessageResponse
 }
 
 /// <summary>One output block: text, thinking (with its signature) or tool_use (with its input object).</summary>
-public sealed class ContentBlock
+internal sealed class ContentBlock
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "text";
     [JsonPropertyName("id")] public string? Id { get; set; }
@@ -71,7 +73,7 @@ public sealed class ContentBlock
     [JsonPropertyName("text")] public string? Text { get; set; }
 }
 
-public sealed class ToolCaller
+internal sealed class ToolCaller
 {
     public static ToolCaller Direct { get; } = new();
 
@@ -82,7 +84,7 @@ public sealed class ToolCaller
 /// Token counts. input_tokens is the part of the prompt not read from the prefix cache; cache_read_input_tokens is the
 /// reused part (their sum is the whole prompt). The cache fills by itself, so cache_creation_input_tokens is 0.
 /// </summary>
-public sealed class MessageUsage
+internal sealed class MessageUsage
 {
     [JsonPropertyName("input_tokens")] public int InputTokens { get; set; }
     [JsonPropertyName("cache_creation_input_tokens")] public int CacheCreationInputTokens { get; set; }
@@ -90,27 +92,27 @@ public sealed class MessageUsage
     [JsonPropertyName("output_tokens")] public int OutputTokens { get; set; }
 }
 
-public sealed class CountTokensResponse
+internal sealed class CountTokensResponse
 {
     [JsonPropertyName("input_tokens")] public int InputTokens { get; set; }
 }
 
 // ------------------------------------------------------------------ stream events
 
-public sealed class MessageStartEvent
+internal sealed class MessageStartEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "message_start";
     [JsonPropertyName("message")] public MessageResponse Message { get; set; } = new();
 }
 
-public sealed class ContentBlockStartEvent
+internal sealed class ContentBlockStartEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "content_block_start";
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("content_block")] public ContentBlock ContentBlock { get; set; } = new();
 }
 
-public sealed class ContentBlockDeltaEvent
+internal sealed class ContentBlockDeltaEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "content_block_delta";
     [JsonPropertyName("index")] public int Index { get; set; }
@@ -118,7 +120,7 @@ public sealed class ContentBlockDeltaEvent
 }
 
 /// <summary>text_delta (text), thinking_delta (thinking), signature_delta (signature), input_json_delta (partial_json).</summary>
-public sealed class BlockDelta
+internal sealed class BlockDelta
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "text_delta";
     [JsonPropertyName("text")] public string? Text { get; set; }
@@ -127,40 +129,40 @@ public sealed class BlockDelta
     [JsonPropertyName("partial_json")] public string? PartialJson { get; set; }
 }
 
-public sealed class ContentBlockStopEvent
+internal sealed class ContentBlockStopEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "content_block_stop";
     [JsonPropertyName("index")] public int Index { get; set; }
 }
 
-public sealed class MessageDeltaEvent
+internal sealed class MessageDeltaEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "message_delta";
     [JsonPropertyName("delta")] public MessageDelta Delta { get; set; } = new();
     [JsonPropertyName("usage")] public MessageUsage Usage { get; set; } = new();
 }
 
-public sealed class MessageDelta
+internal sealed class MessageDelta
 {
     [JsonPropertyName("stop_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? StopReason { get; set; }
     [JsonPropertyName("stop_sequence"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? StopSequence { get; set; }
 }
 
 /// <summary>message_stop and ping: a type and nothing else.</summary>
-public sealed class TypeOnlyEvent
+internal sealed class TypeOnlyEvent
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "ping";
 }
 
 /// <summary>Anthropic's error body: <c>{"type":"error","error":{"type","message"},"request_id"}</c>.</summary>
-public sealed class AnthropicErrorResponse
+internal sealed class AnthropicErrorResponse
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "error";
     [JsonPropertyName("error")] public AnthropicErrorBody Error { get; set; } = new();
     [JsonPropertyName("request_id")] public string? RequestId { get; set; }
 }
 
-public sealed class AnthropicErrorBody
+internal sealed class AnthropicErrorBody
 {
     [JsonPropertyName("type")] public string Type { get; set; } = "api_error";
     [JsonPropertyName("message")] public string Message { get; set; } = "";
@@ -178,7 +180,7 @@ public sealed class AnthropicErrorBody
 [JsonSerializable(typeof(MessageDeltaEvent))]
 [JsonSerializable(typeof(TypeOnlyEvent))]
 [JsonSerializable(typeof(AnthropicErrorResponse))]
-public sealed partial class AnthropicJsonContext : JsonSerializerContext
+internal sealed partial class AnthropicJsonContext : JsonSerializerContext
 {
     /// <summary>The generated metadata with the same relaxed escaping as the OpenAI routes (UTF-8 text as itself).</summary>
     public static AnthropicJsonContext Wire { get; } = new(new JsonSerializerOptions

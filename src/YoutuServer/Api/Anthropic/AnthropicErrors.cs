@@ -12,7 +12,7 @@ namespace YoutuServer.Api.Anthropic;
 /// 413 request_too_large, 429 rate_limit_error (Retry-After kept), 500 api_error, 529 overloaded_error (a full queue;
 /// a draining server keeps its 503 with the same type). Middleware errors (keys, limits, body size) come here too.
 /// </summary>
-public sealed class AnthropicErrorShape : IErrorShape
+internal sealed class AnthropicErrorShape : IErrorShape
 {
     public static AnthropicErrorShape Instance { get; } = new();
 
@@ -57,7 +57,7 @@ public sealed class AnthropicErrorShape : IErrorShape
 }
 
 /// <summary>The Messages API's names of the intent's fields (max_tokens, messages.3.content, tools.2.name).</summary>
-public static class AnthropicFields
+internal static class AnthropicFields
 {
     /// <summary>Field names; <paramref name="toolIndex"/> maps an intent tool's index to its place in the request's tools (server tools are skipped).</summary>
     public static FieldNamer Names(IReadOnlyList<int>? toolIndex = null) => (field, index) =>
@@ -78,6 +78,7 @@ public static class AnthropicFields
             IntentField.Stop => "stop_sequences",
             IntentField.MaxTokens => "max_tokens",
             IntentField.ReasoningBudget => "thinking.budget_tokens",
+            IntentField.CacheSalt => "cache_salt",
             _ => OpenAIErrors.Common(field, index),
         };
     };

@@ -4,6 +4,7 @@ using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.State;
 using YoutuServer.Http.Sse;
 using YoutuServer.Operations;
 
@@ -14,7 +15,7 @@ namespace YoutuServer.Api.Anthropic;
 /// thin adapter over the generation pipeline. The request maps to an intent (<see cref="MessagesRequestMapper"/>); the
 /// result stream is written as content blocks: thinking (signed with the <see cref="ReasoningSeal"/>), text, tool_use.
 /// </summary>
-public static partial class MessagesEndpoint
+internal static partial class MessagesEndpoint
 {
     private const string LogCategory = "YoutuServer.Api.Anthropic.MessagesEndpoint";
 
@@ -53,15 +54,16 @@ public static partial class MessagesEndpoint
         return builder;
     }
 
-    public static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, ILoggerFactory logs)
+    internal static async Task CountTokensAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, ILoggerFactory logs)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: true);
+        var mapped = MessagesRequestMapper.Map(request, SealFor(http, host, seal), countOnly: true, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
         int count;
         try
         {
-            count = planner.CountPromptTokens(mapped.Intent);
+            count = planner.CountPromptTokens(await planner.RecallTurnsAsync(mapped.Intent with { Tenant = http.Tenant() }, http.RequestAborted));
         }
         catch (IntentException e)
         {
@@ -72,16 +74,18 @@ public static partial class MessagesEndpoint
         await JsonSerializer.SerializeAsync(http.Response.Body, new CountTokensResponse { InputTokens = count }, AnthropicJsonContext.Wire.CountTokensResponse, http.RequestAborted);
     }
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, ReasoningSeal seal, IToolUseMemory toolUses, RequestTelemetry telemetry, ILoggerFactory logs, ServerOptions options)
     {
         var request = await RequestBody.ReadAsync(http, AnthropicJsonContext.Wire.MessagesRequest);
-        var mapped = MessagesRequestMapper.Map(request, seal, countOnly: false);
+        var scope = SealFor(http, host, seal);
+        var mapped = MessagesRequestMapper.Map(request, scope, countOnly: false, await ToolUseRecall.RecallAsync(toolUses, http.Tenant(), request, http.RequestAborted));
         Warn(http, logs, mapped.Warnings);
+        NoteBillingBlock(logs, mapped);
         var stream = request.Stream ?? false;
         GenerationRun run;
         try
         {
-            var plan = planner.Plan(mapped.Intent);
+            var plan = await planner.PlanAsync(mapped.Intent with { Tenant = http.Tenant() }, http.RequestAborted);
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, stream);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
         }
@@ -94,11 +98,27 @@ public static partial class MessagesEndpoint
         if (stream)
         {
             // A ping goes out after each quiet spell (queued, prompt evaluation, thinking without output).
-            await StreamAsync(http, host, run, seal, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
+            await StreamAsync(http, host, run, scope, toolUses, id, telemetry, TimeSpan.FromSeconds(Math.Max(0.01, options.StreamPingSeconds)));
         }
         else
         {
-            await CompleteAsync(http, host, run, seal, id, telemetry);
+            await CompleteAsync(http, host, run, scope, toolUses, id, telemetry);
+        }
+    }
+
+    /// <summary>Signatures bound to this API, the caller's key and the served model (a seal opens under the same three).</summary>
+    private static SealScope SealFor(HttpContext http, EngineHost host, ReasoningSeal seal) =>
+        seal.For(SealKind.AnthropicSignature, http.Tenant().Value, host.ServedModelId);
+
+    private static int billingBlockLogged;
+
+    /// <summary>Says once per process, at Debug, that Claude Code's billing block is being left out of prompts.</summary>
+    private static void NoteBillingBlock(ILoggerFactory logs, MappedMessages mapped)
+    {
+        if (mapped.BillingBlockDropped && Interlocked.Exchange(ref billingBlockLogged, 1) == 0)
+        {
+            var logger = logs.CreateLogger(LogCategory);
+            LogBillingBlockDropped(logger, MessagesRequestMapper.BillingHeaderPrefix);
         }
     }
 
@@ -123,7 +143,7 @@ public static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ JSON
 
-    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry)
+    private static async Task CompleteAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry)
     {
         var ct = http.RequestAborted;
         await run.CompleteAsync(ct);
@@ -145,7 +165,7 @@ public static partial class MessagesEndpoint
             content.Add(new ContentBlock { Type = "text", Text = text });
         }
 
-        RememberToolUses(output);
+        await ToolUseRecall.RememberAsync(toolUses, http.Tenant(), output, ct);
         foreach (var call in output.ToolCalls)
         {
             content.Add(new ContentBlock { Type = "tool_use", Id = MessagesRequestMapper.WireId(call.Id), Name = call.Name, Input = InputObject(call.Arguments), Caller = ToolCaller.Direct });
@@ -164,16 +184,6 @@ public static partial class MessagesEndpoint
         telemetry.End(http, 200, usage);
         http.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(http.Response.Body, response, AnthropicJsonContext.Wire.MessageResponse, ct);
-    }
-
-    /// <summary>Keeps each call's exact argument text (and whitespace-only turn text) for when the client sends the turn back.</summary>
-    private static void RememberToolUses(ParsedAssistantOutput output)
-    {
-        var whitespace = output.Content is { } c && string.IsNullOrWhiteSpace(c) ? c : null;
-        foreach (var call in output.ToolCalls)
-        {
-            ToolUseMemory.Remember(MessagesRequestMapper.WireId(call.Id), call.Arguments, whitespace);
-        }
     }
 
     /// <summary>A tool call's arguments as the input object (a call cut short by max_tokens gives what parses: else {}).</summary>
@@ -213,7 +223,7 @@ public static partial class MessagesEndpoint
 
     // ------------------------------------------------------------------ SSE
 
-    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, ReasoningSeal seal, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
+    private static async Task StreamAsync(HttpContext http, EngineHost host, GenerationRun run, SealScope seal, IToolUseMemory toolUses, string id, RequestTelemetry telemetry, TimeSpan pingEvery)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -254,7 +264,7 @@ public static partial class MessagesEndpoint
             }
 
             var choice = run.Choices[0];
-            RememberToolUses(choice.Output);
+            await ToolUseRecall.RememberAsync(toolUses, http.Tenant(), choice.Output, ct);
             var delta = new MessageDeltaEvent
             {
                 Delta = new MessageDelta { StopReason = StopReason(choice), StopSequence = choice.StopString },
@@ -277,7 +287,7 @@ public static partial class MessagesEndpoint
     /// sealed when it closes), text blocks (whitespace between blocks is not a block of its own), one tool_use block
     /// per call whose input_json_delta pieces concatenate to the input object.
     /// </summary>
-    private sealed class BlockWriter(SseWriter sse, ReasoningSeal seal, ChoiceOutput choice, CancellationToken ct)
+    private sealed class BlockWriter(SseWriter sse, SealScope seal, ChoiceOutput choice, CancellationToken ct)
     {
         private readonly System.Text.StringBuilder thinking = new();
         private string? open;
@@ -380,6 +390,9 @@ public static partial class MessagesEndpoint
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Debug, Message = "/v1/messages: system blocks starting with '{Prefix}' (Claude Code's per-request billing line) are left out of the prompt, so the prefix cache keeps working; logged once")]
+    private static partial void LogBillingBlockDropped(ILogger logger, string prefix);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "/v1/messages: {Warning}")]
     private static partial void LogSkipped(ILogger logger, string warning);
 }

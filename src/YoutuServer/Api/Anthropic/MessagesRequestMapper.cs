@@ -3,11 +3,13 @@ using System.Text.Json;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
 using YoutuServer.Http;
+using YoutuServer.State;
 
 namespace YoutuServer.Api.Anthropic;
 
 /// <summary>A Messages request mapped: the intent, the field namer for its errors, and what was skipped (warnings).</summary>
-public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens);
+/// <param name="BillingBlockDropped">The system held Claude Code's billing line, which was left out of the prompt.</param>
+internal sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, IReadOnlyList<string> Warnings, int? MaxTokens, bool BillingBlockDropped = false);
 
 /// <summary>
 /// Anthropic Messages → <see cref="GenerationIntent"/>. Checks the wire shapes (roles, content blocks, tools,
@@ -19,13 +21,18 @@ public sealed record MappedMessages(GenerationIntent Intent, FieldNamer Names, I
 /// template gathers all system text into its preamble); tool_result blocks become tool messages; thinking blocks sent
 /// back become the assistant message's reasoning, taken from their signature (the server's seal of the exact text);
 /// a block whose signature does not open is dropped with a warning. Images and documents are refused by name; server
-/// tools and server-tool blocks are skipped with a warning.
+/// tools and server-tool blocks are skipped with a warning. A system text block starting with
+/// <see cref="BillingHeaderPrefix"/> (Claude Code's per-request billing telemetry, not an instruction) is left out:
+/// at the front of the prompt, its nonce would void the whole prefix cache on every request.
 /// </remarks>
-public static class MessagesRequestMapper
+internal static class MessagesRequestMapper
 {
+    /// <summary>Claude Code (2.1.36 and later) sends this line as its first system block; its values change per request.</summary>
+    public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
+
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
-    public static MappedMessages Map(MessagesRequest r, ReasoningSeal seal, bool countOnly)
+    internal static MappedMessages Map(MessagesRequest r, SealScope seal, bool countOnly, IReadOnlyDictionary<string, RememberedToolUse>? recalled = null)
     {
         ArgumentNullException.ThrowIfNull(r);
         ArgumentNullException.ThrowIfNull(seal);
@@ -49,8 +56,8 @@ public static class MessagesRequestMapper
         }
 
         var messages = new List<ChatMessage>();
-        AddSystem(r.System, messages);
-        MapMessages(r.Messages, messages, seal, warnings);
+        var billingDropped = AddSystem(r.System, messages);
+        MapMessages(r.Messages, messages, seal, warnings, recalled);
 
         var (tools, toolIndex) = MapTools(r.Tools, warnings);
         var (choice, parallel) = MapToolChoice(r.ToolChoice);
@@ -85,29 +92,39 @@ public static class MessagesRequestMapper
             // that leaves none), as llama-server does for Claude Code's fixed max_tokens of 32000.
             MaxTokens = r.MaxTokens,
             MaxTokensIsCap = true,
+            CacheSalt = r.CacheSalt,
         };
-        return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens);
+        return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);
     }
 
     // ------------------------------------------------------------------ system
 
-    private static void AddSystem(JsonElement? system, List<ChatMessage> messages)
+    /// <summary>Adds the top-level system text; true when a billing block was left out of it.</summary>
+    private static bool AddSystem(JsonElement? system, List<ChatMessage> messages)
     {
         if (system is not { } s || s.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
-            return;
+            return false;
         }
 
-        var text = TextOf(s, "system", allowEmpty: true);
+        var text = TextOf(s, "system", allowEmpty: true, out var billingDropped);
         if (text.Length > 0)
         {
             messages.Add(new ChatMessage(ChatRoles.System, text));
         }
+
+        return billingDropped;
     }
 
-    /// <summary>A string, or an array of text blocks joined by blank lines (system prompts, system messages).</summary>
-    private static string TextOf(JsonElement value, string path, bool allowEmpty)
+    private static string TextOf(JsonElement value, string path, bool allowEmpty) => TextOf(value, path, allowEmpty, out _);
+
+    /// <summary>
+    /// A string, or an array of text blocks joined by blank lines (system prompts, system messages); a text block that
+    /// starts with <see cref="BillingHeaderPrefix"/> is left out (<paramref name="billingDropped"/>).
+    /// </summary>
+    private static string TextOf(JsonElement value, string path, bool allowEmpty, out bool billingDropped)
     {
+        billingDropped = false;
         if (value.ValueKind == JsonValueKind.String)
         {
             return value.GetString()!;
@@ -129,12 +146,19 @@ public static class MessagesRequestMapper
                 throw ApiException.BadRequest($"{p}: '{type}' blocks are not supported here; only text blocks.", $"{p}.type");
             }
 
+            var blockText = RequiredString(block, "text", p);
+            if (blockText.StartsWith(BillingHeaderPrefix, StringComparison.Ordinal))
+            {
+                billingDropped = true;
+                continue;
+            }
+
             if (sb.Length > 0)
             {
                 sb.Append("\n\n");
             }
 
-            sb.Append(RequiredString(block, "text", p));
+            sb.Append(blockText);
         }
 
         return j == 0 && !allowEmpty ? throw ApiException.BadRequest($"{path}: must not be empty.", path) : sb.ToString();
@@ -142,7 +166,7 @@ public static class MessagesRequestMapper
 
     // ------------------------------------------------------------------ messages
 
-    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapMessages(List<InputMessage?>? dtos, List<ChatMessage> messages, SealScope seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (dtos is null)
         {
@@ -171,7 +195,7 @@ public static class MessagesRequestMapper
                         throw ApiException.BadRequest($"messages.{i}: a final assistant message (prefill) is not supported by this server; end with a user message.", $"messages.{i}.role");
                     }
 
-                    MapAssistant(content, i, messages, seal, warnings);
+                    MapAssistant(content, i, messages, seal, warnings, recalled);
                     break;
                 case "system":
                     // A mid-conversation system message (Claude Code sends one after the first user turn).
@@ -298,7 +322,7 @@ public static class MessagesRequestMapper
         return new ChatMessage(ChatRoles.Tool, text) { ToolCallId = CallId(id) };
     }
 
-    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, ReasoningSeal seal, List<string> warnings)
+    private static void MapAssistant(JsonElement content, int i, List<ChatMessage> messages, SealScope seal, List<string> warnings, IReadOnlyDictionary<string, RememberedToolUse>? recalled)
     {
         if (content.ValueKind == JsonValueKind.String)
         {
@@ -368,7 +392,7 @@ public static class MessagesRequestMapper
                         throw ApiException.BadRequest($"{p}.input: must be an object.", $"{p}.input");
                     }
 
-                    if (ToolUseMemory.TryRecall(id, input, out var arguments, out var turnContent))
+                    if (recalled is not null && recalled.TryGetValue(id, out var remembered) && ToolUseRecall.Matches(remembered, input, out var arguments, out var turnContent))
                     {
                         // The model's own argument text (and the whitespace it wrote around the call).
                         (calls ??= []).Add(ChatToolCall.FromArgumentsString(CallId(id), name, arguments));

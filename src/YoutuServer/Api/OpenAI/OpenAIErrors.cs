@@ -7,7 +7,7 @@ using YoutuServer.Http.Sse;
 namespace YoutuServer.Api.OpenAI;
 
 /// <summary>OpenAI's error body: <c>{"error":{"message","type","param","code"}}</c>.</summary>
-public sealed class OpenAIErrorShape : IErrorShape
+internal sealed class OpenAIErrorShape : IErrorShape
 {
     public static OpenAIErrorShape Instance { get; } = new();
 
@@ -24,7 +24,7 @@ public sealed class OpenAIErrorShape : IErrorShape
 }
 
 /// <summary>The OpenAI names of the intent's fields, and intent failures as OpenAI errors.</summary>
-public static class OpenAIErrors
+internal static class OpenAIErrors
 {
     /// <summary>Chat Completions' names; <paramref name="maxTokensName"/> is whichever of max_tokens / max_completion_tokens the client sent.</summary>
     public static FieldNamer ChatFields(string maxTokensName = "max_tokens") => (field, index) => field switch
@@ -69,6 +69,7 @@ public static class OpenAIErrors
         IntentField.Logprobs => "logprobs",
         IntentField.TopLogprobs => "top_logprobs",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => "",
     };
 

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace YoutuServer.Api.Simple;
 
 /// <summary>POST /chat request body.</summary>
-public sealed class SimpleChatRequest
+internal sealed class SimpleChatRequest
 {
     /// <summary>The user's message (required, not empty).</summary>
     [JsonPropertyName("prompt")] public string? Prompt { get; set; }
@@ -14,7 +14,7 @@ public sealed class SimpleChatRequest
 }
 
 /// <summary>POST /chat response body.</summary>
-public sealed class SimpleChatResponse
+internal sealed class SimpleChatResponse
 {
     /// <summary>The answer (without the reasoning).</summary>
     [JsonPropertyName("response")] public string Response { get; set; } = "";
@@ -26,7 +26,7 @@ public sealed class SimpleChatResponse
 }
 
 /// <summary>Token counts of one /chat call.</summary>
-public sealed class SimpleChatUsage
+internal sealed class SimpleChatUsage
 {
     [JsonPropertyName("prompt_tokens")] public int PromptTokens { get; set; }
     [JsonPropertyName("completion_tokens")] public int CompletionTokens { get; set; }

@@ -108,40 +108,15 @@ internal sealed record BenchSettings
             TimeoutSeconds = cli.GetFloat("timeout", 600f),
             Progress = !cli.GetBool("no-progress"),
         };
-        if (cli.Positionals.Count > 0)
-        {
-            throw new CliException($"unexpected argument '{cli.Positionals[0]}'");
-        }
-
-        cli.RejectUnknown();
+        BenchTarget.Finish(cli);
         s.Check();
         return s;
     }
 
     private void Check()
     {
-        if ((Url is null) == (Model is null))
-        {
-            throw new CliException("give exactly one of --url URL or --model FILE\n" + Usage);
-        }
-
-        if (Url is not null && !Uri.TryCreate(Url, UriKind.Absolute, out _))
-        {
-            throw new CliException($"--url '{Url}' is not an absolute URL");
-        }
-
-        if (Model is not null && !File.Exists(Model))
-        {
-            throw new CliException($"--model: no such file '{Model}'");
-        }
-
-        foreach (var (name, v, min) in new[] { ("concurrency", Concurrency, 1), ("requests", Requests, 1), ("parallel", Parallel, 1), ("ratio-prompt", RatioPrompt, 1), ("ratio-tokens", RatioTokens, 2), ("repeats", Repeats, 1), ("ttft-requests", TtftRequests, 1), ("prefix-tokens", PrefixTokens, 1), ("prefix-repeats", PrefixRepeats, 1), ("ctx-size", CtxSize, 64), ("batch-size", BatchSize, 1) })
-        {
-            if (v < min)
-            {
-                throw new CliException($"--{name} must be at least {min}, got {v}");
-            }
-        }
+        BenchTarget.Check(Url, Model, Usage);
+        BenchTarget.AtLeast(("concurrency", Concurrency, 1), ("requests", Requests, 1), ("parallel", Parallel, 1), ("ratio-prompt", RatioPrompt, 1), ("ratio-tokens", RatioTokens, 2), ("repeats", Repeats, 1), ("ttft-requests", TtftRequests, 1), ("prefix-tokens", PrefixTokens, 1), ("prefix-repeats", PrefixRepeats, 1), ("ctx-size", CtxSize, 64), ("batch-size", BatchSize, 1));
 
         if (PromptTokens.Count == 0 || PromptTokens.Any(p => p < 1) || MaxTokens.Count == 0 || MaxTokens.Any(m => m < 1))
         {

@@ -147,6 +147,17 @@ internal sealed class PromptPool
         return new BenchPrompt(null, sb.ToString(), length);
     }
 
+    /// <summary><paramref name="count"/> words of the pool's text, starting at a random place.</summary>
+    public string WordText(int count, Random rng)
+    {
+        var from = rng.Next(words.Length);
+        return string.Join(' ', Enumerable.Range(0, count).Select(i => words[(from + i) % words.Length]));
+    }
+
+    /// <summary>How many tokens the server's tokenizer makes of <paramref name="text"/> (null without /tokenize).</summary>
+    public static async Task<int?> CountTokensAsync(StreamingClient client, string text, CancellationToken ct) =>
+        (await TokenizeAsync(client, text, ct))?.Length;
+
     /// <summary>The same prompt followed by <paramref name="extra"/> more tokens (a conversation's next turn).</summary>
     public BenchPrompt Extend(BenchPrompt p, int extra, Random rng)
     {

@@ -22,6 +22,14 @@ internal sealed class StreamResult
     public bool UsageSeen { get; set; }
     /// <summary>The server's own queue + prompt-evaluation time (llama-server-style "timings"), when it sends one.</summary>
     public double? ServerQueueAndPromptMs { get; set; }
+    /// <summary>The server's "timings": prompt tokens reused (cache_n) and evaluated (prompt_n), when it sends them.</summary>
+    public int? ServerCacheN { get; set; }
+    public int? ServerPromptN { get; set; }
+    /// <summary>The server's "timings": prompt tokens restored from a saved state (restored_n) and how long that took.</summary>
+    public int? ServerRestoredN { get; set; }
+    public double? ServerRestoreMs { get; set; }
+    /// <summary>The answer's text (not its reasoning), when the request asked for it to be collected.</summary>
+    public StringBuilder? Text { get; set; }
     public bool Done { get; set; }
     /// <summary>Null when the request succeeded; else a short type ("http_429:queue_full", "stream_error:..", "timeout", ...).</summary>
     public string? Error { get; set; }
@@ -108,6 +116,15 @@ internal sealed class StreamingClient : IDisposable
 
     public Uri BaseUri => baseUri;
 
+    /// <summary>A server's base URI from what a user gives: http://host:port or http://host:port/v1 (as the SDKs take it).</summary>
+    public static Uri BaseUriOf(string url)
+    {
+        var u = new Uri(url);
+        var path = u.AbsolutePath.TrimEnd('/');
+        path = path.EndsWith("/v1", StringComparison.Ordinal) ? path[..^3] : path;
+        return new Uri(u.GetLeftPart(UriPartial.Authority) + path + "/");
+    }
+
     public void Dispose()
     {
         http.Dispose();
@@ -177,10 +194,14 @@ internal sealed class StreamingClient : IDisposable
         }
     }
 
-    /// <summary>Posts a streaming request and measures it. Never throws except for the caller's cancellation.</summary>
-    public async Task<StreamResult> StreamAsync(string path, byte[] body, CancellationToken ct)
+    /// <summary>
+    /// Posts a streaming request and measures it; reads OpenAI chunks (chat, completions) and Anthropic Messages events.
+    /// With <paramref name="collectText"/> the answer's text is kept in <see cref="StreamResult.Text"/>. Never throws
+    /// except for the caller's cancellation.
+    /// </summary>
+    public async Task<StreamResult> StreamAsync(string path, byte[] body, CancellationToken ct, bool collectText = false)
     {
-        var r = new StreamResult { Start = Stopwatch.GetTimestamp() };
+        var r = new StreamResult { Start = Stopwatch.GetTimestamp(), Text = collectText ? new StringBuilder() : null };
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
         try
@@ -195,7 +216,7 @@ internal sealed class StreamingClient : IDisposable
             }
 
             await using var stream = await res.Content.ReadAsStreamAsync(cts.Token);
-            var parser = SseParser.Create(stream, static (_, data) => Chunk.Parse(data));
+            var parser = SseParser.Create(stream, (_, data) => Chunk.Parse(data, collectText));
             await foreach (var item in parser.EnumerateAsync(cts.Token))
             {
                 var now = Stopwatch.GetTimestamp();
@@ -225,6 +246,11 @@ internal sealed class StreamingClient : IDisposable
                     r.TokenChunks.Add(now);
                 }
 
+                if (c.Text is { } piece)
+                {
+                    r.Text?.Append(piece);
+                }
+
                 if (c.HasText || c.Finished)
                 {
                     r.LastChunk = now;
@@ -237,10 +263,27 @@ internal sealed class StreamingClient : IDisposable
 
                 if (c.Usage is { } u)
                 {
+                    // Anthropic streams split usage: message_start (prompt, cached), message_delta (output, and with
+                    // some servers the prompt again). A field a chunk leaves out keeps its earlier value.
                     r.UsageSeen = true;
-                    r.PromptTokens = u.Prompt;
-                    r.CompletionTokens = u.Completion;
-                    r.CachedTokens = u.Cached;
+                    r.PromptTokens = u.Prompt ?? r.PromptTokens;
+                    r.CompletionTokens = u.Completion ?? r.CompletionTokens;
+                    r.CachedTokens = u.Cached ?? r.CachedTokens;
+                }
+
+                if (c.Timings is { } tm)
+                {
+                    r.ServerCacheN = tm.CacheN ?? r.ServerCacheN;
+                    r.ServerPromptN = tm.PromptN ?? r.ServerPromptN;
+                    r.ServerRestoredN = tm.RestoredN ?? r.ServerRestoredN;
+                    r.ServerRestoreMs = tm.RestoreMs ?? r.ServerRestoreMs;
+                }
+
+                if (c.Stop)
+                {
+                    // Anthropic's message_stop: the stream has no [DONE].
+                    r.Done = true;
+                    break;
                 }
             }
 
@@ -303,12 +346,23 @@ internal sealed class StreamingClient : IDisposable
         return null;
     }
 
+    /// <summary>The server's per-request timings (llama-server's names; restored_n / restore_ms are youtu-server's).</summary>
+    private readonly record struct ServerTimings(int? CacheN, int? PromptN, int? RestoredN, double? RestoreMs);
+
     /// <summary>The facts a benchmark needs from one SSE data payload.</summary>
-    private readonly record struct Chunk(bool Done, bool Invalid, bool HasText, bool Finished, (int Prompt, int Completion, int? Cached)? Usage, string? ErrorCode, string? ErrorMessage, double? QueueAndPromptMs = null)
+    private readonly record struct Chunk(bool Done, bool Invalid, bool HasText, bool Finished, (int? Prompt, int? Completion, int? Cached)? Usage, string? ErrorCode, string? ErrorMessage, double? QueueAndPromptMs = null)
     {
         private static readonly byte[] DoneBytes = "[DONE]"u8.ToArray();
 
-        public static Chunk Parse(ReadOnlySpan<byte> data)
+        /// <summary>The answer's text in this chunk (collected only when asked for).</summary>
+        public string? Text { get; init; }
+
+        public ServerTimings? Timings { get; init; }
+
+        /// <summary>Anthropic's message_stop.</summary>
+        public bool Stop { get; init; }
+
+        public static Chunk Parse(ReadOnlySpan<byte> data, bool collectText = false)
         {
             if (data.SequenceEqual(DoneBytes))
             {
@@ -334,8 +388,14 @@ internal sealed class StreamingClient : IDisposable
                     return new Chunk(false, false, false, false, null, code, msg);
                 }
 
+                if (root.TryGetProperty("type", out var eventType) && eventType.ValueKind == JsonValueKind.String)
+                {
+                    return ParseAnthropic(root, eventType.GetString()!, collectText);
+                }
+
                 var hasText = false;
                 var finished = false;
+                string? text = null;
                 if (root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
                 {
                     foreach (var ch in choices.EnumerateArray())
@@ -349,6 +409,10 @@ internal sealed class StreamingClient : IDisposable
                         if (ch.TryGetProperty("delta", out var d) && d.ValueKind == JsonValueKind.Object)
                         {
                             hasText |= NonEmpty(d, "content") || NonEmpty(d, "reasoning_content") || NonEmpty(d, "reasoning");
+                            if (collectText && d.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                            {
+                                text += content.GetString();
+                            }
                             if (d.TryGetProperty("tool_calls", out var tc) && tc.ValueKind == JsonValueKind.Array)
                             {
                                 foreach (var call in tc.EnumerateArray())
@@ -360,7 +424,7 @@ internal sealed class StreamingClient : IDisposable
                     }
                 }
 
-                (int, int, int?)? usage = null;
+                (int?, int?, int?)? usage = null;
                 if (root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object)
                 {
                     int? cached = u.TryGetProperty("prompt_tokens_details", out var ptd) && ptd.ValueKind == JsonValueKind.Object
@@ -368,11 +432,8 @@ internal sealed class StreamingClient : IDisposable
                     usage = (Int(u, "prompt_tokens"), Int(u, "completion_tokens"), cached);
                 }
 
-                double? serverMs = root.TryGetProperty("timings", out var tm) && tm.ValueKind == JsonValueKind.Object
-                    && tm.TryGetProperty("prompt_ms", out var pm) && pm.ValueKind == JsonValueKind.Number
-                    ? pm.GetDouble() + (tm.TryGetProperty("queue_ms", out var qm) && qm.ValueKind == JsonValueKind.Number ? qm.GetDouble() : 0)
-                    : null;
-                return new Chunk(false, false, hasText, finished, usage, null, null, serverMs);
+                var (serverMs, timings) = ParseTimings(root);
+                return new Chunk(false, false, hasText, finished, usage, null, null, serverMs) { Text = text, Timings = timings };
             }
             catch (JsonException e)
             {
@@ -380,11 +441,70 @@ internal sealed class StreamingClient : IDisposable
             }
         }
 
+        /// <summary>An Anthropic Messages event (message_start, content_block_delta, message_delta, message_stop, ping).</summary>
+        private static Chunk ParseAnthropic(JsonElement root, string type, bool collectText)
+        {
+            switch (type)
+            {
+                case "message_start":
+                {
+                    var usage = root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.Object ? AnthropicUsage(m) : null;
+                    return new Chunk(false, false, false, false, usage, null, null);
+                }
+
+                case "content_block_delta":
+                {
+                    if (!root.TryGetProperty("delta", out var d) || d.ValueKind != JsonValueKind.Object)
+                    {
+                        return new Chunk(false, true, false, false, null, null, "content_block_delta without a delta");
+                    }
+
+                    var hasText = NonEmpty(d, "text") || NonEmpty(d, "thinking") || NonEmpty(d, "partial_json");
+                    var text = collectText && d.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                    return new Chunk(false, false, hasText, false, null, null, null) { Text = text };
+                }
+
+                case "message_delta":
+                    return new Chunk(false, false, false, true, AnthropicUsage(root), null, null);
+                case "message_stop":
+                    return new Chunk(false, false, false, false, null, null, null) { Stop = true };
+                default:
+                    return new Chunk(false, false, false, false, null, null, null);
+            }
+        }
+
+        /// <summary>usage of an Anthropic message: prompt = input_tokens + cache_read_input_tokens (when both are given).</summary>
+        private static (int?, int?, int?)? AnthropicUsage(JsonElement holder)
+        {
+            if (!holder.TryGetProperty("usage", out var u) || u.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            int? Opt(string name) => u.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null;
+            var input = Opt("input_tokens");
+            var cached = input is null ? null : Opt("cache_read_input_tokens");
+            return (input + (cached ?? 0), Opt("output_tokens"), cached);
+        }
+
+        private static (double? QueueAndPromptMs, ServerTimings? Timings) ParseTimings(JsonElement root)
+        {
+            if (!root.TryGetProperty("timings", out var tm) || tm.ValueKind != JsonValueKind.Object)
+            {
+                return (null, null);
+            }
+
+            double? D(string name) => tm.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+            int? I(string name) => tm.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null;
+            var serverMs = D("prompt_ms") is { } pm ? pm + (D("queue_ms") ?? 0) : (double?)null;
+            return (serverMs, new ServerTimings(I("cache_n"), I("prompt_n"), I("restored_n"), D("restore_ms")));
+        }
+
         private static bool NonEmpty(JsonElement e, string name) =>
             e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString()!.Length > 0;
 
-        private static int Int(JsonElement e, string name) =>
-            e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : 0;
+        private static int? Int(JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : null;
     }
 }
 

@@ -12,7 +12,7 @@ namespace YoutuServer.Http.Sse;
 /// only; OpenAI streams also need comment keep-alives while a request waits in the queue, hence this writer.)
 /// </summary>
 #pragma warning disable CA1001 // the Utf8JsonWriter writes into the response pipe, which the server owns; nothing to release
-public sealed class SseWriter
+internal sealed class SseWriter
 #pragma warning restore CA1001
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();

@@ -41,10 +41,10 @@ public sealed partial class ClientToolsTests(ServerFixture server)
         """;
 
     private static JsonNode CodexTools() => JsonNode.Parse($$"""
-        [{"type":"function","name":"update_plan","description":"Updates the plan","strict":false,"parameters":{"type":"object","properties":{"step":{"type":"string"}},"required":["step"]} },
-         {"type":"custom","name":"apply_patch","description":"Use the apply_patch tool to edit files.","format":{"type":"grammar","syntax":"lark","definition":{{JsonSerializer.Serialize(ApplyPatchLark)}}}},
+        [{"type":"function","name":"update_plan","description":"Updates the plan","strict":false,"parameters":{"type":"object","properties":{"step":{"type":"string"} },"required":["step"]} },
+         {"type":"custom","name":"apply_patch","description":"Use the apply_patch tool to edit files.","format":{"type":"grammar","syntax":"lark","definition":{{JsonSerializer.Serialize(ApplyPatchLark)}} } },
          {"type":"custom","name":"note","description":"Write a free-form note."},
-         {"type":"custom","name":"ticket","description":"A ticket id.","format":{"type":"grammar","syntax":"regex","definition":"[A-Z]{3}-[0-9]{2}"}},
+         {"type":"custom","name":"ticket","description":"A ticket id.","format":{"type":"grammar","syntax":"regex","definition":"[A-Z]{3}-[0-9]{2}"} },
          {"type":"shell"},
          {"type":"local_shell"},
          {"type":"web_search"}]
@@ -56,7 +56,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
     public void A_codex_shaped_request_gets_custom_apply_patch_and_shell_tools_into_the_prompt()
     {
         var body = new JsonObject { ["model"] = "tiny-youtu", ["input"] = "Fix the bug", ["tools"] = CodexTools() };
-        var mapped = ResponsesRequestMapper.Map(Request(body.ToJsonString()), [], server.Services.GetRequiredService<ReasoningSeal>());
+        var mapped = ResponsesRequestMapper.Map(Request(body.ToJsonString()), [], server.Services.GetRequiredService<ReasoningSeal>().For(SealKind.ResponsesEncryptedContent, null, "tiny-youtu"));
         Assert.Equal(["web_search"], mapped.SkippedTools);
         Assert.Equal(ClientToolKind.Custom, mapped.ClientTools["apply_patch"]);
         Assert.Equal(ClientToolKind.Shell, mapped.ClientTools["shell"]);
@@ -181,7 +181,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
                  {"type":"apply_patch_call_output","call_id":"call_d","status":"completed","output":"APPLY-DONE"}]
                 """),
         };
-        var mapped = ResponsesRequestMapper.Map(Request(body.ToJsonString()), [], server.Services.GetRequiredService<ReasoningSeal>());
+        var mapped = ResponsesRequestMapper.Map(Request(body.ToJsonString()), [], server.Services.GetRequiredService<ReasoningSeal>().For(SealKind.ResponsesEncryptedContent, null, "tiny-youtu"));
         var prompt = server.Services.GetRequiredService<GenerationPlanner>().Plan(mapped.Intent).Prompt!;
         foreach (var expected in new[] { "PATCH-APPLIED-OK", "SHELL-LISTING", "LOCAL-PWD", "APPLY-DONE", "Delete File: x.txt", "\"commands\": [\"ls\"]", "delete_file" })
         {

@@ -314,8 +314,9 @@ public sealed class ResponsesApiTests(ServerFixture server)
         Assert.Equal("invalid_request_error", error["error"]!["type"]!.GetValue<string>());
 
         var metrics = await client.GetStringAsync("/metrics");
-        Assert.Contains("youtu_responses_store_items", metrics, StringComparison.Ordinal);
-        Assert.Contains("youtu_responses_store_size_bytes", metrics, StringComparison.Ordinal);
+        Assert.Contains("youtu_state_items{", metrics, StringComparison.Ordinal);
+        Assert.Contains("youtu_state_size_bytes{", metrics, StringComparison.Ordinal);
+        Assert.Contains("store=\"responses\"", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

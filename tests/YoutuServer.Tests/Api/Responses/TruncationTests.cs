@@ -59,7 +59,7 @@ public sealed class TruncationTests(ServerFixture server)
 
         // What stayed: the instructions, the newest turns and the last question; the oldest went.
         var mapped = ResponsesRequestMapper.Map(JsonSerializer.Deserialize(Body("auto").ToJsonString(), ResponsesJsonContext.Wire.ResponsesRequest)!, [],
-            server.Services.GetRequiredService<ReasoningSeal>());
+            server.Services.GetRequiredService<ReasoningSeal>().For(SealKind.ResponsesEncryptedContent, null, "tiny-youtu"));
         var plan = server.Services.GetRequiredService<GenerationPlanner>().Plan(mapped.Intent);
         Assert.Equal(dropped, plan.DroppedMessages);
         Assert.Contains("KEEP-THESE-INSTRUCTIONS", plan.Prompt, StringComparison.Ordinal);

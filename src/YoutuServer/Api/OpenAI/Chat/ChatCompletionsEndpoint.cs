@@ -10,11 +10,11 @@ using YoutuServer.Operations;
 namespace YoutuServer.Api.OpenAI.Chat;
 
 /// <summary>POST /v1/chat/completions: the OpenAI request mapped to an intent; the result stream written as JSON or SSE chunks.</summary>
-public static class ChatCompletionsEndpoint
+internal static class ChatCompletionsEndpoint
 {
     private static readonly TimeSpan KeepAliveEvery = TimeSpan.FromSeconds(5);
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
     {
         var request = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
         var names = ChatRequestMapper.Names(request);
@@ -22,7 +22,7 @@ public static class ChatCompletionsEndpoint
         try
         {
             ModelResolver.Check(host, request.Model);
-            var plan = planner.Plan(ChatRequestMapper.ToIntent(request));
+            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(request) with { Tenant = http.Tenant() }, http.RequestAborted);
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, request.Stream ?? false);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
         }

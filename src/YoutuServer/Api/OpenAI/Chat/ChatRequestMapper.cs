@@ -12,7 +12,7 @@ namespace YoutuServer.Api.OpenAI.Chat;
 /// tool objects, tool_choice, response_format, stop, chat_template_kwargs), each bad field a 400 naming it. What the
 /// values mean is checked by the <see cref="GenerationPlanner"/>.
 /// </summary>
-public static class ChatRequestMapper
+internal static class ChatRequestMapper
 {
     /// <summary>OpenAI's own limit on stop strings.</summary>
     public const int MaxStop = 4;
@@ -50,6 +50,8 @@ public static class ChatRequestMapper
             IgnoreEos = r.IgnoreEos ?? false,
             Logprobs = r.Logprobs ?? false,
             TopLogprobs = r.TopLogprobs,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
     }
 

@@ -11,9 +11,9 @@ using YoutuServer.Operations;
 namespace YoutuServer.Api.OpenAI.Completions;
 
 /// <summary>POST /v1/completions (legacy): a raw prompt (text or token ids), text out, no template and no parsing.</summary>
-public static class CompletionsEndpoint
+internal static class CompletionsEndpoint
 {
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
     {
         var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.CompletionRequest);
         GenerationRun run;
@@ -21,7 +21,7 @@ public static class CompletionsEndpoint
         {
             ModelResolver.Check(host, r.Model);
             var intent = ToIntent(r, host.Engine.VocabSize);
-            var plan = planner.Plan(intent);
+            var plan = await planner.PlanAsync(intent with { Tenant = http.Tenant() }, http.RequestAborted);
             telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, r.Stream ?? false);
             run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
         }
@@ -59,6 +59,8 @@ public static class CompletionsEndpoint
             MaxTokens = r.MaxTokens ?? 16,
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
     }
 

@@ -20,7 +20,7 @@ namespace YoutuServer.Api.OpenAI.Dtos;
 [JsonSerializable(typeof(ApplyTemplateResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(string))]
-public sealed partial class ApiJsonContext : JsonSerializerContext
+internal sealed partial class ApiJsonContext : JsonSerializerContext
 {
     /// <summary>
     /// What the server reads and writes with: the generated metadata, but non-ASCII text and quotes written as

@@ -8,7 +8,7 @@ namespace YoutuServer.Api.OpenAI.Dtos;
 // checked by RequestValidator, so a wrong shape becomes a 400 that names the field.
 
 /// <summary>The fields OpenAI's chat and legacy completions requests share: model, counts, stops and sampling.</summary>
-public abstract class OpenAIGenerationRequest
+internal abstract class OpenAIGenerationRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
@@ -28,6 +28,10 @@ public abstract class OpenAIGenerationRequest
     [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
     [JsonPropertyName("ignore_eos")] public bool? IgnoreEos { get; set; }
     [JsonPropertyName("min_tokens")] public int? MinTokens { get; set; }
+    /// <summary>vLLM's prefix-cache salt: prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
+    /// <summary>OpenAI's conversation id for prompt caching: a hint to keep that conversation's prefix cached.</summary>
+    [JsonPropertyName("prompt_cache_key")] public string? PromptCacheKey { get; set; }
 
     /// <summary>The sampling fields as the neutral intent's.</summary>
     public Generation.SamplingIntent Sampling() => new()
@@ -44,7 +48,7 @@ public abstract class OpenAIGenerationRequest
     };
 }
 
-public sealed class ChatCompletionRequest : OpenAIGenerationRequest
+internal sealed class ChatCompletionRequest : OpenAIGenerationRequest
 {
     [JsonPropertyName("messages")] public List<ChatMessageDto>? Messages { get; set; }
     [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
@@ -60,12 +64,12 @@ public sealed class ChatCompletionRequest : OpenAIGenerationRequest
     [JsonPropertyName("reasoning_budget")] public int? ReasoningBudget { get; set; }
 }
 
-public sealed class StreamOptions
+internal sealed class StreamOptions
 {
     [JsonPropertyName("include_usage")] public bool? IncludeUsage { get; set; }
 }
 
-public sealed class ChatMessageDto
+internal sealed class ChatMessageDto
 {
     [JsonPropertyName("role")] public string? Role { get; set; }
     [JsonPropertyName("content")] public JsonElement? Content { get; set; }
@@ -76,28 +80,28 @@ public sealed class ChatMessageDto
     [JsonPropertyName("reasoning")] public string? Reasoning { get; set; }
 }
 
-public sealed class ToolCallDto
+internal sealed class ToolCallDto
 {
     [JsonPropertyName("id")] public string? Id { get; set; }
     [JsonPropertyName("type")] public string? Type { get; set; }
     [JsonPropertyName("function")] public FunctionCallDto? Function { get; set; }
 }
 
-public sealed class FunctionCallDto
+internal sealed class FunctionCallDto
 {
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("arguments")] public JsonElement? Arguments { get; set; }
 }
 
 /// <summary>Legacy /v1/completions.</summary>
-public sealed class CompletionRequest : OpenAIGenerationRequest
+internal sealed class CompletionRequest : OpenAIGenerationRequest
 {
     [JsonPropertyName("prompt")] public JsonElement? Prompt { get; set; }
     [JsonPropertyName("logprobs")] public int? Logprobs { get; set; }
     [JsonPropertyName("echo")] public bool? Echo { get; set; }
 }
 
-public sealed class TokenizeRequest
+internal sealed class TokenizeRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("content")] public string? Content { get; set; }
@@ -106,7 +110,7 @@ public sealed class TokenizeRequest
     [JsonPropertyName("with_pieces")] public bool? WithPieces { get; set; }
 }
 
-public sealed class DetokenizeRequest
+internal sealed class DetokenizeRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("tokens")] public List<int>? Tokens { get; set; }

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace YoutuServer.Api.OpenAI.Dtos;
 
-public sealed class ChatCompletionResponse
+internal sealed class ChatCompletionResponse
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "chat.completion";
@@ -14,7 +14,7 @@ public sealed class ChatCompletionResponse
     [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
-public sealed class ChatChoice
+internal sealed class ChatChoice
 {
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("message")] public ResponseMessage Message { get; set; } = new();
@@ -22,7 +22,7 @@ public sealed class ChatChoice
     [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
 }
 
-public sealed class ResponseMessage
+internal sealed class ResponseMessage
 {
     [JsonPropertyName("role")] public string Role { get; set; } = "assistant";
     [JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Content { get; set; }
@@ -32,7 +32,7 @@ public sealed class ResponseMessage
     [JsonPropertyName("refusal"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Refusal { get; set; }
 }
 
-public sealed class ToolCallOut
+internal sealed class ToolCallOut
 {
     [JsonPropertyName("index")] public int? Index { get; set; }
     [JsonPropertyName("id")] public string? Id { get; set; }
@@ -40,13 +40,13 @@ public sealed class ToolCallOut
     [JsonPropertyName("function")] public FunctionOut Function { get; set; } = new();
 }
 
-public sealed class FunctionOut
+internal sealed class FunctionOut
 {
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("arguments")] public string? Arguments { get; set; }
 }
 
-public sealed class UsageDto
+internal sealed class UsageDto
 {
     [JsonPropertyName("prompt_tokens")] public int PromptTokens { get; set; }
     [JsonPropertyName("completion_tokens")] public int CompletionTokens { get; set; }
@@ -57,9 +57,11 @@ public sealed class UsageDto
 
 /// <summary>
 /// Where the request's time went on the server, under llama-server's names (cache_n, prompt_n, prompt_ms,
-/// predicted_n, predicted_ms) plus queue_ms. Sent with usage: the non-streaming body, or the usage chunk.
+/// predicted_n, predicted_ms) plus queue_ms, and restored_n / restore_ms: of cache_n, the tokens restored from a saved
+/// state (host RAM or disk) and the time that took (part of queue_ms). Sent with usage: the non-streaming body, or the
+/// usage chunk.
 /// </summary>
-public sealed class TimingsDto
+internal sealed class TimingsDto
 {
     [JsonPropertyName("queue_ms")] public double QueueMs { get; set; }
     [JsonPropertyName("cache_n")] public int CacheN { get; set; }
@@ -67,6 +69,8 @@ public sealed class TimingsDto
     [JsonPropertyName("prompt_ms")] public double PromptMs { get; set; }
     [JsonPropertyName("predicted_n")] public int PredictedN { get; set; }
     [JsonPropertyName("predicted_ms")] public double PredictedMs { get; set; }
+    [JsonPropertyName("restored_n")] public int RestoredN { get; set; }
+    [JsonPropertyName("restore_ms")] public double RestoreMs { get; set; }
 
     public static TimingsDto? From(Generation.UsageRecord usage) => From(usage.Engine, usage.CompletionTokens);
 
@@ -78,25 +82,27 @@ public sealed class TimingsDto
         PromptMs = Math.Round(u.PromptEvalMs, 3),
         PredictedN = completionTokens,
         PredictedMs = Math.Round(Math.Max(0, u.TotalMs - u.QueueMs - u.PromptEvalMs), 3),
+        RestoredN = u.RestoredTokens,
+        RestoreMs = Math.Round(u.RestoreMs, 3),
     };
 }
 
-public sealed class PromptTokensDetails
+internal sealed class PromptTokensDetails
 {
     [JsonPropertyName("cached_tokens")] public int CachedTokens { get; set; }
 }
 
-public sealed class CompletionTokensDetails
+internal sealed class CompletionTokensDetails
 {
     [JsonPropertyName("reasoning_tokens")] public int ReasoningTokens { get; set; }
 }
 
-public sealed class LogprobsDto
+internal sealed class LogprobsDto
 {
     [JsonPropertyName("content")] public List<TokenLogprobDto>? Content { get; set; }
 }
 
-public sealed class TokenLogprobDto
+internal sealed class TokenLogprobDto
 {
     [JsonPropertyName("token")] public string Token { get; set; } = "";
     [JsonPropertyName("logprob")] public float Logprob { get; set; }
@@ -104,14 +110,14 @@ public sealed class TokenLogprobDto
     [JsonPropertyName("top_logprobs")] public List<TopLogprobDto> TopLogprobs { get; set; } = [];
 }
 
-public sealed class TopLogprobDto
+internal sealed class TopLogprobDto
 {
     [JsonPropertyName("token")] public string Token { get; set; } = "";
     [JsonPropertyName("logprob")] public float Logprob { get; set; }
     [JsonPropertyName("bytes")] public List<int>? Bytes { get; set; }
 }
 
-public sealed class ChatCompletionChunk
+internal sealed class ChatCompletionChunk
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "chat.completion.chunk";
@@ -123,7 +129,7 @@ public sealed class ChatCompletionChunk
     [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
-public sealed class ChunkChoice
+internal sealed class ChunkChoice
 {
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("delta")] public ChunkDelta Delta { get; set; } = new();
@@ -131,7 +137,7 @@ public sealed class ChunkChoice
     [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
 }
 
-public sealed class ChunkDelta
+internal sealed class ChunkDelta
 {
     [JsonPropertyName("role")] public string? Role { get; set; }
     [JsonPropertyName("content")] public string? Content { get; set; }
@@ -141,7 +147,7 @@ public sealed class ChunkDelta
 }
 
 /// <summary>Legacy text completion.</summary>
-public sealed class CompletionResponse
+internal sealed class CompletionResponse
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "text_completion";
@@ -153,7 +159,7 @@ public sealed class CompletionResponse
     [JsonPropertyName("timings")] public TimingsDto? Timings { get; set; }
 }
 
-public sealed class CompletionChoice
+internal sealed class CompletionChoice
 {
     [JsonPropertyName("index")] public int Index { get; set; }
     [JsonPropertyName("text")] public string Text { get; set; } = "";
@@ -161,13 +167,13 @@ public sealed class CompletionChoice
     [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; set; }
 }
 
-public sealed class ModelList
+internal sealed class ModelList
 {
     [JsonPropertyName("object")] public string Object { get; set; } = "list";
     [JsonPropertyName("data")] public List<ModelCard> Data { get; set; } = [];
 }
 
-public sealed class ModelCard
+internal sealed class ModelCard
 {
     [JsonPropertyName("id")] public string Id { get; set; } = "";
     [JsonPropertyName("object")] public string Object { get; set; } = "model";
@@ -180,29 +186,29 @@ public sealed class ModelCard
     [JsonPropertyName("root")] public string? Root { get; set; }
 }
 
-public sealed class TokenizeResponse
+internal sealed class TokenizeResponse
 {
     [JsonPropertyName("tokens")] public int[] Tokens { get; set; } = [];
     [JsonPropertyName("count")] public int Count { get; set; }
     [JsonPropertyName("pieces")] public List<string>? Pieces { get; set; }
 }
 
-public sealed class DetokenizeResponse
+internal sealed class DetokenizeResponse
 {
     [JsonPropertyName("content")] public string Content { get; set; } = "";
 }
 
-public sealed class ApplyTemplateResponse
+internal sealed class ApplyTemplateResponse
 {
     [JsonPropertyName("prompt")] public string Prompt { get; set; } = "";
 }
 
-public sealed class ErrorResponse
+internal sealed class ErrorResponse
 {
     [JsonPropertyName("error")] public ErrorBody Error { get; set; } = new();
 }
 
-public sealed class ErrorBody
+internal sealed class ErrorBody
 {
     [JsonPropertyName("message")] public string Message { get; set; } = "";
     [JsonPropertyName("type")] public string Type { get; set; } = "invalid_request_error";

@@ -8,7 +8,7 @@ using YoutuServer.Http;
 namespace YoutuServer.Api.OpenAI.Responses;
 
 /// <summary>The Responses tools a client runs itself besides functions: each is offered to the model as a function.</summary>
-public enum ClientToolKind
+internal enum ClientToolKind
 {
     /// <summary><c>custom</c>: free text (or text in a grammar) in, returned as <c>custom_tool_call</c> with <c>input</c>.</summary>
     Custom,
@@ -24,7 +24,7 @@ public enum ClientToolKind
 /// The client-run tools of the Responses API (custom, apply_patch, shell, local_shell) as the model sees them —
 /// function tools with a description and a parameters schema — and their calls as the API's items, both ways.
 /// </summary>
-public static class ClientTools
+internal static class ClientTools
 {
     public const string ApplyPatchName = "apply_patch";
     public const string ShellName = "shell";

@@ -8,7 +8,7 @@ namespace YoutuServer.Api.OpenAI.Responses;
 /// POST /v1/responses. Polymorphic fields (input, tools, tool_choice, text.format) stay JSON and are checked by
 /// <see cref="ResponsesRequestMapper"/>, each bad one a 400 naming it; unknown fields are ignored (agents send many).
 /// </summary>
-public sealed class ResponsesRequest
+internal sealed class ResponsesRequest
 {
     [JsonPropertyName("model")] public string? Model { get; set; }
     [JsonPropertyName("input")] public JsonElement? Input { get; set; }
@@ -29,6 +29,8 @@ public sealed class ResponsesRequest
     [JsonPropertyName("user")] public string? User { get; set; }
     [JsonPropertyName("truncation")] public string? Truncation { get; set; }
     [JsonPropertyName("prompt_cache_key")] public string? PromptCacheKey { get; set; }
+    /// <summary>vLLM's prefix-cache salt (an extension): prefixes are reused only between requests with the same salt.</summary>
+    [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
     [JsonPropertyName("background")] public bool? Background { get; set; }
     [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
     [JsonPropertyName("max_tool_calls")] public int? MaxToolCalls { get; set; }
@@ -50,13 +52,13 @@ public sealed class ResponsesRequest
     [JsonPropertyName("reasoning_budget")] public int? ReasoningBudget { get; set; }
 }
 
-public sealed class ResponseTextParam
+internal sealed class ResponseTextParam
 {
     [JsonPropertyName("format")] public JsonElement? Format { get; set; }
     [JsonPropertyName("verbosity")] public string? Verbosity { get; set; }
 }
 
-public sealed class ResponseReasoningParam
+internal sealed class ResponseReasoningParam
 {
     [JsonPropertyName("effort")] public string? Effort { get; set; }
     [JsonPropertyName("summary")] public string? Summary { get; set; }
@@ -64,7 +66,7 @@ public sealed class ResponseReasoningParam
 }
 
 /// <summary>The response object (<c>"object": "response"</c>), as returned, streamed in events and stored.</summary>
-public sealed class ResponseObject
+internal sealed class ResponseObject
 {
     [JsonPropertyName("id")] public required string Id { get; set; }
     [JsonPropertyName("object")] public string Object { get; set; } = "response";
@@ -102,31 +104,31 @@ public sealed class ResponseObject
     [JsonPropertyName("metadata")] public Dictionary<string, string> Metadata { get; set; } = [];
 }
 
-public sealed class ResponseErrorDto
+internal sealed class ResponseErrorDto
 {
     [JsonPropertyName("code")] public required string Code { get; set; }
     [JsonPropertyName("message")] public required string Message { get; set; }
 }
 
-public sealed class IncompleteDetails
+internal sealed class IncompleteDetails
 {
     [JsonPropertyName("reason")] public required string Reason { get; set; }
 }
 
-public sealed class ReasoningEcho
+internal sealed class ReasoningEcho
 {
     [JsonPropertyName("effort"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Effort { get; set; }
     [JsonPropertyName("summary"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Summary { get; set; }
 }
 
-public sealed class TextEcho
+internal sealed class TextEcho
 {
     /// <summary>The format as the client sent it, or <c>{"type":"text"}</c>.</summary>
     [JsonPropertyName("format")] public JsonElement Format { get; set; }
     [JsonPropertyName("verbosity")] public string? Verbosity { get; set; }
 }
 
-public sealed class ResponseUsage
+internal sealed class ResponseUsage
 {
     [JsonPropertyName("input_tokens")] public int InputTokens { get; set; }
     [JsonPropertyName("input_tokens_details")] public InputTokensDetails InputTokensDetails { get; set; } = new();
@@ -135,12 +137,12 @@ public sealed class ResponseUsage
     [JsonPropertyName("total_tokens")] public int TotalTokens { get; set; }
 }
 
-public sealed class InputTokensDetails
+internal sealed class InputTokensDetails
 {
     [JsonPropertyName("cached_tokens")] public int CachedTokens { get; set; }
 }
 
-public sealed class OutputTokensDetails
+internal sealed class OutputTokensDetails
 {
     [JsonPropertyName("reasoning_tokens")] public int ReasoningTokens { get; set; }
 }
@@ -149,7 +151,7 @@ public sealed class OutputTokensDetails
 /// One item of <c>output</c> (or of a stored input): a message, a reasoning item, a function call or a function
 /// call's output. One class for all kinds; fields a kind lacks stay null and are not written.
 /// </summary>
-public sealed class ResponseItem
+internal sealed class ResponseItem
 {
     [JsonPropertyName("id")] public string? Id { get; set; }
     [JsonPropertyName("type")] public required string Type { get; set; }
@@ -172,7 +174,7 @@ public sealed class ResponseItem
 }
 
 /// <summary>A content part: output_text (with annotations), input_text, reasoning_text, summary_text.</summary>
-public sealed class ContentPart
+internal sealed class ContentPart
 {
     [JsonPropertyName("type")] public required string Type { get; set; }
     [JsonPropertyName("text")] public string Text { get; set; } = "";
@@ -186,7 +188,7 @@ public sealed class ContentPart
 /// One streaming event: <c>type</c> and <c>sequence_number</c>, plus the fields of its kind (the rest stay null and
 /// are not written).
 /// </summary>
-public sealed class ResponseStreamEvent
+internal sealed class ResponseStreamEvent
 {
     [JsonPropertyName("type")] public required string Type { get; set; }
     [JsonPropertyName("sequence_number")] public int SequenceNumber { get; set; }
@@ -208,7 +210,7 @@ public sealed class ResponseStreamEvent
     [JsonPropertyName("param")] public string? Param { get; set; }
 }
 
-public sealed class ResponseDeleted
+internal sealed class ResponseDeleted
 {
     [JsonPropertyName("id")] public required string Id { get; set; }
     [JsonPropertyName("object")] public string Object { get; set; } = "response";
@@ -223,7 +225,7 @@ public sealed class ResponseDeleted
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseDeleted))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
-public sealed partial class ResponsesJsonContext : JsonSerializerContext
+internal sealed partial class ResponsesJsonContext : JsonSerializerContext
 {
     public static ResponsesJsonContext Wire { get; } = new(new JsonSerializerOptions
     {

@@ -7,6 +7,7 @@ using YoutuServer.Hosting;
 using YoutuServer.Http;
 using YoutuServer.Http.Sse;
 using YoutuServer.Operations;
+using YoutuServer.State;
 
 namespace YoutuServer.Api.OpenAI.Responses;
 
@@ -16,7 +17,7 @@ namespace YoutuServer.Api.OpenAI.Responses;
 /// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
 /// items and events (<see cref="ResponseAssembler"/>).
 /// </summary>
-public static partial class ResponsesEndpoint
+internal static partial class ResponsesEndpoint
 {
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
 
@@ -43,21 +44,19 @@ public static partial class ResponsesEndpoint
             .Produces<ErrorResponse>(404, "application/json").Produces<ErrorResponse>(429, "application/json")
             .Produces<ErrorResponse>(503, "application/json");
         app.MapPost("/v1/responses", HandleAsync).WithOrder(1).ExcludeFromDescription();
-        app.MapGet("/v1/responses/{id}", Get).WithName("GetResponse").WithTags("Responses").WithSummary("A stored response")
+        app.MapGet("/v1/responses/{id}", GetAsync).WithName("GetResponse").WithTags("Responses").WithSummary("A stored response")
             .Produces<ResponseObject>(200).Produces<ErrorResponse>(404, "application/json");
-        app.MapDelete("/v1/responses/{id}", Delete).WithName("DeleteResponse").WithTags("Responses").WithSummary("Deletes a stored response")
+        app.MapDelete("/v1/responses/{id}", DeleteAsync).WithName("DeleteResponse").WithTags("Responses").WithSummary("Deletes a stored response")
             .Produces<ResponseDeleted>(200).Produces<ErrorResponse>(404, "application/json");
-        app.MapGet("/v1/responses/{id}/input_items", InputItems).WithName("ListInputItems").WithTags("Responses")
+        app.MapGet("/v1/responses/{id}/input_items", InputItemsAsync).WithName("ListInputItems").WithTags("Responses")
             .WithSummary("The input items of a stored response (paged: limit, order, after)")
             .Produces<ResponseItem>(200).Produces<ErrorResponse>(404, "application/json");
     }
 
-    private static string? KeyId(HttpContext http) => http.Items.TryGetValue(ApiKeyMiddleware.KeyIdItem, out var k) ? k as string : null;
-
     private static ApiException NotFound(string id, string? param) =>
         new(404, param is null ? $"No response found with id '{id}'." : $"Previous response with id '{id}' not found.", "invalid_request_error", param, param is null ? "not_found" : "previous_response_not_found");
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry, ResponseStore store, ReasoningSeal seal, ILoggerFactory loggers)
+    internal static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("YoutuServer.Api.OpenAI.Responses");
         var request = await RequestBody.ReadAsync(http, ResponsesJsonContext.Wire.ResponsesRequest);
@@ -65,12 +64,19 @@ public static partial class ResponsesEndpoint
         PromptPrefix? prefix = null;
         if (request.PreviousResponseId is { } prevId)
         {
-            var earlier = store.Get(prevId, KeyId(http)) ?? throw NotFound(prevId, "previous_response_id");
+            var earlier = await store.GetAsync(http.Tenant(), prevId, http.RequestAborted) is { } stored ? ResponsesContinuation.FromBytes(stored.Continuation) : null;
+            if (earlier is null)
+            {
+                throw NotFound(prevId, "previous_response_id");
+            }
+
             previous = earlier.Conversation;
             prefix = earlier.Prefix;
         }
 
-        var mapped = ResponsesRequestMapper.Map(request, previous, seal);
+        // encrypted_content is bound to this API, the caller's key and the served model.
+        var scope = seal.For(SealKind.ResponsesEncryptedContent, http.Tenant().Value, host.ServedModelId);
+        var mapped = ResponsesRequestMapper.Map(request, previous, scope);
         if (mapped.SkippedTools.Count > 0)
         {
             var list = string.Join(",", mapped.SkippedTools.Distinct(StringComparer.Ordinal));
@@ -88,7 +94,7 @@ public static partial class ResponsesEndpoint
         try
         {
             ModelResolver.Check(host, request.Model);
-            var plan = planner.Plan(mapped.Intent with { KnownPrefix = prefix });
+            var plan = await planner.PlanAsync(mapped.Intent with { KnownPrefix = prefix, Tenant = http.Tenant() }, http.RequestAborted);
             if (plan.DroppedMessages > 0)
             {
                 http.Response.Headers[TruncatedHeader] = plan.DroppedMessages.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -131,7 +137,7 @@ public static partial class ResponsesEndpoint
         };
         var includeSealed = request.Include?.Contains("reasoning.encrypted_content", StringComparer.Ordinal) ?? false;
         var summaries = request.Reasoning?.Summary is not null || request.Reasoning?.GenerateSummary is not null;
-        Func<string, string>? sealer = includeSealed ? seal.Seal : null;
+        Func<string, string>? sealer = includeSealed ? scope.Seal : null;
 
         if (request.Stream ?? false)
         {
@@ -153,7 +159,7 @@ public static partial class ResponsesEndpoint
 
             Finish(response, run);
             var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
-            Store(store, http, response, json, mapped, previous, run, recorder, host);
+            await StoreAsync(store, http, response, json, mapped, previous, run, recorder, host);
             telemetry.End(http, 200, run.Usage);
             http.Response.ContentType = "application/json";
             await http.Response.Body.WriteAsync(json, ct);
@@ -179,7 +185,7 @@ public static partial class ResponsesEndpoint
     }
 
     private static async Task StreamAsync(HttpContext http, GenerationRun run, ResponseObject response, MappedResponsesRequest mapped, bool summaries,
-        Func<string, string>? sealer, IReadOnlyList<ChatMessage> previous, ResponseStore store, RequestTelemetry telemetry, TokenRecorder recorder, EngineHost host, ILogger logger)
+        Func<string, string>? sealer, IReadOnlyList<ChatMessage> previous, IResponseStore store, RequestTelemetry telemetry, TokenRecorder recorder, EngineHost host, ILogger logger)
     {
         var ct = http.RequestAborted;
         var sse = new SseWriter(http.Response);
@@ -226,7 +232,7 @@ public static partial class ResponsesEndpoint
 
             Finish(response, run);
             var json = JsonSerializer.SerializeToUtf8Bytes(response, ResponsesJsonContext.Wire.ResponseObject);
-            Store(store, http, response, json, mapped, previous, run, recorder, host);
+            await StoreAsync(store, http, response, json, mapped, previous, run, recorder, host);
             await assembler.EmitAsync(new ResponseStreamEvent { Type = response.Status == "incomplete" ? "response.incomplete" : "response.completed", Response = response });
             await sse.FlushAsync(ct);
             telemetry.End(http, 200, run.Usage);
@@ -275,7 +281,7 @@ public static partial class ResponsesEndpoint
         TotalTokens = u.TotalTokens,
     };
 
-    private static void Store(ResponseStore store, HttpContext http, ResponseObject response, byte[] json, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
+    private static async ValueTask StoreAsync(IResponseStore store, HttpContext http, ResponseObject response, byte[] json, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
         GenerationRun run, TokenRecorder recorder, EngineHost host)
     {
         if (!response.Store)
@@ -295,35 +301,33 @@ public static partial class ResponsesEndpoint
         // What this turn evaluated and generated, token for token: a continuation renders this text first.
         var plan = run.Plan;
         var prefix = new PromptPrefix(plan.Prompt + host.Engine.Detokenize([.. recorder.Tokens], renderSpecial: true), [.. plan.Request.Prompt, .. recorder.Tokens]);
-        var items = mapped.InputItems.Select(i => (i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
-        store.Add(new StoredResponse
+        var items = mapped.InputItems.Select(i => new StoredItem(i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
+        var continuation = new ResponsesContinuation { Conversation = conversation, PrefixText = prefix.Text, PrefixTokens = prefix.Tokens };
+        await store.PutAsync(http.Tenant(), new StoredResponse
         {
             Id = response.Id,
-            Json = json,
+            Body = json,
             InputItems = items,
-            Conversation = conversation,
-            KeyId = KeyId(http),
-            Prefix = prefix,
-            Bytes = StoredResponse.Estimate(json, items, conversation) + (2L * prefix.Text.Length) + (4L * prefix.Tokens.Count),
-        });
+            Continuation = continuation.ToBytes(),
+        }, http.RequestAborted);
     }
 
     // ------------------------------------------------------------------ stored responses
 
-    private static IResult Get(string id, HttpContext http, ResponseStore store)
+    private static async Task<IResult> GetAsync(string id, HttpContext http, IResponseStore store)
     {
-        var stored = store.Get(id, KeyId(http)) ?? throw NotFound(id, null);
-        return Results.Bytes(stored.Json, "application/json");
+        var stored = await store.GetAsync(http.Tenant(), id, http.RequestAborted) ?? throw NotFound(id, null);
+        return Results.Bytes(stored.Body, "application/json");
     }
 
-    private static IResult Delete(string id, HttpContext http, ResponseStore store) =>
-        store.Remove(id, KeyId(http))
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, IResponseStore store) =>
+        await store.DeleteAsync(http.Tenant(), id, http.RequestAborted)
             ? ApiEndpoints.Json(new ResponseDeleted { Id = id }, ResponsesJsonContext.Wire.ResponseDeleted)
             : throw NotFound(id, null);
 
-    private static IResult InputItems(string id, HttpContext http, ResponseStore store)
+    private static async Task<IResult> InputItemsAsync(string id, HttpContext http, IResponseStore store)
     {
-        var stored = store.Get(id, KeyId(http)) ?? throw NotFound(id, null);
+        var stored = await store.GetAsync(http.Tenant(), id, http.RequestAborted) ?? throw NotFound(id, null);
         var q = http.Request.Query;
         var limit = 20;
         if (q.TryGetValue("limit", out var l) && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
@@ -337,7 +341,7 @@ public static partial class ResponsesEndpoint
             throw ApiException.BadRequest("'order' must be 'asc' or 'desc'.", "order");
         }
 
-        IEnumerable<(string Id, byte[] Json)> items = order == "asc" ? stored.InputItems : stored.InputItems.Reverse();
+        IEnumerable<StoredItem> items = order == "asc" ? stored.InputItems : stored.InputItems.Reverse();
         if (q.TryGetValue("after", out var after) && after.ToString() is { Length: > 0 } a)
         {
             var list = items.ToList();
@@ -358,9 +362,9 @@ public static partial class ResponsesEndpoint
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");
-            foreach (var (_, json) in page)
+            foreach (var item in page)
             {
-                w.WriteRawValue(json, skipInputValidation: true);
+                w.WriteRawValue(item.Json, skipInputValidation: true);
             }
 
             w.WriteEndArray();

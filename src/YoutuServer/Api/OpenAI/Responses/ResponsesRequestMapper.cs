@@ -8,7 +8,7 @@ using YoutuServer.Http;
 namespace YoutuServer.Api.OpenAI.Responses;
 
 /// <summary>A Responses request as the pipeline sees it, plus what the adapter needs to write the answer back.</summary>
-public sealed class MappedResponsesRequest
+internal sealed class MappedResponsesRequest
 {
     public required GenerationIntent Intent { get; init; }
     public required FieldNamer Names { get; init; }
@@ -40,7 +40,7 @@ public sealed class MappedResponsesRequest
 /// the pipeline's, text.format the output constraint and reasoning.effort thinking with a budget. Wire shapes are
 /// checked here, each bad field a 400 naming it; values are checked by the <see cref="GenerationPlanner"/>.
 /// </summary>
-public static class ResponsesRequestMapper
+internal static class ResponsesRequestMapper
 {
     /// <summary>Tool types that name a hosted tool a local server cannot run: skipped, never refused.</summary>
     private static readonly HashSet<string> Hosted = new(StringComparer.Ordinal)
@@ -52,7 +52,7 @@ public static class ResponsesRequestMapper
     /// <summary>The flattened name a namespace's function is offered to the model under.</summary>
     public static string Flatten(string ns, string name) => ns.EndsWith('_') ? ns + name : ns + "__" + name;
 
-    public static MappedResponsesRequest Map(ResponsesRequest r, IReadOnlyList<ChatMessage> previous, ReasoningSeal seal)
+    public static MappedResponsesRequest Map(ResponsesRequest r, IReadOnlyList<ChatMessage> previous, SealScope seal)
     {
         var toolPaths = new List<string>();
         var namespaced = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
@@ -120,6 +120,8 @@ public static class ResponsesRequestMapper
             DropOldestToFit = r.Truncation == "auto",
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
+            CacheSalt = r.CacheSalt,
+            CacheKey = r.PromptCacheKey,
         };
         return new MappedResponsesRequest
         {
@@ -144,12 +146,13 @@ public static class ResponsesRequestMapper
         IntentField.ToolName => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".name",
         IntentField.ToolParameters => (index is { } i && i < toolPaths.Count ? toolPaths[i] : $"tools[{index}]") + ".parameters",
         IntentField.ReasoningBudget => "reasoning_budget",
+        IntentField.CacheSalt => "cache_salt",
         _ => OpenAIErrors.Common(field, index),
     };
 
     // ------------------------------------------------------------------ input
 
-    private static (List<ChatMessage> Messages, List<ResponseItem> Items) MapInput(JsonElement? input, ReasoningSeal seal, ref int unopened, bool continuing)
+    private static (List<ChatMessage> Messages, List<ResponseItem> Items) MapInput(JsonElement? input, SealScope seal, ref int unopened, bool continuing)
     {
         var messages = new List<ChatMessage>();
         var items = new List<ResponseItem>();
@@ -349,7 +352,7 @@ public static class ResponsesRequestMapper
     }
 
     /// <summary>The reasoning an item carries: its reasoning_text content, else its sealed text, else its summary.</summary>
-    private static string? ReasoningText(JsonElement item, ReasoningSeal seal, ref int unopened)
+    private static string? ReasoningText(JsonElement item, SealScope seal, ref int unopened)
     {
         if (item.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.Array)
         {
@@ -675,7 +678,7 @@ public static class ResponsesRequestMapper
 }
 
 /// <summary>Ids of the Responses API's objects.</summary>
-public static class ResponseIds
+internal static class ResponseIds
 {
     public static string Response() => "resp_" + Ids.Random24() + Ids.Random24();
     public static string Message() => "msg_" + Ids.Random24();

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace YoutuServer.State.Redis;
+
+/// <summary>
+/// The one connection (multiplexer) to the shared Redis-protocol store. It is opened without waiting
+/// (<c>abortConnect=false</c>): the server starts while the store is down, and StackExchange.Redis reconnects by
+/// itself with backoff. Every operation goes through <see cref="RunAsync{T}"/>, which times it and turns an
+/// unreachable or timed-out store into <see cref="StateUnavailableException"/>.
+/// </summary>
+internal sealed partial class RedisStateConnection : IAsyncDisposable
+{
+    private readonly ConnectionMultiplexer multiplexer;
+    private readonly IDisposable gauge;
+    private readonly ILogger logger;
+
+    private RedisStateConnection(ConnectionMultiplexer multiplexer, StateStoreSettings settings, ILogger logger)
+    {
+        this.multiplexer = multiplexer;
+        this.logger = logger;
+        Settings = settings;
+        gauge = StateStoreMetrics.AddStore(() => IsUp);
+        multiplexer.ConnectionFailed += (_, e) => Log.Failed(logger, Settings.Display, e.FailureType.ToString(), e.Exception?.Message ?? "");
+        multiplexer.ConnectionRestored += (_, _) => Log.Restored(logger, Settings.Display);
+    }
+
+    /// <summary>What a request that needs the store is told to wait (Retry-After) while it is down: about one reconnect try.</summary>
+    public const int RetryAfterSeconds = 2;
+
+    public StateStoreSettings Settings { get; }
+
+    /// <summary>True while the store answers (the multiplexer has a connected server).</summary>
+    public bool IsUp => multiplexer.IsConnected;
+
+    public IDatabase Database => multiplexer.GetDatabase();
+
+    /// <summary>Opens the connection; returns at once even when the store is unreachable (it keeps trying).</summary>
+    public static async Task<RedisStateConnection> ConnectAsync(StateStoreSettings settings, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var config = settings.Redis ?? throw new ArgumentException("not a redis:// state store", nameof(settings));
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(config.Clone());
+        var connection = new RedisStateConnection(multiplexer, settings, logger);
+        if (connection.IsUp)
+        {
+            Log.Connected(logger, settings.Display);
+        }
+        else
+        {
+            Log.NotYet(logger, settings.Display);
+        }
+
+        return connection;
+    }
+
+    /// <summary>Completes when the store is connected (at once if it is now): an event, not a poll.</summary>
+    public async Task WaitUpAsync(CancellationToken cancellationToken)
+    {
+        while (!IsUp)
+        {
+            var restored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnRestored(object? sender, ConnectionFailedEventArgs e) => restored.TrySetResult();
+            multiplexer.ConnectionRestored += OnRestored;
+            try
+            {
+                if (IsUp)
+                {
+                    return;
+                }
+
+                await restored.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                multiplexer.ConnectionRestored -= OnRestored;
+            }
+        }
+    }
+
+    /// <summary>Runs one store operation, timed by <paramref name="operation"/>; an unreachable store throws
+    /// <see cref="StateUnavailableException"/>.</summary>
+    public async Task<T> RunAsync<T>(string operation, Func<IDatabase, Task<T>> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await action(Database).ConfigureAwait(false);
+            StateStoreMetrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
+            return result;
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ObjectDisposedException
+            || (e is RedisServerException s && s.Message.StartsWith("LOADING", StringComparison.Ordinal)))
+        {
+            StateStoreMetrics.Errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+            Log.OperationFailed(logger, operation, e.Message);
+            throw new StateUnavailableException($"The session state store ({Settings.Display}) is unavailable: {e.GetType().Name}.", e)
+            {
+                Store = operation,
+                RetryAfterSeconds = RetryAfterSeconds,
+            };
+        }
+    }
+
+    /// <summary>One PING (for readiness probes and tests); the round trip, or null when the store does not answer.</summary>
+    public async Task<TimeSpan?> PingAsync()
+    {
+        try
+        {
+            return await RunAsync("ping", db => db.PingAsync()).ConfigureAwait(false);
+        }
+        catch (StateUnavailableException)
+        {
+            return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        gauge.Dispose();
+        await multiplexer.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+        multiplexer.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2301, Level = LogLevel.Information, Message = "State store {Store} connected")]
+        public static partial void Connected(ILogger logger, string store);
+
+        [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "State store {Store} is not reachable yet; stateless requests are served, stateful ones get 503 until it is")]
+        public static partial void NotYet(ILogger logger, string store);
+
+        [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "State store {Store} connection failed ({FailureType}): {Reason}; reconnecting")]
+        public static partial void Failed(ILogger logger, string store, string failureType, string reason);
+
+        [LoggerMessage(EventId = 2304, Level = LogLevel.Information, Message = "State store {Store} connection restored")]
+        public static partial void Restored(ILogger logger, string store);
+
+        [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "State store operation {Operation} failed: {Reason}")]
+        public static partial void OperationFailed(ILogger logger, string operation, string reason);
+    }
+}
