@@ -91,6 +91,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
     public async Task A_forced_custom_call_comes_back_as_custom_tool_call_with_its_input()
     {
         using var client = server.CreateClient();
+        client.Timeout = TimeSpan.FromMinutes(10); // a loaded machine may need minutes for a few hundred tokens; outcomes are asserted, not time
         var r = await ForcedAsync(client, """{"type":"custom","name":"note"}""", "Take a note");
         Assert.Equal("completed", r["status"]!.GetValue<string>());
         var call = Assert.Single(r["output"]!.AsArray(), o => o!["type"]!.GetValue<string>() != "reasoning")!;
@@ -112,20 +113,21 @@ public sealed partial class ClientToolsTests(ServerFixture server)
     [Fact]
     public async Task A_lark_grammar_tool_writes_what_its_grammar_admits()
     {
-        // A bounded Lark grammar (the random test model ends a free line only by chance): the call fits and matches.
+        // A bounded Lark grammar (the random test model ends a free line only by chance): the call fits whole and matches.
         const string lark = """
-            start: "*** Begin Patch" LF hunk+ "*** End Patch"
+            start: "*** Begin Patch" LF hunk ~ 1..3 "*** End Patch"
             hunk: ("*** Delete File: " | "*** Add File: ") FILE LF
             FILE: /[a-z]{1,8}\.txt/
             %import common.LF
             """;
         using var client = server.CreateClient();
+        client.Timeout = TimeSpan.FromMinutes(10); // a loaded machine may need minutes for a few hundred tokens; outcomes are asserted, not time
         var body = new JsonObject
         {
             ["model"] = "tiny-youtu",
             ["input"] = Unique("Patch it"),
             ["reasoning"] = new JsonObject { ["effort"] = "none" },
-            ["max_output_tokens"] = 600,
+            ["max_output_tokens"] = 300,
             ["tools"] = new JsonArray(new JsonObject { ["type"] = "custom", ["name"] = "patch", ["format"] = new JsonObject { ["type"] = "grammar", ["syntax"] = "lark", ["definition"] = lark } }),
             ["tool_choice"] = new JsonObject { ["type"] = "custom", ["name"] = "patch" },
         };
@@ -134,7 +136,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
         Assert.Matches(PatchPattern(), call["input"]!.GetValue<string>());
     }
 
-    [GeneratedRegex(@"^\*\*\* Begin Patch\n(?:\*\*\* (?:Delete|Add) File: [a-z]{1,8}\.txt\n)+\*\*\* End Patch$")]
+    [GeneratedRegex(@"^\*\*\* Begin Patch\n(?:\*\*\* (?:Delete|Add) File: [a-z]{1,8}\.txt\n){1,3}\*\*\* End Patch$")]
     private static partial Regex PatchPattern();
 
     [Fact]
@@ -150,6 +152,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
     public async Task Shell_and_local_shell_calls_come_back_as_their_items()
     {
         using var client = server.CreateClient();
+        client.Timeout = TimeSpan.FromMinutes(10); // a loaded machine may need minutes for a few hundred tokens; outcomes are asserted, not time
         var shell = await ForcedAsync(client, """{"type":"shell"}""", "List files");
         var call = shell["output"]!.AsArray().Single(o => o!["type"]!.GetValue<string>() != "reasoning")!;
         Assert.Equal("shell_call", call["type"]!.GetValue<string>());
@@ -183,7 +186,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
         };
         var mapped = ResponsesRequestMapper.Map(Request(body.ToJsonString()), [], server.Services.GetRequiredService<ReasoningSeal>().For(SealKind.ResponsesEncryptedContent, null, "tiny-youtu"));
         var prompt = server.Services.GetRequiredService<GenerationPlanner>().Plan(mapped.Intent).Prompt!;
-        foreach (var expected in new[] { "PATCH-APPLIED-OK", "SHELL-LISTING", "LOCAL-PWD", "APPLY-DONE", "Delete File: x.txt", "\"commands\": [\"ls\"]", "delete_file" })
+        foreach (var expected in new[] { "PATCH-APPLIED-OK", "SHELL-LISTING", "LOCAL-PWD", "APPLY-DONE", "Delete File: x.txt", "\"ls\"", "\"pwd\"", "delete_file" })
         {
             Assert.Contains(expected, prompt, StringComparison.Ordinal);
         }
@@ -196,6 +199,7 @@ public sealed partial class ClientToolsTests(ServerFixture server)
     public async Task A_grammar_that_cannot_be_enforced_is_a_400_naming_the_construct(string lark, string named)
     {
         using var client = server.CreateClient();
+        client.Timeout = TimeSpan.FromMinutes(10); // a loaded machine may need minutes for a few hundred tokens; outcomes are asserted, not time
         var body = new JsonObject
         {
             ["model"] = "tiny-youtu",
