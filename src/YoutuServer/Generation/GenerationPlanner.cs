@@ -313,6 +313,9 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
     /// <summary>Tokens kept free beyond the shortest forced output when its longest cannot be bounded.</summary>
     public const int ForcedMarginMin = 16;
 
+    /// <summary>Tokens the engine may take to get the think block's close past the grammar (see RetryReasoningClose).</summary>
+    private const int CloseSlack = 4;
+
     /// <summary>
     /// A forced call (or json_schema answer) always fits in the output bound, and no call is cut:
     /// <list type="bullet">
@@ -355,7 +358,8 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
         var budget = request.ReasoningBudget;
         if (thinkingOn)
         {
-            var cap = Math.Max(0, max - room - m.ThinkCloseText.Length);
+            // The close may be put off a few tokens (refused inside a UTF-8 character or a partial tag): slack for it.
+            var cap = Math.Max(0, max - room - m.ThinkCloseText.Length - CloseSlack);
             if (budget is null || budget.MaxTokens > cap)
             {
                 budget = new ReasoningBudget(cap, m.ThinkCloseText, StartsInReasoning: forced);
