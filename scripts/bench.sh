@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates the README's serve-benchmark table: `youtu-server bench serve --model` on the 2b-shaped Q4_K_M
+# Regenerates the serve-benchmark table of docs/benchmarks.md: `youtu-server bench serve --model` on the 2b-shaped Q4_K_M
 # model (synthesized first when absent, ~5 min), which runs the raw llama.cpp baseline and the in-process server
 # on the same file and threads in one run.
 #
-#   scripts/bench.sh                 full run on models/youtu2b-q4_k_m.gguf; updates README.md between
+#   scripts/bench.sh                 full run on models/youtu2b-q4_k_m.gguf; updates docs/benchmarks.md between
 #                                    <!-- bench-serve:begin --> and <!-- bench-serve:end --> when both are there
-#   scripts/bench.sh --tiny          the same pipeline on the tiny synthesized model (seconds; README untouched)
+#   scripts/bench.sh --tiny          the same pipeline on the tiny synthesized model (seconds; docs untouched)
 #   scripts/bench.sh -- ARGS...      extra options for `bench serve` (e.g. -- --threads 8 --repeats 5)
 #
 # Environment: MODEL (model file), OUT (results folder, default artifacts/bench-results), THREADS (llama.cpp
@@ -66,17 +66,17 @@ set -e
 } >> "$out/bench-serve.md"
 cat "$out/bench-serve.md"
 
-if [[ $tiny == 0 ]] && grep -q '<!-- bench-serve:begin -->' README.md && grep -q '<!-- bench-serve:end -->' README.md; then
+if [[ $tiny == 0 ]] && grep -q '<!-- bench-serve:begin -->' docs/benchmarks.md && grep -q '<!-- bench-serve:end -->' docs/benchmarks.md; then
   python3 - "$out/bench-serve.md" <<'PY'
 import re, sys
 table = open(sys.argv[1], encoding="utf-8").read().strip()
-# The report's headings sit two levels below the README section that holds them.
-table = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", table, flags=re.M)
-readme = open("README.md", encoding="utf-8").read()
+# The report's headings sit one level below the docs/benchmarks.md section that holds them.
+table = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 1) + " ", table, flags=re.M)
+readme = open("docs/benchmarks.md", encoding="utf-8").read()
 new = re.sub(r"(<!-- bench-serve:begin -->\n).*?(\n<!-- bench-serve:end -->)", lambda m: m.group(1) + table + m.group(2), readme, flags=re.S)
-open("README.md", "w", encoding="utf-8").write(new)
+open("docs/benchmarks.md", "w", encoding="utf-8").write(new)
 PY
-  echo "bench.sh: README.md updated" >&2
+  echo "bench.sh: docs/benchmarks.md updated" >&2
 fi
 
 exit $rc

@@ -93,7 +93,7 @@ public sealed record EngineOptions
     /// <summary>Steps one adapter group is decoded before the next group with work gets its turn (llama.cpp applies
     /// adapters per context, so sequences of different adapters never share a llama_decode, and every switch makes it
     /// re-reserve the graph: 4 steps per turn cost 0.94x/0.81x of one adapter's throughput for 2/4 adapters on the 2b
-    /// model, 1 step 0.84x/0.67x; see the README's adapter benchmark).</summary>
+    /// model, 1 step 0.84x/0.67x; see the adapter benchmark in docs/benchmarks.md).</summary>
     public int AdapterQuantumSteps { get; init; } = 4;
     /// <summary>
     /// Where sampling stages run: <see cref="Sampling.SamplerMode.Managed"/> (default: bias, penalties and top-k/greedy

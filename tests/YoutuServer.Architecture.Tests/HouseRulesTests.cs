@@ -18,8 +18,7 @@ public sealed class HouseRulesTests
 
     /// <summary>
     /// Every <c>[LoggerMessage]</c> carries an EventId, unique in its assembly, so a log query can select one event.
-    /// Ranges per room (docs/operations.md): host 1000-1999 (1000 Hosting, 1100 Operations, 1200 OpenAI Chat and
-    /// Completions, 1300 Anthropic, 1400 Responses, 1500 Generation, 1600 Cli, 1700 Web, 1800 State), Engine 2000-2999 (2000 Model, 2100 Caching, 2200 Scheduling).
+    /// Ranges per room: docs/operations.md, "Log event ids".
     /// </summary>
     [Theory]
     [MemberData(nameof(OurAssemblies))]

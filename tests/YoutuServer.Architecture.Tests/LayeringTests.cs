@@ -106,39 +106,16 @@ public sealed class LayeringTests
     }
 
     /// <summary>
-    /// The wire formats: a format family is a folder right under Api holding an endpoint (Anthropic, OpenAI, ...); a
-    /// format is a folder holding an endpoint (OpenAI.Chat, OpenAI.Responses, ...). Api's other folders are neutral
-    /// ground every format may use. No family names another family's types, no format another format's.
+    /// The wire formats: a format is a folder under Api holding an endpoint type (ChatCompletions, Completions,
+    /// Responses, Messages, Simple); if formats are ever grouped (Api/Family/Format), the folder right under Api is a
+    /// family and is checked the same way. Api's other folders (Serving, Common) are neutral ground every format may
+    /// use. No format names another format's types.
     /// </summary>
-    public static TheoryData<string> ApiFormatFolders() =>
-        new(FormatFamilies().Concat(Formats()).Distinct().Except(KnownFormatViolations.Keys));
-
-    /// <summary>
-    /// Format folders that name another format on main today (issue 20's adapter slice removes these); checked by the
-    /// skipped test below, every other format folder by the theory.
-    /// </summary>
-    private static readonly Dictionary<string, string> KnownFormatViolations = new()
-    {
-        ["YoutuServer.Api.Simple"] = "SimpleChatEndpoint uses OpenAI's ErrorResponse, OpenAIErrors and ChatCompletionsEndpoint",
-        ["YoutuServer.Api.Anthropic"] = "AnthropicFields and MessagesEndpoint use OpenAIErrors and OpenAI.Chat.Ids",
-        ["YoutuServer.Api.OpenAI.Responses"] = "ResponsesRequestMapper and ResponseIds use OpenAI.Chat's ChatRequestMapper and Ids",
-        ["YoutuServer.Api.OpenAI.Completions"] = "CompletionsEndpoint uses OpenAI.Chat's Ids and ChatRequestMapper",
-    };
+    public static TheoryData<string> ApiFormatFolders() => new(FormatFamilies().Concat(Formats()).Distinct());
 
     [Theory]
     [MemberData(nameof(ApiFormatFolders))]
     public void No_format_folder_references_another(string folder) => CheckFormatFolder(folder);
-
-    [Fact(Skip = "Violated on main (issue 20's adapter slice fixes them): Simple -> OpenAI (ErrorResponse, OpenAIErrors, "
-        + "ChatCompletionsEndpoint); Anthropic -> OpenAI (OpenAIErrors, Chat.Ids); OpenAI.Responses and "
-        + "OpenAI.Completions -> OpenAI.Chat (ChatRequestMapper.ParseStop, Ids). Unskip and empty KnownFormatViolations then.")]
-    public void No_format_folder_references_another_including_the_known_violators()
-    {
-        foreach (var folder in FormatFamilies().Concat(Formats()).Distinct())
-        {
-            CheckFormatFolder(folder);
-        }
-    }
 
     private static void CheckFormatFolder(string folder)
     {
@@ -159,7 +136,7 @@ public sealed class LayeringTests
     public void The_format_folders_are_found()
     {
         // Guards the discovery above: if it found nothing, the format rule would check nothing.
-        Assert.Contains("YoutuServer.Api.Anthropic", FormatFamilies());
+        Assert.Contains("YoutuServer.Api.Messages", Formats());
         Assert.True(Formats().Length >= 4, "formats found: " + string.Join(", ", Formats()));
     }
 

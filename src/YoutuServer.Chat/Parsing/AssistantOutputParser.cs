@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -63,14 +62,18 @@ namespace YoutuServer.Chat.Parsing;
 /// <item><see cref="OutputParserOptions.MaxToolCalls"/>: once that many calls have started, every further block is discarded
 /// whole (its whitespace included), well-formed or not.</item>
 /// </list>
+/// <para>
+/// This type is the tag machine (think blocks, call blocks, whitespace, what becomes which event); the JSON inside a call
+/// block is read by <see cref="ToolCallJsonScanner"/>, which reports the name, the arguments and the object's end back.
+/// </para>
 /// </remarks>
-public sealed class AssistantOutputParser
+public sealed class AssistantOutputParser : IToolCallJsonListener
 {
     private const string ThinkOpenTag = "<think>";
     private const string ThinkCloseTag = "</think>";
     private const string CallOpenTag = "<tool_call>";
     private const string CallCloseTag = "</tool_call>";
-    private const string EmptyArguments = "{}";
+    private const string EmptyArguments = ToolCallJsonScanner.EmptyArguments;
 
     private readonly bool parseCalls;
     private readonly bool rawReasoning;
@@ -96,29 +99,14 @@ public sealed class AssistantOutputParser
     private bool afterCall;
     private bool reasoningHasText;
 
-    // The current tool-call block.
+    // The current tool-call block: its text so far (content again if it turns out malformed) and its JSON body.
     private readonly StringBuilder callText = new();
-    private readonly StringBuilder key = new();
-    private readonly StringBuilder nameText = new();
-    private readonly StringBuilder args = new();
-    private readonly StringBuilder brackets = new();
-    private int bodyStart;
+    private readonly ToolCallJsonScanner body;
     private int callCount;
     private int callIndex;
     private bool callStarted;
     private bool callDropped;
-    private string? name;
-    private bool nameSeen;
-    private bool argsSeen;
-    private bool argsDone;
     private bool argsEmitted;
-    private Json json;
-    private Role role;
-    private StringTarget stringTarget;
-    private bool inString;
-    private bool escape;
-    private int hexLeft;
-    private int hexValue;
     private int closeMatch;
 
     /// <summary>Creates a parser for one assistant turn.</summary>
@@ -138,15 +126,10 @@ public sealed class AssistantOutputParser
         thinkAllowed = thinking && !options.StartsInReasoning;
         state = thinking && options.StartsInReasoning ? State.Reasoning : State.Content;
         dropLeadingWs = !(thinking && rawReasoning);
+        body = new ToolCallJsonScanner(this);
     }
 
     private enum State { Content, Reasoning, CallJson, CallAfterObject, CallSkip, MalformedCall, Finished }
-
-    private enum Json { ObjectStart, FirstKeyOrEnd, Key, Colon, Value, String, Container, Scalar, CommaOrEnd }
-
-    private enum Role { Other, Name, Arguments }
-
-    private enum StringTarget { None, Key, Name, Arguments }
 
     private enum TagMatch { NoMatch, Partial, ThinkOpen, ThinkClose, CallOpen, CallClose }
 
@@ -438,28 +421,15 @@ public sealed class AssistantOutputParser
 
     private void BeginCall()
     {
-        // _pendingWs (whitespace before the block) is kept: it is content again only if the block is malformed
+        // pendingWs (whitespace before the block) is kept: it is content again only if the block is malformed
         // or text follows the calls.
         state = State.CallJson;
         callText.Clear();
         callText.Append(CallOpenTag);
-        key.Clear();
-        nameText.Clear();
-        args.Clear();
-        brackets.Clear();
-        bodyStart = -1;
+        body.Reset();
         callStarted = false;
         callDropped = callCount >= maxCalls;
-        name = null;
-        nameSeen = false;
-        argsSeen = false;
-        argsDone = false;
         argsEmitted = false;
-        json = Json.ObjectStart;
-        role = Role.Other;
-        inString = false;
-        escape = false;
-        hexLeft = 0;
         closeMatch = 0;
     }
 
@@ -475,7 +445,7 @@ public sealed class AssistantOutputParser
     private void StepCallJson(char c)
     {
         callText.Append(c);
-        if (StepJson(c))
+        if (body.Step(c))
         {
             return;
         }
@@ -501,11 +471,7 @@ public sealed class AssistantOutputParser
     {
         if (callStarted)
         {
-            if (json == Json.Scalar && role == Role.Arguments)
-            {
-                EndScalarArguments();
-            }
-
+            body.EndOfInput();
             if (!argsEmitted)
             {
                 EmitArguments(EmptyArguments);
@@ -524,401 +490,47 @@ public sealed class AssistantOutputParser
         }
     }
 
-    /// <summary>Advances the JSON scanner of the call body by one char; false on a structural error.</summary>
-    private bool StepJson(char c)
+    // ---- what the body's scanner reports ----
+
+    void IToolCallJsonListener.ArgumentsBeginning()
     {
-        switch (json)
+        if (!callDropped)
         {
-            case Json.ObjectStart:
-                if (IsJsonWhitespace(c))
-                {
-                    return true;
-                }
-
-                if (c != '{')
-                {
-                    return false;
-                }
-
-                bodyStart = callText.Length - 1;
-                json = Json.FirstKeyOrEnd;
-                return true;
-
-            case Json.FirstKeyOrEnd:
-            case Json.Key:
-                if (IsJsonWhitespace(c))
-                {
-                    return true;
-                }
-
-                if (c == '}' && json == Json.FirstKeyOrEnd)
-                {
-                    return CloseObject();
-                }
-
-                if (c != '"')
-                {
-                    return false;
-                }
-
-                key.Clear();
-                BeginString(StringTarget.Key);
-                return true;
-
-            case Json.String:
-                return StepString(c);
-
-            case Json.Colon:
-                if (IsJsonWhitespace(c))
-                {
-                    return true;
-                }
-
-                if (c != ':')
-                {
-                    return false;
-                }
-
-                role = Role.Other;
-                if (!nameSeen && key.Equals("name".AsSpan()))
-                {
-                    role = Role.Name;
-                    nameSeen = true;
-                }
-                else if (!argsSeen && key.Equals("arguments".AsSpan()))
-                {
-                    role = Role.Arguments;
-                    argsSeen = true;
-                }
-
-                json = Json.Value;
-                return true;
-
-            case Json.Value:
-                return BeginValue(c);
-
-            case Json.Container:
-                return StepContainer(c);
-
-            case Json.Scalar:
-                if (IsJsonWhitespace(c) || c is ',' or '}' or ']')
-                {
-                    if (role == Role.Arguments)
-                    {
-                        EndScalarArguments();
-                    }
-
-                    json = Json.CommaOrEnd;
-                    return StepJson(c);
-                }
-
-                if (c is not ((>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '+' or '-' or '.'))
-                {
-                    return false;
-                }
-
-                if (role == Role.Arguments)
-                {
-                    // Held until the scalar ends: null becomes "{}".
-                    args.Append(c);
-                }
-
-                return true;
-
-            case Json.CommaOrEnd:
-                if (IsJsonWhitespace(c))
-                {
-                    return true;
-                }
-
-                if (c == ',')
-                {
-                    json = Json.Key;
-                    return true;
-                }
-
-                return c == '}' && CloseObject();
-
-            default:
-                return false;
+            StartCall();
         }
     }
 
-    private bool BeginValue(char c)
+    void IToolCallJsonListener.ArgumentsAppended(char c)
     {
-        if (IsJsonWhitespace(c))
-        {
-            return true;
-        }
-
-        // Only a plausible value start may announce a call: "arguments": after… is prose, not a value.
-        if (c is not ('"' or '{' or '[' or '-' or (>= '0' and <= '9') or 't' or 'f' or 'n'))
-        {
-            return false;
-        }
-
-        switch (role)
-        {
-            case Role.Name:
-                if (c != '"')
-                {
-                    return false;
-                }
-
-                nameText.Clear();
-                BeginString(StringTarget.Name);
-                return true;
-
-            case Role.Arguments:
-                // The name is known and the arguments begin: the earliest point a call is worth announcing.
-                if (name is not null && !callDropped)
-                {
-                    StartCall();
-                }
-
-                if (c == '"')
-                {
-                    BeginString(StringTarget.Arguments);
-                }
-                else if (c is '{' or '[')
-                {
-                    brackets.Clear();
-                    brackets.Append(c);
-                    inString = false;
-                    escape = false;
-                    AppendArguments(c);
-                    json = Json.Container;
-                }
-                else
-                {
-                    args.Append(c);
-                    json = Json.Scalar;
-                }
-
-                return true;
-
-            default:
-                if (c == '"')
-                {
-                    BeginString(StringTarget.None);
-                }
-                else if (c is '{' or '[')
-                {
-                    brackets.Clear();
-                    brackets.Append(c);
-                    inString = false;
-                    escape = false;
-                    json = Json.Container;
-                }
-                else
-                {
-                    json = Json.Scalar;
-                }
-
-                return true;
-        }
-    }
-
-    private void BeginString(StringTarget target)
-    {
-        stringTarget = target;
-        escape = false;
-        hexLeft = 0;
-        json = Json.String;
-    }
-
-    /// <summary>One char of a JSON string, decoding it into the current target.</summary>
-    private bool StepString(char c)
-    {
-        if (hexLeft > 0)
-        {
-            var digit = HexValue(c);
-            if (digit < 0)
-            {
-                return false;
-            }
-
-            hexValue = (hexValue << 4) | digit;
-            if (--hexLeft == 0)
-            {
-                AppendDecoded((char)hexValue);
-            }
-
-            return true;
-        }
-
-        if (escape)
-        {
-            escape = false;
-            char decoded;
-            switch (c)
-            {
-                case '"' or '\\' or '/':
-                    decoded = c;
-                    break;
-                case 'b':
-                    decoded = '\b';
-                    break;
-                case 'f':
-                    decoded = '\f';
-                    break;
-                case 'n':
-                    decoded = '\n';
-                    break;
-                case 'r':
-                    decoded = '\r';
-                    break;
-                case 't':
-                    decoded = '\t';
-                    break;
-                case 'u':
-                    hexLeft = 4;
-                    hexValue = 0;
-                    return true;
-                default:
-                    return false;
-            }
-
-            AppendDecoded(decoded);
-            return true;
-        }
-
-        if (c == '\\')
-        {
-            escape = true;
-            return true;
-        }
-
-        if (c != '"')
-        {
-            AppendDecoded(c);
-            return true;
-        }
-
-        switch (stringTarget)
-        {
-            case StringTarget.Key:
-                json = Json.Colon;
-                return true;
-            case StringTarget.Name:
-                if (nameText.Length == 0)
-                {
-                    return false;
-                }
-
-                name = nameText.ToString();
-                break;
-            case StringTarget.Arguments:
-                if (args.Length == 0)
-                {
-                    AppendArguments(EmptyArguments);
-                }
-
-                argsDone = true;
-                break;
-        }
-
-        json = Json.CommaOrEnd;
-        return true;
-    }
-
-    private void AppendDecoded(char c)
-    {
-        switch (stringTarget)
-        {
-            case StringTarget.Key:
-                key.Append(c);
-                break;
-            case StringTarget.Name:
-                nameText.Append(c);
-                break;
-            case StringTarget.Arguments:
-                AppendArguments(c);
-                break;
-        }
-    }
-
-    /// <summary>One char inside an object or array value: tracks strings and bracket nesting to find its end.</summary>
-    private bool StepContainer(char c)
-    {
-        if (inString)
-        {
-            if (escape)
-            {
-                escape = false;
-            }
-            else if (c == '\\')
-            {
-                escape = true;
-            }
-            else if (c == '"')
-            {
-                inString = false;
-            }
-        }
-        else if (c == '"')
-        {
-            inString = true;
-        }
-        else if (c is '{' or '[')
-        {
-            brackets.Append(c);
-        }
-        else if (c is '}' or ']')
-        {
-            var open = brackets[^1];
-            if ((open == '{') != (c == '}'))
-            {
-                return false;
-            }
-
-            brackets.Length--;
-        }
-
-        if (role == Role.Arguments)
-        {
-            AppendArguments(c);
-        }
-
-        if (brackets.Length == 0)
-        {
-            argsDone |= role == Role.Arguments;
-            json = Json.CommaOrEnd;
-        }
-
-        return true;
-    }
-
-    private void EndScalarArguments()
-    {
-        if (args.Equals("null".AsSpan()))
-        {
-            args.Clear();
-            args.Append(EmptyArguments);
-        }
-
         if (callStarted)
         {
-            EmitArguments(args);
+            Emit(OutputEventKind.ToolCallArgumentsDelta, callIndex, c);
+            argsEmitted = true;
         }
+    }
 
-        argsDone = true;
+    void IToolCallJsonListener.ScalarArgumentsEnded()
+    {
+        if (callStarted)
+        {
+            EmitArguments(body.Arguments);
+        }
     }
 
     /// <summary>The outer object closed: the call is complete, or (if nothing was sent yet) validated now.</summary>
-    private bool CloseObject()
+    bool IToolCallJsonListener.ObjectClosed()
     {
         if (!callStarted && !callDropped)
         {
-            if (name is null || !IsValidJson(callText, bodyStart))
+            if (body.Name is null || !body.BodyIsValidJson())
             {
                 return false;
             }
 
             StartCall();
-            if (argsDone)
+            if (body.ArgumentsDone)
             {
-                EmitArguments(args);
+                EmitArguments(body.Arguments);
             }
         }
 
@@ -936,25 +548,7 @@ public sealed class AssistantOutputParser
         Flush(holdHighSurrogate: false);
         callIndex = callCount++;
         callStarted = true;
-        sink!.Add(OutputEvent.ToolCallStart(callIndex, newId(), name!));
-    }
-
-    private void AppendArguments(char c)
-    {
-        args.Append(c);
-        if (callStarted)
-        {
-            Emit(OutputEventKind.ToolCallArgumentsDelta, callIndex, c);
-            argsEmitted = true;
-        }
-    }
-
-    private void AppendArguments(string text)
-    {
-        foreach (var c in text)
-        {
-            AppendArguments(c);
-        }
+        sink!.Add(OutputEvent.ToolCallStart(callIndex, newId(), body.Name!));
     }
 
     private void EmitArguments(StringBuilder text)
@@ -1102,44 +696,6 @@ public sealed class AssistantOutputParser
     }
 
     private static bool IsWhitespace(char c) => c is ' ' or '\t' or '\n' or '\r' or '\f' or '\v';
-
-    private static bool IsJsonWhitespace(char c) => c is ' ' or '\t' or '\n' or '\r';
-
-    private static int HexValue(char c) => c switch
-    {
-        >= '0' and <= '9' => c - '0',
-        >= 'a' and <= 'f' => c - 'a' + 10,
-        >= 'A' and <= 'F' => c - 'A' + 10,
-        _ => -1,
-    };
-
-    /// <summary>Strict JSON check of the call body (no comments, no trailing commas, one value).</summary>
-    private static bool IsValidJson(StringBuilder text, int start)
-    {
-        var length = text.Length - start;
-        var chars = ArrayPool<char>.Shared.Rent(length);
-        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(length));
-        try
-        {
-            text.CopyTo(start, chars, 0, length);
-            var count = Encoding.UTF8.GetBytes(chars, 0, length, bytes, 0);
-            var reader = new Utf8JsonReader(bytes.AsSpan(0, count), new JsonReaderOptions { MaxDepth = 256 });
-            while (reader.Read())
-            {
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(chars);
-            ArrayPool<byte>.Shared.Return(bytes);
-        }
-    }
 
     private void EmitContent(StringBuilder text) => Emit(OutputEventKind.ContentDelta, -1, text);
 

@@ -48,7 +48,18 @@ internal sealed partial class DiskTier
     public List<(UInt128 Scope, int[] Tokens, long StateBytes, string Path, long FileBytes, DateTime WrittenAt)> Scan()
     {
         var found = new List<(UInt128, int[], long, string, long, DateTime)>();
-        foreach (var path in System.IO.Directory.EnumerateFiles(Directory))
+        string[] paths;
+        try
+        {
+            paths = System.IO.Directory.GetFiles(Directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            StopWriting("the directory cannot be listed: " + e.Message);
+            return found;
+        }
+
+        foreach (var path in paths)
         {
             var name = Path.GetFileName(path);
             if (name.EndsWith(".tmp", StringComparison.Ordinal) && name.StartsWith('.'))

@@ -274,9 +274,15 @@ internal sealed partial class KvCacheManager
                 Save(s);
                 Truncate(s, 0);
                 var t0 = Stopwatch.GetTimestamp();
-                if (!Restore(s, plan.Entry!, plan.Reuse))
+                var restored = Restore(s, plan.Entry!, plan.Reuse);
+                if (restored != RestoreResult.Restored)
                 {
-                    Counters.RestoreFailures++;
+                    // Explicitly not restored: the sequence is empty, so the best plan without saved states is safe.
+                    if (restored == RestoreResult.Unusable)
+                    {
+                        Counters.RestoreFailures++;
+                    }
+
                     return Apply(Plan(job, free, allowStore: false), job, free);
                 }
 
@@ -307,18 +313,28 @@ internal sealed partial class KvCacheManager
         return new PrefixOutcome(plan.Reuse, plan.Source, 0, 0);
     }
 
-    private bool Restore(Slot s, CacheEntry entry, int reuse)
+    private enum RestoreResult
     {
-        var state = Store!.Load(entry);
-        if (state is null)
+        Restored,
+        /// <summary>The file was unusable or llama.cpp refused the state: the entry is gone.</summary>
+        Unusable,
+        /// <summary>Not enough idle cells for the whole state right now, or the entry was replaced meanwhile.</summary>
+        NotNow,
+    }
+
+    private RestoreResult Restore(Slot s, CacheEntry entry, int reuse)
+    {
+        // The state brings all its cells; the part past the match is trimmed right after. Making room saves other
+        // sequences, which may replace or drop this very entry.
+        if (!EnsureFreeCells(entry.Tokens.Length, s, null) || !Store!.Holds(entry))
         {
-            return false;
+            return RestoreResult.NotNow;
         }
 
-        // The state brings all its cells; the part past the match is trimmed right after.
-        if (!EnsureFreeCells(entry.Tokens.Length, s, null))
+        var state = Store.Load(entry);
+        if (state is null)
         {
-            return false;
+            return RestoreResult.Unusable;
         }
 
         nuint read;
@@ -336,7 +352,7 @@ internal sealed partial class KvCacheManager
             NativeMethods.llama_memory_seq_rm(mem, s.SeqId, -1, -1);
             LogRestoreRefused(entry.Tokens.Length);
             Store.Discard(entry);
-            return false;
+            return RestoreResult.Unusable;
         }
 
         foreach (var t in entry.Tokens)
@@ -345,7 +361,7 @@ internal sealed partial class KvCacheManager
         }
 
         Truncate(s, reuse);
-        return true;
+        return RestoreResult.Restored;
     }
 
     /// <summary>
@@ -375,9 +391,9 @@ internal sealed partial class KvCacheManager
 
         var t0 = Stopwatch.GetTimestamp();
         var size = NativeMethods.llama_state_seq_get_size_ext(ctx, s.SeqId, LlamaConstants.StateSeqFlagsNone);
-        if (size == 0)
+        if (size == 0 || !Store.Accepts((long)size))
         {
-            return;
+            return; // a state no tier can hold (or beyond one array: very long contexts of big models) is not copied
         }
 
         var state = GC.AllocateUninitializedArray<byte>(checked((int)size));
@@ -459,7 +475,12 @@ internal sealed partial class KvCacheManager
             }
         }
 
-        Store.FlushToDisk();
+        // DisposeAsync waits 30 s for the loop: leave time for the rest of the shutdown.
+        var left = Store.FlushToDisk(TimeSpan.FromSeconds(15));
+        if (left > 0)
+        {
+            LogFlushCut(left);
+        }
     }
 
     public PrefixCacheStats Snapshot(int pins) => new()
@@ -490,6 +511,9 @@ internal sealed partial class KvCacheManager
 
     [LoggerMessage(EventId = 2110, Level = LogLevel.Debug, Message = "prefix cache: {Id} restored {Tokens} tokens from {Source} in {Ms:F1} ms")]
     private partial void LogRestored(string id, int tokens, PrefixSource source, double ms);
+
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Warning, Message = "prefix cache: {Left} saved states were not written to the disk tier at shutdown (time or space ran out); they are lost")]
+    private partial void LogFlushCut(int left);
 
     [LoggerMessage(EventId = 2111, Level = LogLevel.Warning, Message = "prefix cache: llama.cpp refused a saved state of {Tokens} tokens; it was dropped and the prompt is evaluated instead")]
     private partial void LogRestoreRefused(int tokens);

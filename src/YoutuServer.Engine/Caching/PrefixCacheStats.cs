@@ -64,5 +64,4 @@ internal sealed class PrefixCacheCounters
     public long KvEvictions;
     public long RamEvictions;
     public long DiskEvictions;
-    public long FilesRejected;
 }

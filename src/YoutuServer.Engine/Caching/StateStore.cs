@@ -48,6 +48,7 @@ internal sealed class StateStore
             var entry = NewEntry(f.Scope, f.Tokens, f.StateBytes);
             entry.FilePath = f.Path;
             entry.FileBytes = f.FileBytes;
+            entry.LastUsed = ++clock; // oldest file first: least recently used
             Add(entry);
         }
 
@@ -111,6 +112,10 @@ internal sealed class StateStore
         return m == tokens.Count;
     }
 
+    /// <summary>Whether a state of this size can be stored at all (one array, and within a tier's bound).</summary>
+    public bool Accepts(long bytes)
+        => bytes <= Array.MaxLength && (bytes <= RamLimitBytes || (Disk is not null && bytes <= Disk.LimitBytes && !Disk.WritingStopped));
+
     /// <summary>Saves a sequence's state; entries it extends are dropped, then the bounds are enforced.</summary>
     public void Put(UInt128 scope, int[] tokens, byte[] state)
     {
@@ -141,16 +146,20 @@ internal sealed class StateStore
     /// <summary>The entry's state bytes (RAM, or read and checked from disk and promoted); null when unusable (the entry is removed).</summary>
     public byte[]? Load(CacheEntry entry)
     {
+        if (!entries.Contains(entry))
+        {
+            return null; // dropped since it was found (a newer state of the same session replaced it, or the bounds)
+        }
+
         entry.LastUsed = ++clock;
         if (entry.State is { } inRam)
         {
             return inRam;
         }
 
-        var state = Disk?.TryRead(entry);
+        var state = entry.FilePath is null ? null : Disk?.TryRead(entry);
         if (state is null)
         {
-            counters.FilesRejected = Disk?.Rejected ?? counters.FilesRejected;
             Remove(entry, deleteFile: false);
             return null;
         }
@@ -166,24 +175,34 @@ internal sealed class StateStore
         return state;
     }
 
+    /// <summary>Whether the entry is still stored (a newer state of its session, or the bounds, may have dropped it).</summary>
+    public bool Holds(CacheEntry entry) => entries.Contains(entry);
+
     /// <summary>Drops an entry whose state llama.cpp refused (and its file).</summary>
     public void Discard(CacheEntry entry) => Remove(entry, deleteFile: true);
 
-    /// <summary>Writes every RAM entry that has no file yet (at shutdown, so sessions survive a restart).</summary>
-    public void FlushToDisk()
+    /// <summary>
+    /// Writes RAM entries that have no file yet, most recently used first (at shutdown, so sessions survive a restart),
+    /// until <paramref name="budget"/> has passed. Returns how many were left unwritten.
+    /// </summary>
+    public int FlushToDisk(TimeSpan budget)
     {
         if (Disk is null)
         {
-            return;
+            return 0;
         }
 
-        foreach (var e in entries.Where(e => e.FilePath is null && e.State is not null).OrderByDescending(e => e.LastUsed).ToList())
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var pending = entries.Where(e => e.FilePath is null && e.State is not null).OrderByDescending(e => e.LastUsed).ToList();
+        for (var i = 0; i < pending.Count; i++)
         {
-            if (!Spill(e, e.State!, keepInRam: true))
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(started) > budget || !Spill(pending[i], pending[i].State!, keepInRam: true))
             {
-                break;
+                return pending.Count - i;
             }
         }
+
+        return 0;
     }
 
     /// <summary>Forgets every entry and removes the files.</summary>

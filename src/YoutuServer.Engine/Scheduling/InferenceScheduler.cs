@@ -269,6 +269,14 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
         }
         catch (Exception e)
         {
+            // A failure after the context exists (e.g. an unusable cache directory) must not leak it.
+            if (batch.Token != null)
+            {
+                NativeMethods.llama_batch_free(batch);
+                batch = default;
+            }
+
+            context?.Dispose();
             samplingWorkers?.Dispose();
             started.TrySetException(e);
             stopped.TrySetResult();
@@ -498,7 +506,14 @@ public sealed partial class InferenceScheduler : IAsyncDisposable
             DiskTier? disk = null;
             if (!string.IsNullOrEmpty(options.CacheDir) && options.CacheDiskMiB > 0)
             {
-                disk = new DiskTier(options.CacheDir, (long)options.CacheDiskMiB << 20, layoutFingerprint, logger);
+                try
+                {
+                    disk = new DiskTier(options.CacheDir, (long)options.CacheDiskMiB << 20, layoutFingerprint, logger);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+                {
+                    throw new ModelLoadException($"The prefix cache directory '{options.CacheDir}' cannot be used: {e.Message}", e);
+                }
             }
 
             if (ram > 0 || disk is not null)

@@ -1,21 +1,22 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI;
-using YoutuServer.Api.OpenAI.Chat;
-using YoutuServer.Api.OpenAI.Completions;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
+using YoutuServer.Api.Serving;
 using YoutuServer.Generation;
 using YoutuServer.Hosting;
 using YoutuServer.Http;
+using YoutuServer.State;
 using YoutuServer.Operations;
 
 namespace YoutuServer.Api;
 
-/// <summary>The HTTP surface: OpenAI routes, tokenizer utilities, health.</summary>
+/// <summary>
+/// The API's shared surface: the error handling of every route, models, tokenizer utilities, health and the 404
+/// fallback. Each wire format maps its own routes (its folder's <c>Map</c>).
+/// </summary>
 internal static class ApiEndpoints
 {
-    /// <summary>The error shape of each wire format, by route prefix (OpenAI's everywhere else).</summary>
-    public static ErrorShapes ErrorShapes() => new ErrorShapes(OpenAIErrorShape.Instance)
-        .Register("/v1/messages", Anthropic.AnthropicErrorShape.Instance);
+    /// <summary>Error shapes: each route's own (endpoint metadata), OpenAI's where a route names none.</summary>
+    public static ErrorShapes ErrorShapes() => new(OpenAIErrorShape.Instance);
 
     public static void Map(WebApplication app)
     {
@@ -33,8 +34,15 @@ internal static class ApiEndpoints
             }
             catch (IntentException e)
             {
-                // A route that did not name the fields itself (tokenize, models): OpenAI's names.
-                var api = OpenAIErrors.ToApi(e, OpenAIErrors.ChatFields());
+                // A route that did not name the fields itself (tokenize, models): the common names.
+                var api = IntentErrors.ToApi(e, FieldNames.SnakeCase);
+                Operations.RequestObserver.Refused(http, api);
+                await ErrorWriter.WriteAsync(http, api);
+            }
+            catch (StateUnavailableException e)
+            {
+                // A state service outside the lifecycle (stored responses): 503 in the route's shape.
+                var api = IntentErrors.Unavailable(e);
                 Operations.RequestObserver.Refused(http, api);
                 await ErrorWriter.WriteAsync(http, api);
             }
@@ -56,64 +64,33 @@ internal static class ApiEndpoints
                 // The client went away — possibly noticed by a write (the role chunk, a JSON body) before
                 // RequestAborted fired. Nothing to answer and not a server error; the engine drops the request
                 // through its RequestAborted registration.
-                http.Items["youtu.status"] = 499;
+                http.Record().Status = 499;
             }
         });
 
-        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithName("CreateChatCompletion")
-            .WithSummary("Chat completion (JSON, or SSE with stream=true)")
-            .WithDescription("Youtu chat template, thinking (reasoning_content), Hermes tool calls (tool_calls), grammar-enforced tool_choice and response_format. " +
-                "With stream=true the response is text/event-stream: `data: {chat.completion.chunk}` events, an optional usage chunk, then `data: [DONE]`.")
-            .Accepts<ChatCompletionRequest>("application/json")
-            .Produces<ChatCompletionResponse>(200, "application/json", "text/event-stream")
-            .WithErrors(400, 401, 404, 413, 429, 503);
-        app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync).WithName("CreateCompletion")
-            .WithSummary("Legacy text completion (JSON, or SSE with stream=true)")
-            .Accepts<CompletionRequest>("application/json")
-            .Produces<CompletionResponse>(200, "application/json", "text/event-stream")
-            .WithErrors(400, 401, 404, 413, 429, 503);
-        Anthropic.MessagesEndpoint.Map(app);
-        OpenAI.Responses.ResponsesEndpoint.Map(app);
-        app.MapGet("/v1/models", (EngineHost host) => Json(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
+        app.MapGet("/v1/models", (EngineHost host) => WireJson.Result(ModelsList(host), ApiJsonContext.Wire.ModelList)).WithName("ListModels")
             .WithSummary("Models served").Produces<ModelList>(200);
         app.MapGet("/v1/models/{id}", (string id, EngineHost host) =>
         {
             ModelResolver.Check(host, id);
             var cards = ModelsList(host).Data;
-            return Json(cards.FirstOrDefault(c => string.Equals(c.Id, id, StringComparison.OrdinalIgnoreCase)) ?? cards[0], ApiJsonContext.Wire.ModelCard);
-        }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithErrors(404);
+            return WireJson.Result(cards.FirstOrDefault(c => string.Equals(c.Id, id, StringComparison.OrdinalIgnoreCase)) ?? cards[0], ApiJsonContext.Wire.ModelCard);
+        }).WithName("RetrieveModel").WithSummary("One model").Produces<ModelCard>(200).WithOpenAIErrors(404);
         app.MapPost("/tokenize", TokenizeAsync).WithName("Tokenize").WithSummary("Text to token ids")
-            .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithErrors(400);
+            .Accepts<TokenizeRequest>("application/json").Produces<TokenizeResponse>(200).WithOpenAIErrors(400);
         app.MapPost("/detokenize", DetokenizeAsync).WithName("Detokenize").WithSummary("Token ids to text")
-            .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>(200).WithErrors(400);
-        app.MapPost("/apply-template", ApplyTemplateAsync).WithName("ApplyTemplate").WithSummary("The exact prompt a chat request renders to")
-            .Accepts<ChatCompletionRequest>("application/json").Produces<ApplyTemplateResponse>(200).WithErrors(400);
+            .Accepts<DetokenizeRequest>("application/json").Produces<DetokenizeResponse>(200).WithOpenAIErrors(400);
 
         // Accepts() above makes routing match only JSON bodies (and documents them); these undocumented,
         // lower-priority twins take every other content type so the body reader answers with the usual 400.
-        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync).WithOrder(1).ExcludeFromDescription();
-        app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync).WithOrder(1).ExcludeFromDescription();
         app.MapPost("/tokenize", TokenizeAsync).WithOrder(1).ExcludeFromDescription();
         app.MapPost("/detokenize", DetokenizeAsync).WithOrder(1).ExcludeFromDescription();
-        app.MapPost("/apply-template", ApplyTemplateAsync).WithOrder(1).ExcludeFromDescription();
 
         app.MapGet("/health/live", () => Results.Text("{\"status\":\"ok\"}", "application/json"));
         app.MapGet("/health/ready", Ready);
         app.MapGet("/health", Ready);
 
-        app.MapFallback((HttpContext http) => ErrorWriter.Result(new ApiException(404,
-            $"Unknown route {http.Request.Method} {http.Request.Path}.", "invalid_request_error", null, "not_found")));
-    }
-
-    /// <summary>Documents OpenAI-shaped error bodies for the given statuses.</summary>
-    private static RouteHandlerBuilder WithErrors(this RouteHandlerBuilder builder, params int[] statuses)
-    {
-        foreach (var s in statuses)
-        {
-            builder.Produces<ErrorResponse>(s, "application/json");
-        }
-
-        return builder;
+        app.MapFallback(GenerationRoutes.UnknownRoute);
     }
 
     private static IResult Ready(EngineHost host, State.StateStoreStatus state)
@@ -133,9 +110,6 @@ internal static class ApiEndpoints
     /// replica unready: stateless requests still work, and taking every replica out of rotation would stop those too.</summary>
     private static string StateStoreJson(State.StateStoreStatus state) =>
         state.Up is { } up ? $"{{\"kind\":\"{state.Kind}\",\"up\":{(up ? "true" : "false")}}}" : $"{{\"kind\":\"{state.Kind}\"}}";
-
-    internal static IResult Json<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
-        => Results.Text(JsonSerializer.Serialize(value, type), "application/json");
 
     private static ModelList ModelsList(EngineHost host)
     {
@@ -187,7 +161,7 @@ internal static class ApiEndpoints
             ?? throw ApiException.BadRequest(
                 $"The text is too long to tokenize here: at least {atLeast} tokens, more than the {limit} this server allows.",
                 "content", "context_length_exceeded");
-        return Json(new TokenizeResponse
+        return WireJson.Result(new TokenizeResponse
         {
             Tokens = tokens,
             Count = tokens.Length,
@@ -209,21 +183,6 @@ internal static class ApiEndpoints
             }
         }
 
-        return Json(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Wire.DetokenizeResponse);
-    }
-
-    private static async Task<IResult> ApplyTemplateAsync(HttpContext http, EngineHost host, GenerationPlanner planner)
-    {
-        var r = await RequestBody.ReadAsync(http, ApiJsonContext.Wire.ChatCompletionRequest);
-        try
-        {
-            ModelResolver.Check(host, r.Model);
-            var plan = await planner.PlanAsync(ChatRequestMapper.ToIntent(r) with { Tenant = http.Tenant() }, http.RequestAborted);
-            return Json(new ApplyTemplateResponse { Prompt = plan.Prompt ?? "" }, ApiJsonContext.Wire.ApplyTemplateResponse);
-        }
-        catch (IntentException e)
-        {
-            throw OpenAIErrors.ToApi(e, ChatRequestMapper.Names(r));
-        }
+        return WireJson.Result(new DetokenizeResponse { Content = host.Engine.Detokenize(tokens.ToArray(), renderSpecial: true) }, ApiJsonContext.Wire.DetokenizeResponse);
     }
 }

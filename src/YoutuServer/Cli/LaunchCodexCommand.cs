@@ -99,7 +99,7 @@ internal static class LaunchCodexCommand
     }
 
     /// <summary>A TOML basic string (JSON's escaping is a valid subset).</summary>
-    private static string Toml(string value) => JsonSerializer.Serialize(value, Api.OpenAI.Dtos.ApiJsonContext.Wire.String);
+    private static string Toml(string value) => JsonSerializer.Serialize(value, Api.ApiJsonContext.Wire.String);
 
     private static string? FindCodex(string? configured)
     {

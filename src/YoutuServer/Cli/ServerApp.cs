@@ -202,6 +202,7 @@ internal static partial class ServerApp
         builder.Services.AddSingleton<EngineHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddSingleton<ChatFormatting>();
+        builder.Services.AddSingleton<ConversationPins>();
         builder.Services.AddSingleton<GenerationPlanner>();
         builder.Services.AddStateServices();
         var seal = new ReasoningSeal(options.ReasoningKey);
@@ -210,7 +211,7 @@ internal static partial class ServerApp
         builder.Services.AddSingleton(sp => new State.StateStoreStatus(stateStore, stateStore.IsRedis
             ? State.Redis.RedisStateConnection.ConnectAsync(stateStore, sp.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.State")).GetAwaiter().GetResult()
             : null));
-        builder.Services.AddScoped<Operations.RequestTelemetry>();
+        builder.Services.AddSingleton<Api.Serving.GenerationLifecycle>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -241,7 +242,6 @@ internal static partial class ServerApp
         app.UseExceptionHandler(errorApp => errorApp.Run(WriteUnhandledAsync));
         Operations.Observability.Use(app, options);
         Web.WebUi.Map(app);
-        Api.Simple.SimpleChatEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(o =>
         {
@@ -249,6 +249,12 @@ internal static partial class ServerApp
             o.SwaggerEndpoint("/openapi/v1.json", "YoutuServer v1");
         });
         ApiEndpoints.Map(app);
+        // One line per wire format: each maps its routes on the shared generation lifecycle.
+        Api.ChatCompletions.ChatCompletionsEndpoint.Map(app);
+        Api.Completions.CompletionsEndpoint.Map(app);
+        Api.Responses.ResponsesEndpoint.Map(app);
+        Api.Messages.MessagesEndpoint.Map(app);
+        Api.Simple.SimpleChatEndpoint.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             // Fail fast on an unusable chat template rather than on the first request.
@@ -277,9 +283,7 @@ internal static partial class ServerApp
             ApiException a => a,
             BadHttpRequestException b when b.StatusCode == 413 => new ApiException(413, "The request body is too large.", "invalid_request_error", null, "request_too_large"),
             BadHttpRequestException b => new ApiException(b.StatusCode, b.Message),
-            State.StateUnavailableException u => new ApiException(503,
-                "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
-                "server_error", null, "state_store_unavailable", u.RetryAfterSeconds),
+            State.StateUnavailableException u => Api.Serving.IntentErrors.Unavailable(u),
             OperationCanceledException => null,
             _ => new ApiException(500, "The server had an error while processing your request.", "server_error", null, "internal_error"),
         };

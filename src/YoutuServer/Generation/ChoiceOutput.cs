@@ -172,6 +172,9 @@ internal sealed class ChoiceOutput
     /// <summary>The token ids generated so far (chat plans; empty for raw prompts).</summary>
     internal IReadOnlyList<int> TokenIds => (IReadOnlyList<int>?)tokenIds ?? [];
 
+    /// <summary>The text <see cref="TokenIds"/> detokenize to, special tokens included (what the context holds after the prompt).</summary>
+    internal string GeneratedText => tokenIds is null ? "" : engine.Detokenize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokenIds), renderSpecial: true);
+
     private void Feed(string text, List<OutputEvent> events)
     {
         if (text.Length == 0)

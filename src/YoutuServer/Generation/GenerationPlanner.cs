@@ -31,6 +31,9 @@ internal sealed record GenerationPlan(
     /// <summary>Whose turns they are (the intent's tenant).</summary>
     internal State.TenantId Tenant { get; init; } = State.TenantId.Anonymous;
 
+    /// <summary>The conversation this turn belongs to (prompt_cache_key) and where its prefix is kept pinned; null: no hint.</summary>
+    internal (string Conversation, ConversationPins Pins)? CacheHint { get; init; }
+
     /// <summary>What the generation prompt put after the assistant tag (e.g. "&lt;think&gt;\n"), text and tokens: part of the turn as the model saw it.</summary>
     public string Prefill { get; init; } = "";
     public IReadOnlyList<int> PrefillTokens { get; init; } = [];
@@ -45,7 +48,7 @@ internal sealed record GenerationPlan(
 /// stop rules, thinking, tools and the output constraint onto an engine request. The one place that knows how a
 /// request becomes generation; it knows no wire format.
 /// </summary>
-internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, State.IOutputMemory memory)
+internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatting, ServerOptions options, State.IOutputMemory memory, ConversationPins pins)
 {
     private readonly PromptAssembler prompts = new(host, formatting);
     private readonly RequestLimits limits = new(host, options);
@@ -117,7 +120,7 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
         var adapter = ModelResolver.Resolve(host, intent.Model);
         var scope = CacheScopeOf(intent);
         var plan = intent.Raw is { } raw ? PlanRaw(intent, raw) : PlanChat(intent);
-        plan = plan with { Request = plan.Request with { CacheSalt = scope } };
+        plan = plan with { Request = plan.Request with { CacheSalt = scope }, CacheHint = intent.CacheKey is { Length: > 0 } key ? (key, pins) : null };
         return adapter is null
             ? plan with { ModelId = host.ServedModelId }
             : plan with { ModelId = adapter, Request = plan.Request with { Adapter = adapter } };

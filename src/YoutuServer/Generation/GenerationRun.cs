@@ -190,6 +190,12 @@ internal sealed class GenerationRun
                         break;
                     case RequestCompletedEvent c:
                         engineUsage = c.Usage;
+                        if (Plan.CacheHint is { } hint)
+                        {
+                            // The conversation's next turn continues this prompt: keep it cached.
+                            hint.Pins.Keep(hint.Conversation, Plan.Request);
+                        }
+
                         yield return new ResultEvent(ResultKind.Completed);
                         break;
                 }

@@ -44,31 +44,17 @@ internal interface IErrorShape
 }
 
 /// <summary>
-/// Which error shape a request gets: the one registered for the longest matching path prefix, else the default
-/// (OpenAI's). Each wire format registers its own at start-up; middleware (keys, limits, body size) writes through it.
+/// Which error shape a request gets: the one its endpoint carries as metadata (each wire format puts its own on its
+/// routes), else the default (OpenAI's). Middleware (keys, limits, body size) runs after routing and writes through it;
+/// the exception handler's re-execution looks at the endpoint that failed.
 /// </summary>
 internal sealed class ErrorShapes(IErrorShape fallback)
 {
-    private readonly List<(PathString Prefix, IErrorShape Shape)> shapes = [];
-
-    public ErrorShapes Register(PathString prefix, IErrorShape shape)
-    {
-        shapes.Add((prefix, shape));
-        shapes.Sort((a, b) => b.Prefix.Value!.Length.CompareTo(a.Prefix.Value!.Length));
-        return this;
-    }
-
     public IErrorShape For(HttpContext http)
     {
-        foreach (var (prefix, shape) in shapes)
-        {
-            if (http.Request.Path.StartsWithSegments(prefix, StringComparison.OrdinalIgnoreCase))
-            {
-                return shape;
-            }
-        }
-
-        return fallback;
+        var endpoint = http.GetEndpoint()
+            ?? http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerPathFeature>()?.Endpoint;
+        return endpoint?.Metadata.GetMetadata<IErrorShape>() ?? fallback;
     }
 }
 

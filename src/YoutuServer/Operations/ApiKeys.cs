@@ -13,7 +13,7 @@ namespace YoutuServer.Operations;
 /// <remarks>
 /// Only SHA-256 hashes are kept. A presented key is hashed and compared with every stored hash by
 /// <see cref="CryptographicOperations.FixedTimeEquals"/>, so neither the key's length nor which key matched shows in
-/// the timing. Logs and rate-limit partitions name a key by the first 8 hex digits of its hash, never by the key.
+/// the timing. Logs and rate-limit partitions name a key by the first 32 hex digits (128 bits) of its hash, never by the key.
 /// </remarks>
 internal sealed class ApiKeyStore
 {
@@ -92,8 +92,8 @@ internal sealed class ApiKeyStore
         return match;
     }
 
-    /// <summary>"key:" + the first 8 hex digits of SHA-256(key): `printf %s KEY | sha256sum | cut -c1-8`.</summary>
-    public static string KeyId(byte[] hash) => "key:" + Convert.ToHexStringLower(hash.AsSpan(0, 4));
+    /// <summary>"key:" + the first 32 hex digits of SHA-256(key) (`printf %s KEY | sha256sum | cut -c1-32`): 128 bits, so two keys never share a tenant scope.</summary>
+    public static string KeyId(byte[] hash) => "key:" + Convert.ToHexStringLower(hash.AsSpan(0, 16));
 
     private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
@@ -138,8 +138,6 @@ internal sealed class ApiKeyStore
 /// <summary>Refuses API requests without a valid key (401, OpenAI-shaped); health probes are always open.</summary>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyStore keys, ServerOptions options)
 {
-    public const string KeyIdItem = "youtu.key_id";
-
     public Task InvokeAsync(HttpContext http)
     {
         if (!keys.Enabled || !Routes.RequiresKey(http.Request, options.MetricsRequireKey))
@@ -150,7 +148,6 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyStore keys, S
         var presented = PresentedKey(http.Request);
         if (keys.TryValidate(presented, out var keyId))
         {
-            http.Items[KeyIdItem] = keyId;
             http.Features.Set<State.ITenantFeature>(new State.TenantFeature(State.TenantId.FromKeyId(keyId)));
             return next(http);
         }
@@ -212,12 +209,4 @@ internal static class Routes
 
     public static bool RequiresKey(HttpRequest request, bool metricsRequireKey) =>
         IsMetrics(request.Path) ? metricsRequireKey && !HttpMethods.IsOptions(request.Method) : IsApi(request);
-
-    /// <summary>Completion routes get a trace span and count as in-flight work for the drain.</summary>
-    public static string? CompletionOperation(HttpRequest request) =>
-        !HttpMethods.IsPost(request.Method) ? null
-        : request.Path.Equals("/v1/chat/completions", StringComparison.OrdinalIgnoreCase) ? "chat.completions"
-        : request.Path.Equals("/v1/completions", StringComparison.OrdinalIgnoreCase) ? "completions"
-        : request.Path.Equals("/v1/messages", StringComparison.OrdinalIgnoreCase) ? "messages"
-        : null;
 }

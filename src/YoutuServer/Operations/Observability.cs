@@ -171,7 +171,7 @@ internal static class Observability
             return RateLimitPartition.GetNoLimiter("unlimited");
         }
 
-        var key = http.Items[ApiKeyMiddleware.KeyIdItem] as string
+        var key = http.Features.Get<State.ITenantFeature>()?.Tenant.Value
             ?? "ip:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
         return RateLimitPartition.GetTokenBucketLimiter(key, _ => BucketOptions(perMinute));
     }

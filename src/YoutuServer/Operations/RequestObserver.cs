@@ -12,12 +12,11 @@ namespace YoutuServer.Operations;
 /// <summary>
 /// The outermost middleware: request id, the early body-size check, drain accounting, the completion span,
 /// and after the response one log line and the request metrics. Per-request numbers (model, tokens, TTFT, TPOT)
-/// come from the HttpContext.Items that RequestTelemetry fills in the endpoints.
+/// come from the request's <see cref="RequestRecord"/> feature, which the generation lifecycle fills.
 /// </summary>
 internal sealed partial class RequestObserver(RequestDelegate next, ServerOptions options, DrainCoordinator drain, ILogger<RequestObserver> logger)
 {
     public const string RequestIdHeader = "x-request-id";
-    public const string RejectionItem = "youtu.rejection";
     private const int CaptureLimit = 16 * 1024;
 
     public async Task InvokeAsync(HttpContext http)
@@ -25,6 +24,8 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
         var start = Stopwatch.GetTimestamp();
         var requestId = RequestId(http);
         http.Response.Headers[RequestIdHeader] = requestId;
+        var record = new RequestRecord();
+        http.Features.Set(record);
 
         var api = Routes.IsApi(http.Request);
         if (api && http.Request.ContentLength > options.MaxRequestBodyBytes)
@@ -38,7 +39,7 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
             return;
         }
 
-        var operation = Routes.CompletionOperation(http.Request);
+        var operation = http.GetEndpoint()?.Metadata.GetMetadata<GenerationOperation>();
         using var activity = operation is null ? null : RequestTrace.Start(operation, http);
         activity?.SetTag("youtu.request_id", requestId);
         ResponseCapture? capture = null;
@@ -99,21 +100,21 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
     {
         var reason = e.Code switch
         {
-            "queue_full" or "shutting_down" or "context_length_exceeded" or "request_too_large" => e.Code,
+            "queue_full" or "shutting_down" or "context_length_exceeded" or "request_too_large" or "state_store_unavailable" => e.Code,
             _ when e.Status is >= 400 and < 500 => "invalid",
             _ => null,
         };
         if (reason is not null)
         {
-            http.Items[RejectionItem] = reason;
+            http.Record().Rejection = reason;
             ServerMetrics.Rejected(reason);
         }
     }
 
     private int Finish(HttpContext http, long start, string requestId, bool api, string? prompt, string? output, int? forcedStatus = null)
     {
-        var items = http.Items;
-        var status = forcedStatus ?? (items["youtu.status"] as int? ?? http.Response.StatusCode);
+        var record = http.Record();
+        var status = forcedStatus ?? record.Status ?? http.Response.StatusCode;
         var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? (api ? "unmatched" : "other");
         if (route.StartsWith("{*", StringComparison.Ordinal))
@@ -125,10 +126,10 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
         ServerMetrics.Requests.Add(1, tags);
         ServerMetrics.RequestDuration.Record(seconds, tags);
 
-        var model = items["youtu.model"] as string;
-        var usage = items[RequestTelemetry.UsageItem] as UsageRecord;
-        var ttft = items["youtu.ttft_ms"] as double?;
-        var tpot = items["youtu.tpot_ms"] as double?;
+        var model = record.Model;
+        var usage = record.Usage;
+        var ttft = record.TtftMs;
+        var tpot = record.TpotMs;
         if (model is not null)
         {
             var modelTag = new KeyValuePair<string, object?>("model", model);
@@ -155,7 +156,7 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
         }
 
         // Probes and page reads at Debug; server faults (not refusals such as 503 shutting_down) at Warning.
-        var level = !api ? LogLevel.Debug : status >= 500 && items[RejectionItem] is null ? LogLevel.Warning : LogLevel.Information;
+        var level = !api ? LogLevel.Debug : status >= 500 && record.Rejection is null ? LogLevel.Warning : LogLevel.Information;
         if (!logger.IsEnabled(level))
         {
             return status;
@@ -163,9 +164,9 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
 
         var ms = seconds * 1000;
         var path = http.Request.Path.Value ?? "/";
-        using (LogContext.PushProperty("KeyId", items[ApiKeyMiddleware.KeyIdItem] as string))
+        using (LogContext.PushProperty("KeyId", http.Features.Get<State.ITenantFeature>()?.Tenant.Value))
         using (LogContext.PushProperty("Route", route))
-        using (LogContext.PushProperty("Rejection", items[RejectionItem] as string))
+        using (LogContext.PushProperty("Rejection", record.Rejection))
         {
             if (model is null)
             {
@@ -175,7 +176,7 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
             {
                 var completion = usage?.CompletionTokens;
                 var cached = usage?.CachedTokens;
-                var promptTokens = usage?.PromptTokens ?? items["youtu.prompt_tokens"] as int?;
+                var promptTokens = usage?.PromptTokens ?? record.PromptTokens;
                 if (options.LogPrompts)
                 {
                     LogCompletionWithText(level, http.Request.Method, path, status, ms, model, promptTokens, completion, cached, ttft, tpot, requestId, prompt, output);
@@ -192,18 +193,18 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
 
     private static void Annotate(Activity activity, HttpContext http, int status)
     {
-        var items = http.Items;
+        var record = http.Record();
         activity.SetTag("http.response.status_code", status);
-        activity.SetTag("gen_ai.request.model", items["youtu.model"] as string);
-        if (items[RequestTelemetry.UsageItem] is UsageRecord usage)
+        activity.SetTag("gen_ai.request.model", record.Model);
+        if (record.Usage is { } usage)
         {
             activity.SetTag("gen_ai.usage.input_tokens", usage.PromptTokens);
             activity.SetTag("gen_ai.usage.output_tokens", usage.CompletionTokens);
             activity.SetTag("youtu.cached_tokens", usage.CachedTokens);
         }
 
-        activity.SetTag("youtu.ttft_ms", items["youtu.ttft_ms"] as double?);
-        activity.SetTag("youtu.tpot_ms", items["youtu.tpot_ms"] as double?);
+        activity.SetTag("youtu.ttft_ms", record.TtftMs);
+        activity.SetTag("youtu.tpot_ms", record.TpotMs);
         if (status >= 400)
         {
             activity.SetStatus(ActivityStatusCode.Error, status.ToString(System.Globalization.CultureInfo.InvariantCulture));

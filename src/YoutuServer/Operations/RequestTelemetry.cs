@@ -5,21 +5,59 @@ using YoutuServer.Generation;
 namespace YoutuServer.Operations;
 
 /// <summary>
-/// Per-request timing for logs and metrics (TTFT, time per output token) and the request's trace events. Every wire
-/// format's handler begins and ends it; the result stream feeds it each engine event.
+/// What one request did, as a typed HttpContext feature: set by <see cref="RequestObserver"/> when the request
+/// starts, filled by whoever serves it (the generation lifecycle: model, tokens, timings, final status; the error
+/// writer: the refusal reason), read back by the observer for the log line, the metrics and the span.
 /// </summary>
-internal sealed class RequestTelemetry : IGenerationObserver
+internal sealed class RequestRecord
+{
+    /// <summary>The model the plan ran (a LoRA adapter's id when one answered); null for requests that generate nothing.</summary>
+    public string? Model { get; set; }
+    public int? PromptTokens { get; set; }
+    public bool Stream { get; set; }
+
+    /// <summary>The status the request ended with when the response cannot say it (499: the client went away; 200 with an error event).</summary>
+    public int? Status { get; set; }
+    public UsageRecord? Usage { get; set; }
+    public double? TtftMs { get; set; }
+    public double? TpotMs { get; set; }
+
+    /// <summary>Why the request was refused (queue_full, shutting_down, context_length_exceeded, request_too_large, invalid, state_store_unavailable).</summary>
+    public string? Rejection { get; set; }
+}
+
+internal static class RequestRecordExtensions
+{
+    /// <summary>This request's record; a detached one when no observer runs (a record nobody reads).</summary>
+    public static RequestRecord Record(this HttpContext http)
+    {
+        if (http.Features.Get<RequestRecord>() is { } record)
+        {
+            return record;
+        }
+
+        record = new RequestRecord();
+        http.Features.Set(record);
+        return record;
+    }
+}
+
+/// <summary>
+/// Per-request timing (TTFT, time per output token) and the request's trace events: the generation lifecycle begins
+/// and ends it; the result stream feeds it each engine event. Writes into the request's <see cref="RequestRecord"/>.
+/// </summary>
+internal sealed class RequestTelemetry(RequestRecord record) : IGenerationObserver
 {
     private long start;
     private long firstToken;
     private int tokens;
 
-    public void Begin(HttpContext http, string model, int promptTokens, bool stream)
+    public void Begin(string model, int promptTokens, bool stream)
     {
         start = Stopwatch.GetTimestamp();
-        http.Items["youtu.model"] = model;
-        http.Items["youtu.prompt_tokens"] = promptTokens;
-        http.Items["youtu.stream"] = stream;
+        record.Model = model;
+        record.PromptTokens = promptTokens;
+        record.Stream = stream;
     }
 
     public void OnEngineEvent(GenerationEvent e)
@@ -34,14 +72,17 @@ internal sealed class RequestTelemetry : IGenerationObserver
     public double? TtftMs => firstToken == 0 ? null : Stopwatch.GetElapsedTime(start, firstToken).TotalMilliseconds;
     public double? TpotMs => tokens > 1 ? Stopwatch.GetElapsedTime(firstToken).TotalMilliseconds / (tokens - 1) : null;
 
-    public void End(HttpContext http, int status, UsageRecord? usage)
+    public void End(int status, UsageRecord? usage)
     {
-        http.Items["youtu.status"] = status;
-        http.Items[UsageItem] = usage;
-        http.Items["youtu.ttft_ms"] = TtftMs;
-        http.Items["youtu.tpot_ms"] = TpotMs;
-        http.Items["youtu.duration_ms"] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        record.Status = status;
+        record.Usage = usage;
+        record.TtftMs = TtftMs;
+        record.TpotMs = TpotMs;
     }
-
-    internal const string UsageItem = "youtu.usage";
 }
+
+/// <summary>
+/// Route metadata of a generation endpoint: the name of its trace span and its gen_ai.operation.name
+/// (OpenTelemetry's semantic conventions: chat, text_completion, ...). The observer starts the span for routes that carry it.
+/// </summary>
+internal sealed record GenerationOperation(string SpanName, string GenAiOperation);

@@ -4,7 +4,7 @@ using YoutuServer.Engine.Scheduling;
 namespace YoutuServer.Operations;
 
 /// <summary>
-/// The "YoutuServer" ActivitySource: one span per completion request (started by <see cref="RequestObserver"/>),
+/// The "YoutuServer" ActivitySource: one span per generation request (started by <see cref="RequestObserver"/> for routes carrying a <see cref="GenerationOperation"/>),
 /// with events as the scheduler reports them: admitted (slots granted, cached prompt tokens), first_token, and
 /// finished (usage, queue and prompt-evaluation time). The endpoints feed it with one call per engine event.
 /// </summary>
@@ -17,12 +17,12 @@ internal static class RequestTrace
     private const string FirstTokenSeen = "youtu.first_token_seen";
 
     /// <summary>Starts the request span, or returns null when nobody listens (no tracing configured).</summary>
-    internal static Activity? Start(string operation, HttpContext http)
+    internal static Activity? Start(GenerationOperation operation, HttpContext http)
     {
-        var activity = Source.StartActivity(operation, ActivityKind.Internal);
+        var activity = Source.StartActivity(operation.SpanName, ActivityKind.Internal);
         if (activity is not null)
         {
-            activity.SetTag("gen_ai.operation.name", operation == "chat.completions" ? "chat" : "text_completion");
+            activity.SetTag("gen_ai.operation.name", operation.GenAiOperation);
             activity.SetTag("http.request.method", http.Request.Method);
             activity.SetTag("url.path", http.Request.Path.Value);
         }

@@ -1,7 +1,7 @@
 namespace YoutuServer.State;
 
 /// <summary>
-/// Whose state an entry is: the API key identity that made it (<c>key:xxxxxxxx</c>), or <see cref="Anonymous"/> when the
+/// Whose state an entry is: the API key identity that made it (<c>key:</c> + 32 hex digits of its SHA-256), or <see cref="Anonymous"/> when the
 /// server runs without keys. Every state service scopes reads, writes and bounds by it: one tenant never sees, nor
 /// evicts beyond its share, another's entries.
 /// </summary>

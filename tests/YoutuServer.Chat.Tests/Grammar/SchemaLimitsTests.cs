@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using YoutuServer.Chat.Grammar;
 using static YoutuServer.Chat.Tests.Grammar.SchemaTestHelper;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Chat.Tests.Grammar;
 
@@ -12,7 +13,7 @@ public sealed class SchemaLimitsTests
     {
         var sw = Stopwatch.StartNew();
         var result = action();
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"took {sw.Elapsed}");
+        Assert.True(sw.Elapsed < TestTimeouts.Seconds(5), $"took {sw.Elapsed}");
         return result;
     }
 

@@ -212,8 +212,10 @@ public sealed class GenerationTests
             }
         }
 
+        // Ordering, not speed: the request ends Cancelled (not Length), so it stopped before its 2000 tokens; how many
+        // tokens came between the cancel and the loop's next step depends on the machine's load, and is not asserted.
         Assert.Equal(FinishReason.Cancelled, reason);
-        Assert.True(tokens < 100);
+        Assert.InRange(tokens, 3, 1999);
         var (min, max) = engine.Scheduler.NativeSequenceRange(0);
         Assert.Equal(-1, max); // KV cells of the cancelled sequence are gone
         _ = min;

@@ -1,5 +1,6 @@
 using YoutuServer.Engine.Sampling;
 using YoutuServer.Engine.Scheduling;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Engine.Tests.Engine;
 
@@ -33,7 +34,7 @@ public sealed class PrefixCacheResetTests
         Assert.Equal(first.Choices[0].Tokens, again.Choices[0].Tokens);
 
         // Concurrent clears share one; a clear requested while idle does not wait for a request to arrive.
-        await Task.WhenAll(engine.ClearPrefixCacheAsync(), engine.ClearPrefixCacheAsync()).WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.WhenAll(engine.ClearPrefixCacheAsync(), engine.ClearPrefixCacheAsync()).WaitAsync(TestTimeouts.Seconds(30));
         Assert.Equal(0, engine.Stats.KvCellsUsed);
     }
 }

@@ -1,5 +1,6 @@
 using YoutuServer.Engine.Sampling;
 using YoutuServer.Engine.Scheduling;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Engine.Tests.Engine;
 
@@ -141,10 +142,10 @@ public sealed class SchedulerTests
         Assert.Equal(0, stats.ActiveSequences);
     }
 
-    /// <summary>The engine's stats once <paramref name="settled"/> holds, or after 5 s (the caller's asserts then fail).</summary>
+    /// <summary>The engine's stats once <paramref name="settled"/> holds, or after 5 s scaled (the caller's asserts then fail).</summary>
     private static async Task<EngineStats> SettledStats(InferenceEngine engine, Func<EngineStats, bool> settled)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
+        var deadline = DateTime.UtcNow + TestTimeouts.Seconds(5);
         while (!settled(engine.Stats) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(10);
@@ -183,7 +184,7 @@ public sealed class KvPressureTests
         Assert.InRange(prompt.Length, 120, 200);
         var a = engine.GenerateAsync(new GenerationRequest { Prompt = prompt, MaxTokens = 8, IgnoreEos = true, Sampling = new SamplingParams { Temperature = 0 } });
         var b = engine.GenerateAsync(new GenerationRequest { Prompt = prompt.Reverse().ToArray(), MaxTokens = 8, IgnoreEos = true, Sampling = new SamplingParams { Temperature = 0 } });
-        var results = await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(60));
+        var results = await Task.WhenAll(a, b).WaitAsync(TestTimeouts.Seconds(60));
         Assert.All(results, r => Assert.Equal(FinishReason.Length, r.Choices[0].FinishReason));
         Assert.All(results, r => Assert.Equal(8, r.Choices[0].CompletionTokens));
     }

@@ -1,6 +1,7 @@
 using YoutuServer.Engine.Sampling;
 using YoutuServer.Engine.Scheduling;
 using YoutuServer.Engine.Tests.Engine;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Engine.Tests.Faults;
 
@@ -39,7 +40,7 @@ public sealed class DecodeFailureTests
         var text = new System.Text.StringBuilder();
         var tokens = 0;
         // Generous: on a loaded 2-core machine the tiny model has run at 130 ms per step (400 steps = 52 s).
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
+        using var timeout = new CancellationTokenSource(TestTimeouts.Seconds(180));
         var reader = h.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
         while (true)
         {

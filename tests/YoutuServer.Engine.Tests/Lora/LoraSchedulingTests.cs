@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using YoutuServer.Engine.Sampling;
 using YoutuServer.Engine.Scheduling;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Engine.Tests.Lora;
 
@@ -120,10 +121,10 @@ public sealed class LoraSchedulingTests
         await using var engine = await InferenceEngine.StartAsync(LoraFiles.Options(1, A("a", 1), A("b", 2)));
         Assert.Equal(2, engine.Stats.MaxAdapters);
         var p = engine.Tokenize("<|User|>stats<|Assistant|>");
-        var running = engine.Submit(Greedy(p, 200, "a"));
+        var running = engine.Submit(Greedy(p, 1500, "a")); // cancelled below: long enough to be running when stats are read
         var waiting = engine.Submit(Greedy(p, 2, "b"));
         var sw = Stopwatch.StartNew();
-        while (!(engine.Stats.RunningAdapters.SequenceEqual(["a"]) && engine.Stats.WaitingAdapters.SequenceEqual(["b"])) && sw.Elapsed < TimeSpan.FromSeconds(20))
+        while (!(engine.Stats.RunningAdapters.SequenceEqual(["a"]) && engine.Stats.WaitingAdapters.SequenceEqual(["b"])) && sw.Elapsed < TestTimeouts.Seconds(20))
         {
             await Task.Delay(5);
         }

@@ -80,4 +80,45 @@ public sealed class AdapterApiTests(AdapterServerFixture server)
         using var missingCard = await client.GetAsync("/v1/models/sql-v9");
         Assert.Equal(HttpStatusCode.NotFound, missingCard.StatusCode);
     }
+
+    [Fact]
+    public async Task Responses_and_messages_from_an_adapter_name_the_adapter()
+    {
+        using var client = server.CreateClient();
+        async Task<string> Post(string path, string body)
+        {
+            using var res = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+            var text = await res.Content.ReadAsStringAsync();
+            Assert.True(res.StatusCode == HttpStatusCode.OK, text);
+            return text;
+        }
+
+        // JSON: the model field of the response object and of the message.
+        using (var response = JsonDocument.Parse(await Post("/v1/responses",
+            """{"model":"sql","input":"hi","max_output_tokens":3,"reasoning":{"effort":"none"},"store":false}""")))
+        {
+            Assert.Equal("sql", response.RootElement.GetProperty("model").GetString());
+        }
+
+        using (var message = JsonDocument.Parse(await Post("/v1/messages",
+            """{"model":"agent","max_tokens":3,"messages":[{"role":"user","content":"hi"}],"thinking":{"type":"disabled"}}""")))
+        {
+            Assert.Equal("agent", message.RootElement.GetProperty("model").GetString());
+        }
+
+        // Streams: response.created carries the response object, message_start the message.
+        var events = await Post("/v1/responses", """{"model":"sql","input":"hi","max_output_tokens":3,"reasoning":{"effort":"none"},"store":false,"stream":true}""");
+        var created = events.Split('\n').First(l => l.StartsWith("data: ", StringComparison.Ordinal) && l.Contains("\"response.created\"", StringComparison.Ordinal));
+        using (var doc = JsonDocument.Parse(created[6..]))
+        {
+            Assert.Equal("sql", doc.RootElement.GetProperty("response").GetProperty("model").GetString());
+        }
+
+        events = await Post("/v1/messages", """{"model":"agent","max_tokens":3,"stream":true,"messages":[{"role":"user","content":"hi"}],"thinking":{"type":"disabled"}}""");
+        var start = events.Split('\n').First(l => l.StartsWith("data: ", StringComparison.Ordinal) && l.Contains("\"message_start\"", StringComparison.Ordinal));
+        using (var doc = JsonDocument.Parse(start[6..]))
+        {
+            Assert.Equal("agent", doc.RootElement.GetProperty("message").GetProperty("model").GetString());
+        }
+    }
 }

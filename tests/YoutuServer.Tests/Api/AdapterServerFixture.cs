@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using YoutuServer.Engine.Synthesis;
 using YoutuServer.Tests.Load;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Api;
 
@@ -11,6 +12,12 @@ namespace YoutuServer.Tests.Api;
 /// </summary>
 public sealed class AdapterServerFixture : WebApplicationFactory<Program>
 {
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
+    }
+
     // Its own alias: the engine gauges of every in-process host share one static meter, keyed by model.
     public const string ModelId = "tiny-youtu-lora";
     public static readonly string[] Adapters = ["sql", "support", "agent"];

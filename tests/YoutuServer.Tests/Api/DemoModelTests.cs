@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using YoutuServer.Hosting;
 using YoutuServer.Tests.Operations;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Api;
 
@@ -32,6 +33,7 @@ public sealed class EmbeddedDefaultServer : WebApplicationFactory<Program>
     protected override void ConfigureClient(HttpClient client)
     {
         base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
         ColdEngine.Reset(Services);
     }
 
@@ -54,34 +56,52 @@ public sealed partial class DemoModelTests(EmbeddedDefaultServer server) : IClas
     private const string DefaultId = "youtu-llm-2b";
     private const string DemoId = "youtu-demo-tiny";
 
-    /// <summary>The README's first request (the curl after "Then, for example:"), as written there.</summary>
-    private static (string Path, string ContentType, string Body) ReadmeCurl()
+    /// <summary>The README's requests (the curls under "First requests" that post a body), as written there.</summary>
+    private static List<(string Path, string ContentType, string Body)> ReadmeCurls()
     {
         var readme = RepoFiles.Read("README.md");
-        var m = CurlExample().Match(readme);
-        Assert.True(m.Success, "README.md no longer has the curl example this test runs");
-        return (m.Groups["path"].Value, m.Groups["ct"].Value, m.Groups["body"].Value);
+        var found = CurlExample().Matches(readme).Select(m => (m.Groups["path"].Value, m.Groups["ct"].Value, m.Groups["body"].Value)).ToList();
+        Assert.True(found.Count >= 3, "README.md no longer has the three curl examples (chat, responses, messages) this test runs");
+        return found;
     }
 
     [GeneratedRegex(@"curl -s localhost:8080(?<path>/\S+) -H '[Cc]ontent-[Tt]ype: (?<ct>[^']+)' \\\s*\n\s*-d '(?<body>[^']+)'")]
     private static partial Regex CurlExample();
 
     [Fact]
-    public async Task The_readme_curl_example_works_verbatim_against_the_embedded_default()
+    public async Task The_readme_curl_examples_work_verbatim_against_the_embedded_default()
     {
-        var (path, contentType, body) = ReadmeCurl();
-        Assert.Contains($"\"model\":\"{DefaultId}\"", body, StringComparison.Ordinal);
         using var client = server.CreateClient();
-        using var content = new StringContent(body, Encoding.UTF8);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
-        using var res = await client.PostAsync(path, content);
-        var text = await res.Content.ReadAsStringAsync();
-        Assert.True(res.StatusCode == HttpStatusCode.OK, text);
-        Assert.Equal("true", Assert.Single(res.Headers.GetValues(EngineHost.DemoModelHeader)));
-        var json = JsonNode.Parse(text)!;
-        Assert.Equal("chat.completion", json["object"]!.GetValue<string>());
-        Assert.NotNull(json["choices"]![0]!["message"]!["content"]);
-        Assert.InRange(json["usage"]!["completion_tokens"]!.GetValue<int>(), 0, 32);
+        foreach (var (path, contentType, body) in ReadmeCurls())
+        {
+            Assert.Contains($"\"model\":\"{DefaultId}\"", body, StringComparison.Ordinal);
+            using var content = new StringContent(body, Encoding.UTF8);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+            using var res = await client.PostAsync(path, content);
+            var text = await res.Content.ReadAsStringAsync();
+            Assert.True(res.StatusCode == HttpStatusCode.OK, path + ": " + text);
+            Assert.Equal("true", Assert.Single(res.Headers.GetValues(EngineHost.DemoModelHeader)));
+            var json = JsonNode.Parse(text)!;
+            switch (path)
+            {
+                case "/v1/chat/completions":
+                    Assert.Equal("chat.completion", json["object"]!.GetValue<string>());
+                    Assert.NotNull(json["choices"]![0]!["message"]!["content"]);
+                    Assert.InRange(json["usage"]!["completion_tokens"]!.GetValue<int>(), 0, 32);
+                    break;
+                case "/v1/responses":
+                    Assert.Equal("response", json["object"]!.GetValue<string>());
+                    Assert.InRange(json["usage"]!["output_tokens"]!.GetValue<int>(), 0, 32);
+                    break;
+                case "/v1/messages":
+                    Assert.Equal("message", json["type"]!.GetValue<string>());
+                    Assert.InRange(json["usage"]!["output_tokens"]!.GetValue<int>(), 0, 32);
+                    break;
+                default:
+                    Assert.Fail("a README example this test does not know: " + path);
+                    break;
+            }
+        }
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using OpenAI;
 using OpenAI.Chat;
 using ChatMessage = OpenAI.Chat.ChatMessage;
 using ChatFinishReason = OpenAI.Chat.ChatFinishReason;
+using YoutuServer.TestSupport;
 
 #pragma warning disable OPENAI001 // Seed is marked experimental in the SDK; the server supports it
 
@@ -18,6 +19,7 @@ public sealed class OpenAISdkTests(ServerFixture server)
     {
         Endpoint = new Uri(server.Server.BaseAddress, "/v1/"),
         Transport = new HttpClientPipelineTransport(server.CreateClient()),
+        NetworkTimeout = TestTimeouts.Request, // the pipeline's own 100 s default, not the HttpClient's
     });
 
     [Fact]

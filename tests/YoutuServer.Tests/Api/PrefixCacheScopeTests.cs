@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using YoutuServer.Generation;
 using YoutuServer.Tests.Load;
 
 namespace YoutuServer.Tests.Api;
@@ -96,6 +98,41 @@ public sealed class PrefixCacheScopeTests
         var error = JsonNode.Parse(await empty.Content.ReadAsStringAsync())!["error"]!;
         Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
         Assert.Equal("cache_salt", error["param"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Prompt_cache_key_keeps_the_latest_prompt_of_recent_conversations_pinned()
+    {
+        await using var server = await LiveServer.StartAsync("--parallel", "2", "--ctx-size", "2048");
+        async Task Turn(string conversation, string user)
+        {
+            var body = new JsonObject
+            {
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = user }),
+                ["max_tokens"] = 2,
+                ["prompt_cache_key"] = conversation,
+            };
+            using var res = await server.Client.PostAsync("/v1/chat/completions", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+        }
+
+        // The engine's stats are a periodic snapshot: the host's own count is read right after each turn.
+        var pins = server.Services.GetRequiredService<ConversationPins>();
+        Assert.Equal(0, pins.Count);
+        await Turn("conv-1", "first conversation, turn one");
+        Assert.Equal(1, pins.Count);
+        await Turn("conv-1", "first conversation, turn one and two");
+        Assert.Equal(1, pins.Count); // the new turn replaced the conversation's pin
+        await Turn("conv-2", "second conversation");
+        Assert.Equal(2, pins.Count);
+
+        // Bounded: at most 8 conversations (2 × 2 slots, at least 8) stay pinned, the least recently used released.
+        for (var i = 3; i <= 12; i++)
+        {
+            await Turn($"conv-{i}", $"conversation {i}");
+        }
+
+        Assert.Equal(8, pins.Count);
     }
 
     [Fact]

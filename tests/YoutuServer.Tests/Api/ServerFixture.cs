@@ -29,6 +29,7 @@ public sealed class ServerFixture : WebApplicationFactory<Program>
     protected override void ConfigureClient(HttpClient client)
     {
         base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
         ColdEngine.Reset(Services);
     }
 }
@@ -55,7 +56,7 @@ internal static class ColdEngine
         }
 
         // Generous: only a request another test left running (a bug there) can make this wait at all.
-        if (!host.Engine.ClearPrefixCacheAsync().Wait(TimeSpan.FromMinutes(3)))
+        if (!host.Engine.ClearPrefixCacheAsync().Wait(TestTimeouts.Seconds(180)))
         {
             throw new TimeoutException("the shared engine is still busy with an earlier test's requests");
         }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using YoutuServer.Tests.Load;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Fuzz;
 
@@ -26,6 +27,7 @@ public sealed class FuzzServerFixture : WebApplicationFactory<Program>
     protected override void ConfigureClient(HttpClient client)
     {
         base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
         Api.ColdEngine.Reset(Services);
     }
 }

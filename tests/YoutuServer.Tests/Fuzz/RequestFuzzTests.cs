@@ -8,6 +8,7 @@ using System.Text.Json;
 using Xunit.Abstractions;
 using YoutuServer.Hosting;
 using YoutuServer.Tests.Load;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Fuzz;
 
@@ -20,7 +21,7 @@ namespace YoutuServer.Tests.Fuzz;
 public sealed class RequestFuzzTests(FuzzServerFixture server, ITestOutputHelper output) : IClassFixture<FuzzServerFixture>
 {
     private const int Seed = 20251124;
-    private static readonly TimeSpan PerRequest = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan PerRequest = TestTimeouts.Seconds(30);
 
     [Fact]
     public void The_corpus_is_deterministic_and_large_enough()
@@ -86,7 +87,7 @@ public sealed class RequestFuzzTests(FuzzServerFixture server, ITestOutputHelper
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         var engine = server.Services.GetRequiredService<EngineHost>().Engine;
         var deadline = Stopwatch.StartNew();
-        while ((engine.Stats.ActiveSequences > 0 || engine.Stats.QueueDepth > 0) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        while ((engine.Stats.ActiveSequences > 0 || engine.Stats.QueueDepth > 0) && deadline.Elapsed < TestTimeouts.Seconds(5))
         {
             await Task.Delay(10);
         }

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using YoutuServer.Engine.Scheduling;
 using YoutuServer.Cli;
 using YoutuServer.Hosting;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -28,6 +29,7 @@ internal sealed class LiveServer : IAsyncDisposable
     public HttpClient Client { get; }
     public EngineHost Host => app.Services.GetRequiredService<EngineHost>();
     public EngineStats Stats => Host.Engine.Stats;
+    public IServiceProvider Services => app.Services;
 
     /// <summary>Called for every request the server aborts (client gone), with the engine stats at that moment.</summary>
     public Action<HttpContext, EngineStats>? OnAborted { get; set; }
@@ -73,7 +75,7 @@ internal sealed class LiveServer : IAsyncDisposable
     })
     {
         BaseAddress = baseAddress,
-        Timeout = TimeSpan.FromSeconds(60),
+        Timeout = TestTimeouts.Request,
     };
 
     /// <summary>GET /health/ready as the probes see it.</summary>

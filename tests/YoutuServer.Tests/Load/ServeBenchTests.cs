@@ -1,5 +1,6 @@
 using System.Text.Json;
 using YoutuServer.Cli.Bench;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -15,7 +16,7 @@ public sealed class ServeBenchTests
             "--max-tokens", "8,12", "--seed", "3", "--ratio-prompt", "32", "--ratio-tokens", "16", "--repeats", "1",
             "--ttft-requests", "3", "--prefix-tokens", "600", "--prefix-repeats", "1", "--no-progress",
         ]);
-        using var client = new StreamingClient(server.BaseAddress, null, TimeSpan.FromSeconds(60));
+        using var client = new StreamingClient(server.BaseAddress, null, TestTimeouts.Seconds(60));
         var pool = new PromptPool(settings.Seed);
         await pool.InitializeAsync(client, 2048, wantTokens: true, CancellationToken.None);
         Assert.True(pool.ExactTokens, "youtu-server has /tokenize: prompts are exact token ids");

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -67,7 +68,7 @@ public sealed class ServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(60))
+        while (sw.Elapsed < TestTimeouts.Seconds(60))
         {
             if (process.HasExited)
             {
@@ -90,7 +91,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         await server.DisposeAsync();
-        throw new TimeoutException("youtu-server did not become ready in 60 s:\n" + server.Tail);
+        throw new TimeoutException($"youtu-server did not become ready in {TestTimeouts.Seconds(60).TotalSeconds:F0} s:\n" + server.Tail);
     }
 
     /// <summary>Server log lines reporting a 5xx answer or an error (RequestObserver lines, ERR/FTL levels).</summary>

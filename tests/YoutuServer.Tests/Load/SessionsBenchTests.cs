@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using YoutuServer.Cli;
 using YoutuServer.Cli.Bench;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -21,7 +22,7 @@ public sealed class SessionsBenchTests
             "--url", url.ToString(), "--sessions", "3", "--turns", "3", "--system-tokens", "200", "--task-tokens", "40",
             "--tool-words", "30", "--max-tokens", "6", "--seed", "5", .. extra,
         ]);
-        using var client = new StreamingClient(StreamingClient.BaseUriOf(settings.Url!), null, TimeSpan.FromSeconds(120));
+        using var client = new StreamingClient(StreamingClient.BaseUriOf(settings.Url!), null, TestTimeouts.Seconds(120));
         var pool = new PromptPool(settings.Seed);
         await pool.InitializeAsync(client, 4096, wantTokens: false, CancellationToken.None);
         var workload = new SessionWorkload(settings, pool);
@@ -107,7 +108,7 @@ public sealed class SessionsBenchTests
         app.MapPost("/v1/chat/completions", (HttpContext h) => Sse(h, chat));
         app.MapPost("/v1/messages", (HttpContext h) => Sse(h, messages));
         await app.StartAsync();
-        using var client = new StreamingClient(new Uri(app.Urls.First() + "/"), null, TimeSpan.FromSeconds(30));
+        using var client = new StreamingClient(new Uri(app.Urls.First() + "/"), null, TestTimeouts.Seconds(30));
 
         var c = await client.StreamAsync("/v1/chat/completions", "{}"u8.ToArray(), CancellationToken.None, collectText: true);
         Assert.True(c.Ok, c.Error);

@@ -5,6 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -64,7 +65,7 @@ public static class SoakRunner
     private static readonly string[] Words = ["alpha", "river", "stone", "light", "garden", "Zürich", "日本語", "naïve", "emoji 😀", "café", "quick", "brown", "fox", "story", "numbers 12345"];
     private static readonly string[] Cities = ["Paris", "Zürich", "東京", "São Paulo"];
     private static readonly string[] Utf8Words = ["日本語", "ünïcödé", "😀🚀", "Ελληνικά", "中文字符", "e\u0301"];
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RequestTimeout = TestTimeouts.Seconds(60);
 
     public static async Task<SoakReport> RunAsync(SoakOptions o)
     {
@@ -130,7 +131,7 @@ public static class SoakRunner
         // Everything ends: no sequence, no queue entry, no KV cell (prefix cache off, so nothing may stay).
         var idle = Stopwatch.StartNew();
         (HttpStatusCode Status, int Active, int Queue) ready = default;
-        while (idle.Elapsed < TimeSpan.FromSeconds(15))
+        while (idle.Elapsed < TestTimeouts.Seconds(15))
         {
             ready = await server.ReadyAsync();
             if (ready.Status == HttpStatusCode.OK && ready.Active == 0 && ready.Queue == 0)
@@ -157,7 +158,7 @@ public static class SoakRunner
 
             await Task.Delay(200);
         }
-        while (kvDeadline.Elapsed < TimeSpan.FromSeconds(5));
+        while (kvDeadline.Elapsed < TestTimeouts.Seconds(5));
 
         if (report.KvCellsAtEnd is > 0)
         {
@@ -735,7 +736,7 @@ public static class SoakRunner
                             report.Fail($"overflow: 429 without Retry-After or code queue_full: {Short(text)}");
                         }
 
-                        if (sw.Elapsed > TimeSpan.FromSeconds(2))
+                        if (sw.Elapsed > TestTimeouts.Seconds(2))
                         {
                             report.Fail($"overflow: the 429 took {sw.Elapsed.TotalSeconds:F1} s");
                         }

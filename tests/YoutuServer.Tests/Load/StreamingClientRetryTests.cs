@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using YoutuServer.Cli.Bench;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Load;
 
@@ -20,7 +21,7 @@ public sealed class StreamingClientRetryTests
     {
         // Connection 1 answers one request, then reads the next one and closes without a byte; later connections answer.
         await using var server = await FakeServer.StartAsync(answerOnFirstConnection: 1);
-        using var client = new StreamingClient(server.Uri, null, TimeSpan.FromSeconds(30));
+        using var client = new StreamingClient(server.Uri, null, TestTimeouts.Seconds(30));
 
         var first = await client.StreamAsync("/v1/chat/completions", "{}"u8.ToArray(), CancellationToken.None);
         var second = await client.StreamAsync("/v1/chat/completions", "{}"u8.ToArray(), CancellationToken.None);
@@ -43,7 +44,7 @@ public sealed class StreamingClientRetryTests
     public async Task A_server_that_always_drops_the_connection_fails_the_request_after_two_retries()
     {
         await using var server = await FakeServer.StartAsync(answerOnFirstConnection: 0, answerLater: false);
-        using var client = new StreamingClient(server.Uri, null, TimeSpan.FromSeconds(30));
+        using var client = new StreamingClient(server.Uri, null, TestTimeouts.Seconds(30));
 
         var r = await client.StreamAsync("/v1/chat/completions", "{}"u8.ToArray(), CancellationToken.None);
 

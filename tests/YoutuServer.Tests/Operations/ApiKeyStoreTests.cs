@@ -40,7 +40,7 @@ public sealed class ApiKeyStoreTests : IDisposable
         foreach (var key in new[] { "sk-cli", "sk-file-one", "sk-file-two", "sk-env-a", "sk-env-b" })
         {
             Assert.True(store.TryValidate(key, out var id), key);
-            Assert.Equal("key:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..8], id);
+            Assert.Equal("key:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..32], id);
         }
 
         foreach (var key in new[] { "", "sk-commented-out", "# rotated 2026-01", "sk-cl", "sk-cli ", "SK-CLI" })

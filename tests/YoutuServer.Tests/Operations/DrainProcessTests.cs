@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Operations;
 
@@ -27,7 +28,7 @@ public sealed class DrainProcessTests : IAsyncLifetime, IDisposable
 
     private readonly ConcurrentQueue<string> stdout = new();
     private readonly ConcurrentQueue<string> stderr = new();
-    private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    private readonly HttpClient http = new() { Timeout = TestTimeouts.Request };
     private Process? process;
     private OtlpSink otlp = null!;
 
@@ -142,9 +143,9 @@ public sealed class DrainProcessTests : IAsyncLifetime, IDisposable
         Assert.Equal("length", Assert.Single(finish)["choices"]![0]!["finish_reason"]!.GetValue<string>());
         var usage = chunks[^1]["usage"]!;
         Assert.InRange(usage["completion_tokens"]!.GetValue<int>(), 1, 2999);
-        Assert.True(drainStart.Elapsed < TimeSpan.FromSeconds(DrainSeconds + 10), $"stream ended {drainStart.Elapsed} after the drain began");
+        Assert.True(drainStart.Elapsed < TimeSpan.FromSeconds(DrainSeconds) + TestTimeouts.Seconds(10), $"stream ended {drainStart.Elapsed} after the drain began");
 
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "the server did not exit after the drain");
+        Assert.True(process.WaitForExit(TestTimeouts.Seconds(30)), "the server did not exit after the drain");
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{Logs()}");
 
@@ -234,7 +235,7 @@ public sealed class DrainProcessTests : IAsyncLifetime, IDisposable
     private async Task WaitReadyAsync(string baseUrl)
     {
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(90))
+        while (deadline.Elapsed < TestTimeouts.Seconds(90))
         {
             if (process!.HasExited)
             {

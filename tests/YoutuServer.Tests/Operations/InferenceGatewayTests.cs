@@ -8,6 +8,7 @@ using YamlDotNet.RepresentationModel;
 using YoutuServer.Hosting;
 using YoutuServer.Tests.Api;
 using static YoutuServer.Tests.Operations.DeploymentFiles;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Operations;
 
@@ -148,9 +149,9 @@ public sealed partial class InferenceGatewayTests(AdapterServerFixture server)
         var sw = Stopwatch.StartNew();
         while (!condition())
         {
-            if (sw.Elapsed > TimeSpan.FromSeconds(30))
+            if (sw.Elapsed > TestTimeouts.Seconds(30))
             {
-                throw new TimeoutException("condition not reached in 30 s");
+                throw new TimeoutException($"condition not reached in {TestTimeouts.Seconds(30).TotalSeconds:F0} s");
             }
 
             await Task.Delay(2);

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using YoutuServer.Operations;
 using YoutuServer.Tests.Api;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Operations;
 
@@ -96,7 +97,8 @@ public sealed partial class MetricsTests(ServerFixture server)
         _ = await res.Content.ReadAsStringAsync();
 
         Activity? span = null;
-        for (var i = 0; i < 100 && span is null; i++)
+        var deadline = DateTime.UtcNow + TestTimeouts.Seconds(10); // the span stops after the response body ends
+        while (span is null && DateTime.UtcNow < deadline)
         {
             span = stopped.FirstOrDefault(a => (a.GetTagItem("youtu.request_id") as string) == id);
             if (span is null)

@@ -1,4 +1,5 @@
 using YoutuServer.Operations;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Operations;
 
@@ -29,7 +30,7 @@ public sealed class ModelDownloaderTests : IAsyncLifetime, IDisposable
         ExpectedSize = size,
     };
 
-    private ModelDownloader Downloader(TimeSpan? readTimeout = null) => new(http) { ReadTimeout = readTimeout ?? TimeSpan.FromSeconds(30) };
+    private ModelDownloader Downloader(TimeSpan? readTimeout = null) => new(http) { ReadTimeout = readTimeout ?? TestTimeouts.Seconds(30) };
 
     [Fact]
     public async Task Full_download_is_verified_and_moved_into_place()

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Operations;
 
@@ -9,6 +10,12 @@ namespace YoutuServer.Tests.Operations;
 /// </summary>
 public sealed class SecuredServerFixture : WebApplicationFactory<Program>
 {
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
+    }
+
     public const string ModelId = "ops-secured";
     public const string KeyA = "sk-test-alpha-0123456789";
     public const string KeyB = "sk-test-beta-9876543210";

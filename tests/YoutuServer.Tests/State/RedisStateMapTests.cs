@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using YoutuServer.State;
 using YoutuServer.State.Redis;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.State;
 
@@ -22,7 +23,7 @@ public sealed class RedisStateMapTests : IAsyncLifetime
         garnet = GarnetProcess.Start();
         a = await RedisStateConnection.ConnectAsync(StateStoreSettings.Parse(garnet.StateStore), NullLogger.Instance);
         b = await RedisStateConnection.ConnectAsync(StateStoreSettings.Parse(garnet.StateStore), NullLogger.Instance);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var cts = new CancellationTokenSource(TestTimeouts.Seconds(30));
         await a.WaitUpAsync(cts.Token);
         await b.WaitUpAsync(cts.Token);
     }
@@ -173,7 +174,7 @@ public sealed class RedisStateMapTests : IAsyncLifetime
         Assert.Null(await a.PingAsync());
 
         garnet.Restart();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(TestTimeouts.Seconds(60));
         await a.WaitUpAsync(cts.Token);
         Assert.True(a.IsUp);
         Assert.Equal(StatePut.Stored, await map.PutAsync(null, Model, "after", new Note("after", [], null)));

@@ -1,10 +1,9 @@
 using System.Text.Json;
-using YoutuServer.Api.OpenAI;
-using YoutuServer.Api.OpenAI.Chat;
-using YoutuServer.Api.OpenAI.Dtos;
+using YoutuServer.Api.Common;
+using System.Text.Json.Serialization.Metadata;
+using YoutuServer.Api.Serving;
 using YoutuServer.Chat.Messages;
 using YoutuServer.Generation;
-using YoutuServer.Hosting;
 using YoutuServer.Http;
 using YoutuServer.Operations;
 
@@ -18,17 +17,22 @@ namespace YoutuServer.Api.Simple;
 /// wire format, so validation, thinking defaults, limits and errors are the same; errors name this body's fields
 /// ("prompt", "max_tokens") in OpenAI's error shape.
 /// </remarks>
-internal static class SimpleChatEndpoint
+internal sealed class SimpleChatEndpoint : GenerationAdapter<SimpleChatRequest>
 {
-    private static readonly FieldNamer Names = (field, index) => field switch
+    private static readonly GenerationOperation Span = new("chat", "chat");
+
+    public override JsonTypeInfo<SimpleChatRequest> RequestType => SimpleJsonContext.Default.SimpleChatRequest;
+    public override GenerationOperation Operation => Span;
+    public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
+
+    public override FieldNamer Names { get; } = (field, index) => field switch
     {
         IntentField.Messages or IntentField.Prompt => "prompt",
-        _ => OpenAIErrors.Common(field, index),
+        _ => FieldNames.SnakeCase(field, index),
     };
 
-    public static void Map(WebApplication app)
-    {
-        app.MapPost("/chat", SimpleChatEndpoint.HandleAsync)
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGeneration("/chat", new SimpleChatEndpoint())
             .WithName("SimpleChat")
             .WithTags("Simple chat")
             .WithSummary("One prompt in, one answer out (no streaming, no OpenAI client needed).")
@@ -38,70 +42,56 @@ internal static class SimpleChatEndpoint
                 "The answer comes back in `response`, the model's reasoning (thinking mode) in `reasoning`. Validation " +
                 "and errors are those of /v1/chat/completions: OpenAI-shaped `{\"error\":{message,type,param,code}}`, " +
                 "400 with `param` naming the field, `context_length_exceeded` when prompt plus max_tokens exceed the context.")
-            .Accepts<SimpleChatRequest>("application/json")
             .Produces<SimpleChatResponse>(StatusCodes.Status200OK, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status400BadRequest, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status401Unauthorized, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status413PayloadTooLarge, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status429TooManyRequests, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status500InternalServerError, "application/json")
-            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable, "application/json");
+            .WithOpenAIErrors(400, 401, 413, 429, 500, 503);
 
-        // Accepts() makes routing match /chat only for JSON bodies; any other content type would fall through to
-        // the JSON 404 fallback. This twin (same handler, lower priority, undocumented) answers those requests,
-        // and the handler's body reader turns them into the API's usual 400.
-        app.MapPost("/chat", SimpleChatEndpoint.HandleAsync)
-            .WithOrder(1)
-            .ExcludeFromDescription();
-    }
+    public override string? Model(SimpleChatRequest request) => null;
 
-    public static async Task HandleAsync(HttpContext http, EngineHost host, GenerationPlanner planner, RequestTelemetry telemetry)
+    public override ValueTask<GenerationCall> PrepareAsync(GenerationContext context, SimpleChatRequest request)
     {
-        var body = await RequestBody.ReadAsync(http, SimpleJsonContext.Default.SimpleChatRequest);
-        if (body.Prompt is null)
+        if (request.Prompt is null)
         {
             throw ApiException.BadRequest("'prompt' is required.", "prompt");
         }
 
-        if (string.IsNullOrWhiteSpace(body.Prompt))
+        if (string.IsNullOrWhiteSpace(request.Prompt))
         {
             throw ApiException.BadRequest("'prompt' must not be empty.", "prompt");
         }
 
-        GenerationRun run;
-        try
+        var intent = new GenerationIntent
         {
-            var plan = planner.Plan(new GenerationIntent
-            {
-                Messages = [new ChatMessage(ChatRoles.User, body.Prompt)],
-                MaxTokens = body.MaxTokens,
-                Thinking = new ThinkingIntent(body.EnableThinking),
-            });
-            telemetry.Begin(http, host.ServedModelId, plan.PromptTokens, stream: false);
-            run = GenerationRun.Start(host.Engine, plan, http.RequestAborted, telemetry);
-        }
-        catch (IntentException e)
-        {
-            throw OpenAIErrors.ToApi(e, Names);
-        }
-
-        await run.CompleteAsync(http.RequestAborted);
-        if (run.Error is { } error)
-        {
-            throw OpenAIErrors.GenerationFailed(error);
-        }
-
-        var choice = run.Choices[0];
-        var usage = run.Usage;
-        var response = new SimpleChatResponse
-        {
-            Response = choice.Output.Content ?? "",
-            Reasoning = choice.Output.Reasoning,
-            FinishReason = ChatCompletionsEndpoint.FinishReason(choice),
-            Usage = new SimpleChatUsage { PromptTokens = usage.PromptTokens, CompletionTokens = usage.CompletionTokens, TotalTokens = usage.TotalTokens },
+            Messages = [new ChatMessage(ChatRoles.User, request.Prompt)],
+            MaxTokens = request.MaxTokens,
+            Thinking = new ThinkingIntent(request.EnableThinking),
         };
-        telemetry.End(http, 200, usage);
-        http.Response.ContentType = "application/json";
-        await JsonSerializer.SerializeAsync(http.Response.Body, response, SimpleJsonContext.Default.SimpleChatResponse, http.RequestAborted);
+        return ValueTask.FromResult(new GenerationCall(intent, Stream: false, new SimpleResultWriter()));
+    }
+
+    private static string FinishReason(ChoiceOutput c) => c.Finish switch
+    {
+        ChoiceFinish.Length => "length",
+        ChoiceFinish.ToolCalls => "tool_calls",
+        _ => "stop",
+    };
+
+    /// <summary>One JSON body: the answer, its reasoning, why it ended and the token counts.</summary>
+    private sealed class SimpleResultWriter() : ResultWriter(stream: false)
+    {
+        public override ValueTask CompleteAsync(GenerationRun run, IResultSink sink, CancellationToken cancellationToken)
+        {
+            var choice = run.Choices[0];
+            var usage = run.Usage;
+            return sink.WriteBodyAsync(new SimpleChatResponse
+            {
+                Response = choice.Output.Content ?? "",
+                Reasoning = choice.Output.Reasoning,
+                FinishReason = FinishReason(choice),
+                Usage = new SimpleChatUsage { PromptTokens = usage.PromptTokens, CompletionTokens = usage.CompletionTokens, TotalTokens = usage.TotalTokens },
+            }, SimpleJsonContext.Default.SimpleChatResponse, cancellationToken);
+        }
+
+        public override ValueTask FailAsync(GenerationRun run, ApiException error, IResultSink sink, CancellationToken cancellationToken) =>
+            throw error; // never streams: the lifecycle answers failures with a status
     }
 }

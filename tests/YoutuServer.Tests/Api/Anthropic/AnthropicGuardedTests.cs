@@ -15,6 +15,12 @@ namespace YoutuServer.Tests.Api.Anthropic;
 /// </summary>
 public sealed class AnthropicGuardedFixture : WebApplicationFactory<Program>
 {
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
+    }
+
     public const string ModelId = "anthropic-guarded";
     public const string KeyAuth = "sk-anthropic-auth";
     public const string KeyRate = "sk-anthropic-rate";
@@ -131,7 +137,7 @@ public sealed class AnthropicGuardedTests(AnthropicGuardedFixture server)
     public async Task A_queued_stream_pings_a_full_queue_is_529_overloaded_and_the_stream_still_ends_with_message_stop()
     {
         using var client = server.CreateClient();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        using var cts = new CancellationTokenSource(TestTimeouts.Seconds(300));
 
         // 1. A chat stream that never ends by itself takes the only sequence.
         var blocker = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")

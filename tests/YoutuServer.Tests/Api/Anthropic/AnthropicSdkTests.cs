@@ -4,6 +4,7 @@ using Anthropic;
 using Anthropic.Core;
 using Anthropic.Exceptions;
 using Anthropic.Models.Messages;
+using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Api.Anthropic;
 
@@ -17,7 +18,7 @@ public sealed class AnthropicSdkTests(ServerFixture server)
         HttpClient = server.CreateClient(),
         ApiKey = "unused",
         MaxRetries = 0,
-        Timeout = TimeSpan.FromMinutes(10),
+        Timeout = TestTimeouts.Request,
         ResponseValidation = true,
     });
 

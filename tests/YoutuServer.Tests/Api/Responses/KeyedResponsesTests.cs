@@ -10,6 +10,12 @@ namespace YoutuServer.Tests.Api.Responses;
 /// <summary>A server with API keys and a store of three responses.</summary>
 public sealed class KeyedResponsesFixture : WebApplicationFactory<Program>
 {
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        TestTimeouts.Apply(client);
+    }
+
     public const string KeyA = "sk-responses-alpha-0123";
     public const string KeyB = "sk-responses-beta-4567";
 

@@ -3,6 +3,7 @@ using System.ClientModel.Primitives;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using OpenAI.Responses;
+using YoutuServer.TestSupport;
 
 #pragma warning disable OPENAI001, SCME0001 // the Responses client and its JSON patch are marked experimental in the SDK
 
@@ -19,6 +20,7 @@ public sealed class ResponsesSdkTests(ServerFixture server)
     {
         Endpoint = new Uri(server.Server.BaseAddress, "/v1/"),
         Transport = new HttpClientPipelineTransport(server.CreateClient()),
+        NetworkTimeout = TestTimeouts.Request, // the pipeline's own 100 s default, not the HttpClient's
     });
 
     private static CreateResponseOptions Options(string text, int maxTokens, bool thinking = false, [CallerMemberName] string test = "")
