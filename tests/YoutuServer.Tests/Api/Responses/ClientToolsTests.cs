@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
-using YoutuServer.Api.OpenAI.Responses;
+using YoutuServer.Api.Responses;
 using YoutuServer.Generation;
 using static YoutuServer.Tests.Api.Responses.ResponsesWire;
 

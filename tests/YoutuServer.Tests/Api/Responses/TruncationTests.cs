@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
-using YoutuServer.Api.OpenAI.Responses;
+using YoutuServer.Api.Responses;
 using YoutuServer.Generation;
 using static YoutuServer.Tests.Api.Responses.ResponsesWire;
 
