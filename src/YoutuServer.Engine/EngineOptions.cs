@@ -6,7 +6,7 @@ namespace YoutuServer.Engine;
 public sealed record EngineOptions
 {
     public required string ModelPath { get; init; }
-    public NativeOptions Native { get; init; } = new();
+    public LlamaLibraryOptions Library { get; init; } = new();
 
     /// <summary>Concurrent KV sequences (slots). A request with n choices takes n slots.</summary>
     public int Parallel { get; init; } = 4;

@@ -107,22 +107,15 @@ public sealed unsafe partial class LlamaModel : IDisposable
             ValidateFile(path);
         }
 
-        try
-        {
-            LlamaNativeLibrary.Initialize(options.Native);
-        }
-        catch (NativeLibraryException e)
-        {
-            throw new ModelLoadException(e.Message, e);
-        }
+        LlamaRuntime.Initialize(options.Library);
 
         // llama.cpp falls back to the CPU without a word when a GPU module fails to load: a GPU that was asked for
         // explicitly must be there, or the server would run 10-50x slower than its operator expects.
-        var wantsGpu = options.Native.Flavour == NativeFlavour.Cuda || options.GpuLayers > 0;
+        var wantsGpu = options.Library.Backend == LlamaBackend.Cuda || options.GpuLayers > 0;
         if (wantsGpu && !LlamaNativeLibrary.HasGpuDevice)
         {
             throw new ModelLoadException(
-                $"{(options.Native.Flavour == NativeFlavour.Cuda ? "--native cuda" : $"--gpu-layers {options.GpuLayers}")} asks for a GPU, but no GPU backend " +
+                $"{(options.Library.Backend == LlamaBackend.Cuda ? "--native cuda" : $"--gpu-layers {options.GpuLayers}")} asks for a GPU, but no GPU backend " +
                 $"registered from '{LlamaNativeLibrary.LoadedDirectory}' (devices: {string.Join(", ", LlamaNativeLibrary.Backends)}). " +
                 "llama.cpp would silently run on the CPU; refusing to start. Check that libggml-cuda.so is in that folder and that " +
                 "`ldd libggml-cuda.so` finds the CUDA runtime and driver (or run with --gpu-layers 0).");
@@ -428,9 +421,9 @@ public sealed unsafe partial class LlamaModel : IDisposable
     }
 
     /// <summary>Quantizes a GGUF file through llama_model_quantize (ftype: LlamaConstants.FType*).</summary>
-    public static void Quantize(string input, string output, int ftype, int threads, NativeOptions? native = null)
+    public static void Quantize(string input, string output, int ftype, int threads, LlamaLibraryOptions? library = null)
     {
-        LlamaNativeLibrary.Initialize(native);
+        LlamaRuntime.Initialize(library);
         var p = NativeMethods.llama_model_quantize_default_params();
         p.FType = ftype;
         p.NThread = threads;

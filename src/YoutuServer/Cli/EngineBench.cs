@@ -85,7 +85,7 @@ internal static class EngineBench
             SamplingThreads = samplingThreads, BatchSize = Math.Max(512, maxN),
         };
         using var model = LlamaModel.Load(options);
-        Console.Error.WriteLine($"bench: {model.Name}: {model.Description}, {model.ParameterCount:N0} params; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; prompt {prompt}, {steps} tokens per sequence; ctx {ctxSize}; sampling {samplingName} (scheduler: {samplerMode}, sampling threads {(samplingThreads > 0 ? samplingThreads.ToString(System.Globalization.CultureInfo.InvariantCulture) : "auto")}); backends: {string.Join(", ", YoutuServer.Native.LlamaNativeLibrary.Backends)}");
+        Console.Error.WriteLine($"bench: {model.Name}: {model.Description}, {model.ParameterCount:N0} params; threads {(threads > 0 ? threads : Environment.ProcessorCount)}; prompt {prompt}, {steps} tokens per sequence; ctx {ctxSize}; sampling {samplingName} (scheduler: {samplerMode}, sampling threads {(samplingThreads > 0 ? samplingThreads.ToString(System.Globalization.CultureInfo.InvariantCulture) : "auto")}); backends: {string.Join(", ", YoutuServer.Engine.LlamaRuntime.Backends)}");
 
         var rows = new List<(int N, RawDecodeResult Raw, double Sched, double OverheadUs, double DecodeMsPerStep, double SampleMsPerStep)>();
         // Greedy tokens of the first request (same prompt in every run), per sequence count: does batching change them?

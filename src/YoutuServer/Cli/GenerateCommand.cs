@@ -34,7 +34,7 @@ internal static class GenerateCommand
         {
             engine = await InferenceEngine.StartAsync(new EngineOptions { ModelPath = modelPath, Parallel = 1, CtxSize = ctx, Threads = threads });
         }
-        catch (Exception e) when (e is ModelLoadException or Native.NativeLibraryException)
+        catch (Exception e) when (e is ModelLoadException)
         {
             await Console.Error.WriteLineAsync($"youtu-server generate: {e.Message}");
             return 1;

@@ -86,7 +86,7 @@ internal static partial class ServerApp
             await app.RunAsync();
             return 0;
         }
-        catch (Exception e) when (e is Engine.ModelLoadException or FileNotFoundException or InvalidDataException or InvalidOperationException or Native.NativeLibraryException)
+        catch (Exception e) when (e is Engine.ModelLoadException or FileNotFoundException or InvalidDataException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"youtu-server: {e.Message}");
             return 1;
@@ -212,6 +212,7 @@ internal static partial class ServerApp
             ? State.Redis.RedisStateConnection.ConnectAsync(stateStore, sp.GetRequiredService<ILoggerFactory>().CreateLogger("YoutuServer.State")).GetAwaiter().GetResult()
             : null));
         builder.Services.AddSingleton<Api.Serving.GenerationLifecycle>();
+        builder.Services.AddSingleton<Api.Responses.ResponsesWebSocketConnections>();
         builder.Services.AddSingleton(ApiEndpoints.ErrorShapes());
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -225,8 +226,14 @@ internal static partial class ServerApp
         var replica = string.IsNullOrWhiteSpace(options.ReplicaId) ? $"{Environment.MachineName}-{Environment.ProcessId}" : options.ReplicaId.Trim();
         app.Use((http, next) =>
         {
-            // Which replica answered: behind a load balancer, proofs and operators can see where a turn landed.
-            http.Response.Headers[ReplicaHeader] = replica;
+            // Which replica answered: behind a load balancer, proofs and operators can see where a turn landed. Set
+            // as the response starts, so error answers (the exception handler clears headers) carry it too.
+            http.Response.OnStarting(static state =>
+            {
+                var (response, id) = ((HttpResponse, string))state;
+                response.Headers[ReplicaHeader] = id;
+                return Task.CompletedTask;
+            }, (http.Response, replica));
             return next(http);
         });
         var state = app.Services.GetRequiredService<State.StateStoreStatus>();
@@ -253,6 +260,8 @@ internal static partial class ServerApp
         Api.ChatCompletions.ChatCompletionsEndpoint.Map(app);
         Api.Completions.CompletionsEndpoint.Map(app);
         Api.Responses.ResponsesEndpoint.Map(app);
+        Api.Responses.ResponsesWebSocket.Map(app);
+        Api.Responses.ResponsesCompaction.Map(app);
         Api.Messages.MessagesEndpoint.Map(app);
         Api.Simple.SimpleChatEndpoint.Map(app);
         app.Lifetime.ApplicationStarted.Register(() =>

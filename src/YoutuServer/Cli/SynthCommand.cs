@@ -1,6 +1,5 @@
 using YoutuServer.Engine.Model;
 using YoutuServer.Engine.Synthesis;
-using YoutuServer.Native;
 
 namespace YoutuServer.Cli;
 
@@ -35,8 +34,8 @@ internal static class SynthCommand
         var ftype = quant switch
         {
             "f32" or "f16" => -1,
-            "q8_0" => LlamaConstants.FTypeMostlyQ8_0,
-            "q4_k_m" => LlamaConstants.FTypeMostlyQ4_K_M,
+            "q8_0" => Engine.QuantFileType.MostlyQ8_0,
+            "q4_k_m" => Engine.QuantFileType.MostlyQ4_K_M,
             _ => throw new CliException($"--quant must be f32, f16, q8_0 or q4_k_m, got '{quant}'"),
         };
 

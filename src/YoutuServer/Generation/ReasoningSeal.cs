@@ -15,6 +15,9 @@ internal enum SealKind : byte
 
     /// <summary>An Anthropic thinking block's <c>signature</c> (and <c>redacted_thinking</c> data).</summary>
     AnthropicSignature = 2,
+
+    /// <summary>A Responses <c>compaction</c> item's <c>encrypted_content</c> (a conversation summary).</summary>
+    ResponsesCompaction = 3,
 }
 
 /// <summary>

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using YoutuServer.Engine;
 using YoutuServer.Models;
-using YoutuServer.Native;
 
 namespace YoutuServer.Hosting;
 
@@ -69,14 +68,14 @@ internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
         var engineOptions = new EngineOptions
         {
             ModelPath = path,
-            Native = new NativeOptions
+            Library = new LlamaLibraryOptions
             {
-                LibraryDirectory = options.NativeDir,
-                Flavour = options.NativeFlavour.ToLowerInvariant() switch
+                Directory = options.NativeDir,
+                Backend = options.NativeFlavour.ToLowerInvariant() switch
                 {
-                    "cpu" => NativeFlavour.Cpu,
-                    "cuda" => NativeFlavour.Cuda,
-                    _ => NativeFlavour.Auto,
+                    "cpu" => LlamaBackend.Cpu,
+                    "cuda" => LlamaBackend.Cuda,
+                    _ => LlamaBackend.Auto,
                 },
                 CpuVariant = options.CpuVariant,
             },

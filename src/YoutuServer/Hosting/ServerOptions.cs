@@ -128,6 +128,15 @@ internal sealed class ServerOptions
     /// <summary>Seconds of quiet (queued, prompt evaluation, a slow step) before an Anthropic stream sends a ping event.</summary>
     public double StreamPingSeconds { get; set; } = 2;
 
+    /// <summary>Open Responses WebSocket connections at most (GET /v1/responses upgrades); more are closed with 1013.</summary>
+    public int WsMaxConnections { get; set; } = 64;
+    /// <summary>Seconds a WebSocket may stay without a client message while nothing runs; then closed with 1001.</summary>
+    public double WsIdleTimeoutSeconds { get; set; } = 600;
+    /// <summary>Largest client message on a Responses WebSocket, in bytes; 0 = the HTTP body limit. Larger: closed with 1009.</summary>
+    public long WsMaxMessageBytes { get; set; }
+    /// <summary>Minutes a Responses WebSocket may stay open (OpenAI: 60); then closed with 1001 after the running response.</summary>
+    public double WsMaxLifetimeMinutes { get; set; } = 60;
+
     public bool LogJson { get; set; }
     public bool LogPrompts { get; set; }
     public string? OtlpEndpoint { get; set; }

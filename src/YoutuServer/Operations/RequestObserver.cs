@@ -94,7 +94,7 @@ internal sealed partial class RequestObserver(RequestDelegate next, ServerOption
 
     /// <summary>
     /// Hook for the API's error handler: counts a refused request by reason (queue_full, shutting_down,
-    /// context_length_exceeded, request_too_large, or invalid for other client errors).
+    /// context_length_exceeded, request_too_large, state_store_unavailable, or invalid for other client errors).
     /// </summary>
     public static void Refused(HttpContext http, ApiException e)
     {

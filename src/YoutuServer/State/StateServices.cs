@@ -2,26 +2,56 @@ using YoutuServer.Hosting;
 
 namespace YoutuServer.State;
 
-/// <summary>Registers the state services: in memory, bounded by the serve options, on /metrics (<see cref="StateMetrics"/>).</summary>
+/// <summary>
+/// Registers the state services: in memory, bounded by the serve options, on /metrics (<see cref="StateMetrics"/>);
+/// or, with <c>--state-store redis://...</c>, on the shared store (<see cref="Redis.RedisStateConnection"/>), keyed by
+/// tenant and served model, bounded per tenant by the same options.
+/// </summary>
 internal static class StateServices
 {
     public static IServiceCollection AddStateServices(this IServiceCollection services)
     {
-        services.AddSingleton<IResponseStore>(sp =>
-        {
-            var o = sp.GetRequiredService<ServerOptions>();
-            return new InMemoryResponseStore(CacheBounds.Of(o.ResponsesStoreItems, o.ResponsesStoreBytes, o.StateTenantShare));
-        });
-        services.AddSingleton<IOutputMemory>(sp =>
-        {
-            var o = sp.GetRequiredService<ServerOptions>();
-            return new InMemoryOutputMemory(CacheBounds.Of(o.OutputMemoryItems, o.OutputMemoryBytes, o.StateTenantShare));
-        });
-        services.AddSingleton<IToolUseMemory>(sp =>
-        {
-            var o = sp.GetRequiredService<ServerOptions>();
-            return new InMemoryToolUseMemory(CacheBounds.Of(o.ToolUseMemoryItems, o.ToolUseMemoryBytes, o.StateTenantShare));
-        });
+        services.AddSingleton<IResponseStore>(sp => Shared(sp) is { } s
+            ? new Redis.RedisResponseStore(s.Connection, s.Model, CacheBounds.Of(s.Options.ResponsesStoreItems, s.Options.ResponsesStoreBytes, s.Options.StateTenantShare), s.Ttl)
+            : InMemoryResponses(sp));
+        services.AddSingleton<IOutputMemory>(sp => Shared(sp) is { } s
+            ? new Redis.RedisOutputMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.OutputMemoryItems, s.Options.OutputMemoryBytes, s.Options.StateTenantShare), s.Ttl)
+            : InMemoryOutputs(sp));
+        services.AddSingleton<IToolUseMemory>(sp => Shared(sp) is { } s
+            ? new Redis.RedisToolUseMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.ToolUseMemoryItems, s.Options.ToolUseMemoryBytes, s.Options.StateTenantShare), s.Ttl)
+            : InMemoryToolUses(sp));
         return services;
+    }
+
+    private sealed record SharedStore(Redis.RedisStateConnection Connection, Func<string> Model, ServerOptions Options, TimeSpan Ttl);
+
+    private static SharedStore? Shared(IServiceProvider sp)
+    {
+        if (sp.GetService<StateStoreStatus>()?.Connection is not { } connection)
+        {
+            return null;
+        }
+
+        var options = sp.GetRequiredService<ServerOptions>();
+        var host = sp.GetRequiredService<EngineHost>();
+        return new SharedStore(connection, () => host.ServedModelId, options, TimeSpan.FromSeconds(Math.Max(1, options.StateTtlSeconds)));
+    }
+
+    private static InMemoryResponseStore InMemoryResponses(IServiceProvider sp)
+    {
+        var o = sp.GetRequiredService<ServerOptions>();
+        return new InMemoryResponseStore(CacheBounds.Of(o.ResponsesStoreItems, o.ResponsesStoreBytes, o.StateTenantShare));
+    }
+
+    private static InMemoryOutputMemory InMemoryOutputs(IServiceProvider sp)
+    {
+        var o = sp.GetRequiredService<ServerOptions>();
+        return new InMemoryOutputMemory(CacheBounds.Of(o.OutputMemoryItems, o.OutputMemoryBytes, o.StateTenantShare));
+    }
+
+    private static InMemoryToolUseMemory InMemoryToolUses(IServiceProvider sp)
+    {
+        var o = sp.GetRequiredService<ServerOptions>();
+        return new InMemoryToolUseMemory(CacheBounds.Of(o.ToolUseMemoryItems, o.ToolUseMemoryBytes, o.StateTenantShare));
     }
 }

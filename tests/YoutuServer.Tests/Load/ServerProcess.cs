@@ -40,7 +40,10 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(params string[] options)
+    public static Task<ServerProcess> StartAsync(params string[] options) => StartOnAsync(FreePort(), options);
+
+    /// <summary>Starts on a given port (a replica restarted where its load balancer expects it).</summary>
+    public static async Task<ServerProcess> StartOnAsync(int port, params string[] options)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "youtu-server.dll");
         if (!File.Exists(dll))
@@ -48,7 +51,6 @@ public sealed class ServerProcess : IAsyncDisposable
             throw new FileNotFoundException("youtu-server.dll is not next to the test assembly", dll);
         }
 
-        var port = FreePort();
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -138,7 +140,9 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    public int Port => BaseAddress.Port;
+
+    public static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

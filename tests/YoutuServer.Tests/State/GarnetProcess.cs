@@ -20,8 +20,9 @@ public sealed class GarnetProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>The --state-store value that points at it.</summary>
-    public string StateStore => string.Create(CultureInfo.InvariantCulture, $"redis://127.0.0.1:{Port}");
+    /// <summary>The --state-store value that points at it (timeouts raised: CI machines can be very busy; a stopped
+    /// store still fails at once, its connection being closed).</summary>
+    public string StateStore => string.Create(CultureInfo.InvariantCulture, $"redis://127.0.0.1:{Port},asyncTimeout=20000,syncTimeout=20000");
 
     public bool Running
     {
@@ -50,7 +51,7 @@ public sealed class GarnetProcess : IAsyncDisposable
                 return;
             }
 
-            var s = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--lua", "--lua-transaction-mode", "--memory", "64m", "--index", "16m"]);
+            var s = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--lua", "true", "--lua-transaction-mode", "true", "--memory", "64m", "--index", "16m"]);
             s.Start();
             server = s;
         }

@@ -3,7 +3,7 @@ namespace YoutuServer.Api.Common;
 /// <summary>Ids and the system fingerprint of the wire formats' responses.</summary>
 internal static class Ids
 {
-    public static readonly string Fingerprint = "fp_youtu_" + Native.LlamaNativeLibrary.PinnedVersion.Replace(".", "", StringComparison.Ordinal).Replace("-dev", "", StringComparison.Ordinal);
+    public static readonly string Fingerprint = "fp_youtu_" + Engine.LlamaRuntime.PinnedVersion.Replace(".", "", StringComparison.Ordinal).Replace("-dev", "", StringComparison.Ordinal);
 
     public static string Chat() => "chatcmpl-" + Random24();
 

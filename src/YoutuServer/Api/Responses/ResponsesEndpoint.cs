@@ -35,6 +35,9 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
     public override FieldNamer Names { get; } = ResponsesRequestMapper.Names([]);
 
+    /// <summary>The WebSocket connection this adapter serves (<see cref="ResponsesWebSocket"/>): its last response is continued from memory.</summary>
+    internal ResponsesConnectionState? Connection { get; init; }
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGeneration("/v1/responses", ActivatorUtilities.CreateInstance<ResponsesEndpoint>(app.ServiceProvider)).WithName("CreateResponse")
@@ -71,7 +74,8 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         PromptPrefix? prefix = null;
         if (request.PreviousResponseId is { } prevId)
         {
-            var earlier = await store.GetAsync(context.Tenant, prevId, context.Aborted) is { } stored ? ResponsesContinuation.FromBytes(stored.Continuation) : null;
+            var earlier = Connection?.Find(prevId)
+                ?? (await store.GetAsync(context.Tenant, prevId, context.Aborted) is { } stored ? ResponsesContinuation.FromBytes(stored.Continuation) : null);
             if (earlier is null)
             {
                 throw NotFound(prevId, "previous_response_id");
@@ -83,11 +87,15 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
 
         // encrypted_content is bound to this API, the caller's key and the served model.
         var scope = seal.For(SealKind.ResponsesEncryptedContent, http.Tenant().Value, host.ServedModelId);
-        var mapped = ResponsesRequestMapper.Map(request, previous, scope);
+        var mapped = ResponsesRequestMapper.Map(request, previous, scope, ResponsesCompaction.Scope(seal, context.Tenant, host.ServedModelId));
         if (mapped.SkippedTools.Count > 0)
         {
             var list = string.Join(",", mapped.SkippedTools.Distinct(StringComparer.Ordinal));
-            http.Response.Headers[SkippedToolsHeader] = list;
+            if (!http.Response.HasStarted)
+            {
+                http.Response.Headers[SkippedToolsHeader] = list; // (a WebSocket turn has no headers of its own)
+            }
+
             Log.SkippedTools(logger, list);
         }
 
@@ -97,7 +105,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         }
 
         var stream = request.Stream ?? false;
-        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope);
+        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope, Connection);
         return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer)
         {
             Names = mapped.Names,
@@ -151,7 +159,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     /// deltas, then completed, incomplete or failed). A stored response is stored before its last event goes out.
     /// </summary>
     private sealed class ResponsesResultWriter(bool stream, ResponsesRequest request, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
-        IResponseStore store, TenantId tenant, SealScope seal) : ResultWriter(stream)
+        IResponseStore store, TenantId tenant, SealScope seal, ResponsesConnectionState? connection) : ResultWriter(stream)
     {
         private ResponseObject? response;
         private ResponseAssembler? assembler;
@@ -205,7 +213,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         private async ValueTask StoreAsync(byte[] json, GenerationRun run, CancellationToken cancellationToken)
         {
             var response = this.response!;
-            if (!response.Store)
+            if (!response.Store && connection is null)
             {
                 return;
             }
@@ -229,6 +237,13 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
                 PrefixText = plan.Prompt + choice.GeneratedText,
                 PrefixTokens = [.. plan.Request.Prompt, .. generated],
             };
+            // A WebSocket connection keeps its last response whether stored or not (store: false continues too).
+            connection?.Remember(response.Id, continuation, plan);
+            if (!response.Store)
+            {
+                return;
+            }
+
             var items = mapped.InputItems.Select(i => new StoredItem(i.Id!, JsonSerializer.SerializeToUtf8Bytes(i, ResponsesJsonContext.Wire.ResponseItem))).ToList();
             await store.PutAsync(tenant, new StoredResponse { Id = response.Id, Body = json, InputItems = items, Continuation = continuation.ToBytes() }, cancellationToken);
         }
@@ -269,7 +284,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         response.Usage = Usage(run.Usage);
     }
 
-    private static ResponseUsage Usage(UsageRecord u) => new()
+    internal static ResponseUsage Usage(UsageRecord u) => new()
     {
         InputTokens = u.PromptTokens,
         InputTokensDetails = new InputTokensDetails { CachedTokens = u.CachedTokens },

@@ -46,14 +46,15 @@ internal sealed record GenerationCall(GenerationIntent Intent, bool Stream, Resu
 }
 
 /// <summary>The request an adapter maps: its HTTP context, tenant and services.</summary>
-internal sealed class GenerationContext(HttpContext http)
+internal sealed class GenerationContext(HttpContext http, CancellationToken? aborted = null)
 {
     public HttpContext Http { get; } = http;
 
     /// <summary>Whose request it is (the state services are scoped by it).</summary>
     public TenantId Tenant { get; } = http.Tenant();
 
-    public CancellationToken Aborted => Http.RequestAborted;
+    /// <summary>The request's cancellation: the client went away (or, on a WebSocket, the turn's own token).</summary>
+    public CancellationToken Aborted => aborted ?? Http.RequestAborted;
 
     public T Service<T>()
         where T : notnull => Http.RequestServices.GetRequiredService<T>();

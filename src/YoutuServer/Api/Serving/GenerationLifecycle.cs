@@ -24,8 +24,21 @@ internal sealed partial class GenerationLifecycle(EngineHost host, GenerationPla
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(adapter);
-        var ct = http.RequestAborted;
         var request = await RequestBody.ReadAsync(http, adapter.RequestType);
+        await RunAsync(new GenerationContext(http), adapter, request, new HttpResultSink(http.Response));
+    }
+
+    /// <summary>
+    /// One request already read, its result going to <paramref name="sink"/>: the HTTP routes above, and transports that
+    /// carry several requests (the Responses WebSocket mode: one context per message, its own cancellation).
+    /// </summary>
+    public async Task RunAsync<TRequest>(GenerationContext context, GenerationAdapter<TRequest> adapter, TRequest request, IResultSink sink)
+        where TRequest : class
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(adapter);
+        var http = context.Http;
+        var ct = context.Aborted;
         var telemetry = new RequestTelemetry(http.Record());
         var names = adapter.Names;
         GenerationCall call;
@@ -33,7 +46,6 @@ internal sealed partial class GenerationLifecycle(EngineHost host, GenerationPla
         try
         {
             ModelResolver.Check(host, adapter.Model(request));
-            var context = new GenerationContext(http);
             call = await adapter.PrepareAsync(context, request);
             names = call.Names ?? names;
             var plan = await planner.PlanAsync(call.Intent with { Tenant = context.Tenant }, ct);
@@ -56,7 +68,6 @@ internal sealed partial class GenerationLifecycle(EngineHost host, GenerationPla
         }
 
         var writer = call.Writer;
-        var sink = new HttpResultSink(http.Response);
         try
         {
             await writer.StartAsync(run, sink, ct);

@@ -87,17 +87,17 @@ internal sealed class StateStoreSettings
         // Fail fast (a request then gets 503 at once) rather than hang on a dead store; the client keeps reconnecting.
         if (!options.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
         {
-            config.ConnectTimeout = 2000;
+            config.ConnectTimeout = 5000;
         }
 
         if (!options.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
         {
-            config.AsyncTimeout = 2000;
+            config.AsyncTimeout = 5000;
         }
 
         if (!options.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase))
         {
-            config.SyncTimeout = 2000;
+            config.SyncTimeout = 5000;
         }
 
         config.ReconnectRetryPolicy ??= new ExponentialRetry(250, 5000);

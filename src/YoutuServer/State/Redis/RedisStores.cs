@@ -1,0 +1,140 @@
+namespace YoutuServer.State.Redis;
+
+/// <summary>
+/// <see cref="IResponseStore"/> on the shared store: every replica reads what any replica stored. Per tenant and model:
+/// the tenant's share of <c>--responses-store-items/-bytes</c>, least recently used first out; each response lives
+/// <c>--state-ttl</c> after its last use. A store that is down throws <see cref="StateUnavailableException"/>.
+/// </summary>
+internal sealed class RedisResponseStore(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl) : IResponseStore
+{
+    private readonly RedisStateMap<StoredResponse> map = new(connection, "resp", new StoredResponseCodec(), ttl, bounds.TenantMaxItems, bounds.TenantMaxBytes);
+
+    public async ValueTask<bool> PutAsync(TenantId tenant, StoredResponse response, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        return await map.PutAsync(tenant.Value, model(), response.Id, response).WaitAsync(cancellationToken).ConfigureAwait(false) == StatePut.Stored;
+    }
+
+    public async ValueTask<StoredResponse?> GetAsync(TenantId tenant, string id, CancellationToken cancellationToken)
+    {
+        var r = await map.GetAsync(tenant.Value, model(), id).WaitAsync(cancellationToken).ConfigureAwait(false);
+        StateMetrics.Looked(InMemoryResponseStore.StoreName, r is not null);
+        return r;
+    }
+
+    public async ValueTask<bool> DeleteAsync(TenantId tenant, string id, CancellationToken cancellationToken) =>
+        await map.DeleteAsync(tenant.Value, model(), id).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>v1.0: id, body, input items (id, JSON), continuation, created-at (Unix ms).</summary>
+    private sealed class StoredResponseCodec : IStateCodec<StoredResponse>
+    {
+        public byte Kind => 1;
+        public byte Major => 1;
+        public byte Minor => 0;
+
+        public void Write(StoredResponse value, CompactWriter writer)
+        {
+            writer.WriteString(value.Id);
+            writer.WriteBytes(value.Body);
+            writer.WriteVarInt(value.InputItems.Count);
+            foreach (var item in value.InputItems)
+            {
+                writer.WriteString(item.Id);
+                writer.WriteBytes(item.Json);
+            }
+
+            writer.WriteBytes(value.Continuation);
+            writer.WriteVarInt(value.CreatedAt.ToUnixTimeMilliseconds());
+        }
+
+        public StoredResponse Read(ref CompactReader reader, byte minor)
+        {
+            var id = reader.ReadString() ?? throw new InvalidDataException("response without id");
+            var body = reader.ReadBytes();
+            var count = reader.ReadVarInt();
+            if (count is < 0 or > 1_000_000)
+            {
+                throw new InvalidDataException("input item count out of range");
+            }
+
+            var items = new List<StoredItem>((int)count);
+            for (var i = 0; i < count; i++)
+            {
+                items.Add(new StoredItem(reader.ReadString() ?? "", reader.ReadBytes()));
+            }
+
+            return new StoredResponse
+            {
+                Id = id,
+                Body = body,
+                InputItems = items,
+                Continuation = reader.ReadBytes(),
+                CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.ReadVarInt()),
+            };
+        }
+    }
+}
+
+/// <summary><see cref="IOutputMemory"/> on the shared store (per tenant and model; a down store throws, callers treat it as a miss).</summary>
+internal sealed class RedisOutputMemory(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl) : IOutputMemory
+{
+    private readonly RedisStateMap<RememberedOutput> map = new(connection, "out", new Codec(), ttl, bounds.TenantMaxItems, bounds.TenantMaxBytes);
+
+    public async ValueTask RememberAsync(TenantId tenant, string key, RememberedOutput output, CancellationToken cancellationToken) =>
+        await map.PutAsync(tenant.Value, model(), key, output).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<RememberedOutput?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken)
+    {
+        var r = await map.GetAsync(tenant.Value, model(), key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        StateMetrics.Looked(InMemoryOutputMemory.StoreName, r is not null);
+        return r;
+    }
+
+    /// <summary>v1.0: text, token ids (4 bytes each).</summary>
+    private sealed class Codec : IStateCodec<RememberedOutput>
+    {
+        public byte Kind => 2;
+        public byte Major => 1;
+        public byte Minor => 0;
+
+        public void Write(RememberedOutput value, CompactWriter writer)
+        {
+            writer.WriteString(value.Text);
+            writer.WriteInts(value.Tokens as int[] ?? [.. value.Tokens]);
+        }
+
+        public RememberedOutput Read(ref CompactReader reader, byte minor) => new(reader.ReadString() ?? "", reader.ReadInts());
+    }
+}
+
+/// <summary><see cref="IToolUseMemory"/> on the shared store (per tenant and model; a down store throws, callers treat it as a miss).</summary>
+internal sealed class RedisToolUseMemory(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl) : IToolUseMemory
+{
+    private readonly RedisStateMap<RememberedToolUse> map = new(connection, "tool", new Codec(), ttl, bounds.TenantMaxItems, bounds.TenantMaxBytes);
+
+    public async ValueTask RememberAsync(TenantId tenant, string callId, RememberedToolUse call, CancellationToken cancellationToken) =>
+        await map.PutAsync(tenant.Value, model(), callId, call).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public async ValueTask<RememberedToolUse?> RecallAsync(TenantId tenant, string callId, CancellationToken cancellationToken)
+    {
+        var r = await map.GetAsync(tenant.Value, model(), callId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        StateMetrics.Looked(InMemoryToolUseMemory.StoreName, r is not null);
+        return r;
+    }
+
+    /// <summary>v1.0: the model's argument text, the whitespace-only turn content (or null).</summary>
+    private sealed class Codec : IStateCodec<RememberedToolUse>
+    {
+        public byte Kind => 3;
+        public byte Major => 1;
+        public byte Minor => 0;
+
+        public void Write(RememberedToolUse value, CompactWriter writer)
+        {
+            writer.WriteString(value.Arguments);
+            writer.WriteString(value.TurnContent);
+        }
+
+        public RememberedToolUse Read(ref CompactReader reader, byte minor) => new(reader.ReadString() ?? "", reader.ReadString());
+    }
+}
