@@ -12,3 +12,4 @@ if command -v npm >/dev/null 2>&1; then
 fi
 dotnet test YoutuServer.sln
 scripts/test-browser.sh
+scripts/test-agents.sh

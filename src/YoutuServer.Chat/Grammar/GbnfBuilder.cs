@@ -115,6 +115,12 @@ internal sealed class GbnfBuilder
         }
 
         var (body, deps) = Primitives[name];
+        if (name == "string" && options.MaxStringLength is { } most)
+        {
+            // Bounded strings (a forced call that must fit): at most that many characters.
+            body = most <= 0 ? "\"\\\"\\\"\"" : $"\"\\\"\" char{{0,{Math.Min(most, HardRepetitionCap).ToString(CultureInfo.InvariantCulture)}}} \"\\\"\"";
+        }
+
         foreach (var dep in deps)
         {
             Primitive(dep);

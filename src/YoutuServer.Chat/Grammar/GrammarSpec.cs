@@ -31,4 +31,13 @@ public sealed class GrammarSpec
 
     /// <summary>True when the grammar only applies once a trigger pattern has matched.</summary>
     public bool Lazy { get; init; }
+
+    /// <summary>
+    /// The shortest output the grammar admits from <see cref="Root"/> (an optional think block left out): what a
+    /// forced call or answer needs at the least, so a bounded output can keep room for it. Null when none is finite.
+    /// </summary>
+    public string? ShortestOutput() => GbnfGrammar.Parse(Gbnf).ShortestString(Root);
+
+    /// <summary>The most UTF-8 bytes (so tokens) any output of the grammar can take; null when unbounded.</summary>
+    public long? LongestOutputBytes() => GbnfGrammar.Parse(Gbnf).LongestUtf8(Root);
 }

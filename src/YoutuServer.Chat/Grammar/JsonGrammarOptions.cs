@@ -38,4 +38,10 @@ public sealed record JsonGrammarOptions
     /// superset of the valid documents.
     /// </summary>
     public bool StrictKeywords { get; init; }
+
+    /// <summary>
+    /// When set, a string without its own <c>maxLength</c> (and without <c>pattern</c> or <c>format</c>) is held to
+    /// this many characters: a subset of the valid documents, so that a forced call always fits in a bounded output.
+    /// </summary>
+    public int? MaxStringLength { get; init; }
 }

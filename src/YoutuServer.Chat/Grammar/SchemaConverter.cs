@@ -673,7 +673,7 @@ internal sealed class SchemaConverter
         }
 
         var lo = min ?? 0;
-        var hi = max ?? -1;
+        var hi = max ?? (b.Options.MaxStringLength is { } most ? Math.Max(lo, most) : -1);
         if (hi >= 0 && lo > hi)
         {
             throw new UnsupportedSchemaException("minLength", path, "minLength is greater than maxLength, so no value is valid");

@@ -12,6 +12,13 @@ public sealed record ReasoningBudget(int MaxTokens, IReadOnlyList<int> CloseToke
 /// </summary>
 public sealed record DeferredGrammar(GrammarConstraint Grammar, int TriggerToken, int ThinkOpenToken = -1, int ThinkCloseToken = -1, bool StartsInReasoning = false);
 
+/// <summary>
+/// Ends a choice (finish Stop) as soon as its output ends with <paramref name="AfterText"/> while fewer than
+/// <paramref name="MinRoom"/> tokens of its MaxTokens are left: whatever would begin there (e.g. one more tool call)
+/// cannot fit whole, so the output ends complete instead of cut. Text, not a token: a model may spell a marker in pieces.
+/// </summary>
+public sealed record RoomCheck(string AfterText, int MinRoom);
+
 /// <summary>One generation job: token ids in, one or more completions out.</summary>
 public sealed record GenerationRequest
 {
@@ -29,6 +36,7 @@ public sealed record GenerationRequest
     public int TopLogprobs { get; init; } = -1;
     public ReasoningBudget? ReasoningBudget { get; init; }
     public DeferredGrammar? DeferredGrammar { get; init; }
+    public RoomCheck? EndUnlessRoom { get; init; }
     /// <summary>
     /// Tokens the prompt already ends with that the grammar must see as output (e.g. "&lt;think&gt;\n" of forced
     /// thinking): accepted into every choice's sampler before the first sample.

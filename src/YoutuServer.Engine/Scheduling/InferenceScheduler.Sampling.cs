@@ -128,6 +128,10 @@ public sealed partial class InferenceScheduler
             {
                 FinishChoice(s, FinishReason.Stop, null, stopString: true);
             }
+            else if (r.EndUnlessRoom is { } room && s.OutputEndsWith(text, room.AfterText) && r.MaxTokens - s.Generated < room.MinRoom)
+            {
+                FinishChoice(s, FinishReason.Stop, null);
+            }
             else if (s.Generated >= r.MaxTokens)
             {
                 FinishChoice(s, FinishReason.Length, null);

@@ -14,6 +14,7 @@ internal sealed class Slot
 {
     private readonly byte[] piece = new byte[256];
     private readonly StringBuilder reasoningTail = new();
+    private readonly StringBuilder outputTail = new();
     private ReasoningState reasoning;
     private int reasoningTokens;
 
@@ -85,6 +86,7 @@ internal sealed class Slot
         Stop = new StopStringMatcher(r.Stop);
         Forced.Clear();
         reasoningTail.Clear();
+        outputTail.Clear();
         reasoningTokens = 0;
         reasoning = r.ReasoningBudget is null ? ReasoningState.Off
             : r.ReasoningBudget.StartsInReasoning ? ReasoningState.Inside : ReasoningState.Unknown;
@@ -95,6 +97,25 @@ internal sealed class Slot
     {
         var n = model.TokenToPiece(token, piece);
         return Decoder.Push(piece.AsSpan(0, n));
+    }
+
+    /// <summary>Appends this token's text to the output's tail and says whether this token completed <paramref name="marker"/> (it may go on past it).</summary>
+    public bool OutputEndsWith(string text, string marker)
+    {
+        if (text.Length == 0)
+        {
+            return false;
+        }
+
+        outputTail.Append(text);
+        var keep = marker.Length + text.Length;
+        if (outputTail.Length > keep)
+        {
+            outputTail.Remove(0, outputTail.Length - keep);
+        }
+
+        var at = outputTail.ToString().LastIndexOf(marker, StringComparison.Ordinal);
+        return at >= 0 && at + marker.Length > outputTail.Length - text.Length;
     }
 
     /// <summary>The queued close was refused by the grammar: queue it again after the next token (still past the budget).</summary>

@@ -100,7 +100,10 @@ internal static class ModelResolver
     public static string? Resolve(EngineHost host, string? model)
     {
         ArgumentNullException.ThrowIfNull(host);
-        if (Serves(host, model))
+        // Exact names first: the served id and its exact aliases, then an adapter's id, and only then a wildcard
+        // alias (so 'claude-*' never hides an adapter named 'claude-lora').
+        if (string.IsNullOrEmpty(model) || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
+            || host.ServedAliases.Any(a => !a.EndsWith('*') && string.Equals(a, model, StringComparison.OrdinalIgnoreCase)))
         {
             return null;
         }
@@ -113,6 +116,11 @@ internal static class ModelResolver
             }
         }
 
+        if (host.ServedAliases.Any(a => a.EndsWith('*') && Matches(a, model)))
+        {
+            return null;
+        }
+
         var served = host.ServedModelId;
         var adapters = host.ServedAdapters.Count > 0 ? $" and its adapters {string.Join(", ", host.ServedAdapters.Select(a => $"'{a.Id}'"))}" : "";
         throw new IntentException(new IntentFailure(IntentField.Model, IntentFailureKind.ModelNotFound,
@@ -121,12 +129,15 @@ internal static class ModelResolver
                 $"(repeatable; a trailing * matches any suffix, e.g. --model-alias 'claude-*={served}') or add the name to the model's \"aliases\" in models.json."));
     }
 
+    /// <summary>True when the base model answers this name (an adapter's exact id is the adapter's, even under a wildcard alias).</summary>
     public static bool Serves(EngineHost host, string? model)
     {
         ArgumentNullException.ThrowIfNull(host);
         return string.IsNullOrEmpty(model)
             || string.Equals(model, host.ServedModelId, StringComparison.OrdinalIgnoreCase)
-            || host.ServedAliases.Any(a => Matches(a, model));
+            || (host.ServedAliases.Any(a => Matches(a, model))
+                && (host.ServedAliases.Any(a => !a.EndsWith('*') && string.Equals(a, model, StringComparison.OrdinalIgnoreCase))
+                    || !host.ServedAdapters.Any(a => string.Equals(a.Id, model, StringComparison.OrdinalIgnoreCase))));
     }
 
     /// <summary>An alias matches a name exactly (ignoring case), or by prefix when it ends in '*'.</summary>

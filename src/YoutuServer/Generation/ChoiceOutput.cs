@@ -36,11 +36,17 @@ internal sealed class ChoiceOutput
     private readonly bool logprobs;
     private List<LogprobEntry>? logprobList;
     private int tokensBeforeAnswer;
+    private int tokensSeen;
+    /// <summary>Tokens through the one that closed the think block (0 until then), and the text just before, to see a split close tag.</summary>
+    private int tokensThroughThinkClose;
+    private string thinkTail = "";
     private bool answerStarted;
     private ParsedAssistantOutput? built;
     private readonly GenerationPlan plan;
     private readonly List<int>? tokenIds;
     private readonly System.Text.StringBuilder? rawText;
+
+    private const string ThinkClose = "</think>";
 
     internal ChoiceOutput(int index, GenerationPlan plan, InferenceEngine engine)
     {
@@ -84,9 +90,21 @@ internal sealed class ChoiceOutput
         tokenIds?.Add(t.Token);
         rawText?.Append(t.Text);
         Feed(t.Text, events);
+        tokensSeen++;
         if (!answerStarted)
         {
             tokensBeforeAnswer++;
+        }
+
+        if (thinkingParsed && tokensThroughThinkClose == 0)
+        {
+            var tail = thinkTail + t.Text;
+            if (tail.Contains(ThinkClose, StringComparison.Ordinal))
+            {
+                tokensThroughThinkClose = tokensSeen;
+            }
+
+            thinkTail = tail.Length > ThinkClose.Length ? tail[^ThinkClose.Length..] : tail;
         }
 
         Track(events);
@@ -124,8 +142,10 @@ internal sealed class ChoiceOutput
             _ => ChoiceFinish.Stop,
         };
 
-        // Tokens until the answer began were thinking; output that never left its think block is all reasoning.
-        ReasoningTokens = output.Reasoning is null ? 0 : Math.Min(answerStarted ? tokensBeforeAnswer : CompletionTokens, CompletionTokens);
+        // Tokens through the think block's close were thinking (or, without a close, until the answer began: a tool
+        // call's opening tokens are answer, not thinking); output that never left its think block is all reasoning.
+        var thinkingTokens = tokensThroughThinkClose > 0 ? tokensThroughThinkClose : answerStarted ? tokensBeforeAnswer : CompletionTokens;
+        ReasoningTokens = output.Reasoning is null ? 0 : Math.Min(thinkingTokens, CompletionTokens);
         if (rawText is not null && Finish is ChoiceFinish.Stop or ChoiceFinish.ToolCalls or ChoiceFinish.Length)
         {
             Remember(f.Text);

@@ -32,6 +32,18 @@ internal sealed record GenerationIntent
 
     /// <summary>Null: as many as fit (bounded by the server's default).</summary>
     public int? MaxTokens { get; init; }
+
+    /// <summary>
+    /// True when <see cref="MaxTokens"/> is a cap clamped to the room the prompt leaves (Anthropic's max_tokens, as
+    /// llama-server treats Claude Code's fixed 32000), not a request that fails when it does not fit.
+    /// </summary>
+    public bool MaxTokensIsCap { get; init; }
+
+    /// <summary>
+    /// Responses' <c>truncation: "auto"</c>: when the prompt (with the requested output) does not fit the context, the
+    /// oldest turns are dropped until it does; system and developer messages and the last user turn always stay.
+    /// </summary>
+    public bool DropOldestToFit { get; init; }
     public int? MinTokens { get; init; }
     public bool IgnoreEos { get; init; }
 

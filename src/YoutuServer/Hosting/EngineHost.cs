@@ -110,8 +110,21 @@ internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
         {
             throw new InvalidDataException($"LoRA adapter id '{a.Id}' is also the served model's name; give the adapter another id");
         }
+        foreach (var (alias, adapter) in WildcardClashes(ServedAliases, ServedAdapters))
+        {
+            LogAliasClash(alias, adapter);
+        }
+
         LogReady(ServedModelId, path, options.Parallel, options.CtxSize);
     }
+
+    /// <summary>Wildcard aliases (<c>claude-*</c>) that also match an adapter's id: the exact id wins, reported at start-up.</summary>
+    public static IEnumerable<(string Alias, string Adapter)> WildcardClashes(IReadOnlyList<string> aliases, IReadOnlyList<ServedAdapter> adapters) =>
+        from alias in aliases
+        where alias.EndsWith('*')
+        from adapter in adapters
+        where adapter.Id.StartsWith(alias[..^1], StringComparison.OrdinalIgnoreCase)
+        select (alias, adapter.Id);
 
     private (string Path, ModelEntry? Entry, ModelCatalog Catalog) ResolveModel()
     {
@@ -252,6 +265,9 @@ internal sealed partial class EngineHost : IHostedService, IAsyncDisposable
             engine = null;
         }
     }
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "The model alias '{Alias}' also matches the LoRA adapter '{Adapter}': requests for '{Adapter}' get the adapter (an exact id wins over a wildcard alias)")]
+    private partial void LogAliasClash(string alias, string adapter);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Serving {Model} from {Path} ({Parallel} parallel sequences, {Ctx} KV cells)")]
     private partial void LogReady(string model, string path, int parallel, int ctx);

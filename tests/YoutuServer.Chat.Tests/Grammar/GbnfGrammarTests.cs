@@ -1,3 +1,5 @@
+using YoutuServer.Chat.Grammar;
+
 namespace YoutuServer.Chat.Tests.Grammar;
 
 /// <summary>The test recognizer itself: it must agree with llama.cpp's parser on what is an error.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace YoutuServer.Tests.Api;
 
@@ -24,6 +25,26 @@ public sealed class AdapterApiTests(AdapterServerFixture server)
         using var one = JsonDocument.Parse(await client.GetStringAsync("/v1/models/support"));
         Assert.Equal("support", one.RootElement.GetProperty("id").GetString());
         Assert.Equal(AdapterServerFixture.ModelId, one.RootElement.GetProperty("parent").GetString());
+    }
+
+    [Fact]
+    public async Task An_adapter_id_wins_over_a_wildcard_alias_that_matches_it_and_the_clash_is_reported()
+    {
+        using var client = server.CreateClient();
+        async Task<string> AnsweredBy(string model)
+        {
+            using var chat = await client.PostAsync("/v1/chat/completions", new StringContent(
+                $$"""{"model":"{{model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"enable_thinking":false}""", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+            using var answer = JsonDocument.Parse(await chat.Content.ReadAsStringAsync());
+            return answer.RootElement.GetProperty("model").GetString()!;
+        }
+
+        Assert.Equal("support", await AnsweredBy("support")); // the adapter, although 'su*' matches it
+        Assert.Equal(AdapterServerFixture.ModelId, await AnsweredBy("sunny")); // the wildcard still routes other names
+
+        var host = server.Services.GetRequiredService<YoutuServer.Hosting.EngineHost>();
+        Assert.Equal([("su*", "support")], YoutuServer.Hosting.EngineHost.WildcardClashes(host.ServedAliases, host.ServedAdapters).ToList());
     }
 
     [Fact]

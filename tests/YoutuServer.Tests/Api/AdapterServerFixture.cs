@@ -35,6 +35,8 @@ public sealed class AdapterServerFixture : WebApplicationFactory<Program>
         builder.UseSetting("Youtu:Model", TinyModelFile.Path);
         builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
         builder.UseSetting("Youtu:ModelAlias", ModelId);
+        // A wildcard alias that also matches the adapter "support": the adapter's exact id must win.
+        builder.UseSetting("Youtu:ModelAliasMap:0", "su*=" + ModelId);
         builder.UseSetting("Youtu:Parallel", "2");
         builder.UseSetting("Youtu:CtxSize", "1024");
         builder.UseSetting("Youtu:Threads", "1");

@@ -89,8 +89,10 @@ internal static class MessagesRequestMapper
             Thinking = thinking,
             Sampling = new SamplingIntent { Temperature = r.Temperature, TopP = r.TopP, TopK = r.TopK },
             Stop = stops,
-            // max_tokens is a cap: the endpoint clamps it to the room the context leaves (Claude Code always asks 32000).
-            MaxTokens = null,
+            // max_tokens is a cap: clamped to the room the prompt leaves in the context (the planner refuses a prompt
+            // that leaves none), as llama-server does for Claude Code's fixed max_tokens of 32000.
+            MaxTokens = r.MaxTokens,
+            MaxTokensIsCap = true,
             CacheSalt = r.CacheSalt,
         };
         return new MappedMessages(intent, AnthropicFields.Names(toolIndex), warnings, r.MaxTokens, billingDropped);

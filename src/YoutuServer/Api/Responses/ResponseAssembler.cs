@@ -17,6 +17,7 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
     private ContentPart? part;
     private int outputIndex = -1;
     private int sequence;
+    private ClientToolKind? clientKind;
 
     public ValueTask EmitAsync(ResponseStreamEvent e)
     {
@@ -64,6 +65,14 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
                 await CloseAsync("completed");
                 var flat = e.ToolCallName ?? "";
                 var (ns, name) = mapped.Namespaced.TryGetValue(flat, out var n) ? (n.Namespace, n.Name) : ((string?)null, flat);
+                if (mapped.ClientTools.TryGetValue(flat, out var kind))
+                {
+                    // A client-run tool: its own item type, filled in when the call is complete.
+                    clientKind = kind;
+                    await OpenAsync(ClientTools.ToItem(kind, e.ToolCallId, flat, "{}", "in_progress"));
+                    break;
+                }
+
                 await OpenAsync(new ResponseItem { Id = ResponseIds.FunctionCall(), Type = "function_call", Status = "in_progress", CallId = e.ToolCallId, Namespace = ns, Name = name, Arguments = "" });
                 break;
             }
@@ -125,6 +134,20 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
                 await EmitAsync(new ResponseStreamEvent { Type = "response.content_part.done", ItemId = item.Id, OutputIndex = outputIndex, ContentIndex = 0, Part = part });
                 item.Status = status;
                 break;
+            case "custom_tool_call" or "apply_patch_call" or "shell_call" or "local_shell_call":
+            {
+                var built = ClientTools.ToItem(clientKind!.Value, item.CallId, item.Name ?? "", full, status);
+                (item.Input, item.Action, item.Operation, item.Status) = (built.Input, built.Action, built.Operation, status);
+                if (item.Type == "custom_tool_call")
+                {
+                    await EmitAsync(new ResponseStreamEvent { Type = "response.custom_tool_call_input.delta", ItemId = item.Id, OutputIndex = outputIndex, Delta = item.Input });
+                    await EmitAsync(new ResponseStreamEvent { Type = "response.custom_tool_call_input.done", ItemId = item.Id, OutputIndex = outputIndex, Input = item.Input });
+                }
+
+                clientKind = null;
+                break;
+            }
+
             case "function_call":
                 item.Arguments = full;
                 await EmitAsync(new ResponseStreamEvent { Type = "response.function_call_arguments.done", ItemId = item.Id, OutputIndex = outputIndex, Arguments = full, Name = item.Name });

@@ -33,6 +33,9 @@ internal sealed class ResponsesRequest
     [JsonPropertyName("cache_salt")] public string? CacheSalt { get; set; }
     [JsonPropertyName("background")] public bool? Background { get; set; }
     [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
+    [JsonPropertyName("max_tool_calls")] public int? MaxToolCalls { get; set; }
+    [JsonPropertyName("service_tier")] public string? ServiceTier { get; set; }
+    [JsonPropertyName("safety_identifier")] public string? SafetyIdentifier { get; set; }
 
     // The sampling extensions the chat route takes.
     [JsonPropertyName("seed")] public long? Seed { get; set; }
@@ -68,6 +71,8 @@ internal sealed class ResponseObject
     [JsonPropertyName("id")] public required string Id { get; set; }
     [JsonPropertyName("object")] public string Object { get; set; } = "response";
     [JsonPropertyName("created_at")] public long CreatedAt { get; set; }
+    /// <summary>When the response completed (Unix seconds); null until then and for failed or incomplete ones.</summary>
+    [JsonPropertyName("completed_at"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public long? CompletedAt { get; set; }
     [JsonPropertyName("status")] public string Status { get; set; } = "in_progress";
     [JsonPropertyName("background")] public bool Background { get; set; }
     [JsonPropertyName("error"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public ResponseErrorDto? Error { get; set; }
@@ -86,6 +91,13 @@ internal sealed class ResponseObject
     [JsonPropertyName("tool_choice")] public JsonElement ToolChoice { get; set; }
     [JsonPropertyName("tools")] public List<JsonElement> Tools { get; set; } = [];
     [JsonPropertyName("top_p"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public double? TopP { get; set; }
+    [JsonPropertyName("presence_penalty")] public double PresencePenalty { get; set; }
+    [JsonPropertyName("frequency_penalty")] public double FrequencyPenalty { get; set; }
+    [JsonPropertyName("top_logprobs")] public int TopLogprobs { get; set; }
+    [JsonPropertyName("max_tool_calls"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public int? MaxToolCalls { get; set; }
+    /// <summary>The tier that served the response: this server has one, <c>default</c>.</summary>
+    [JsonPropertyName("service_tier")] public string ServiceTier { get; set; } = "default";
+    [JsonPropertyName("safety_identifier"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? SafetyIdentifier { get; set; }
     [JsonPropertyName("truncation")] public string Truncation { get; set; } = "disabled";
     [JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public ResponseUsage? Usage { get; set; }
     [JsonPropertyName("user"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? User { get; set; }
@@ -153,6 +165,12 @@ internal sealed class ResponseItem
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("arguments")] public string? Arguments { get; set; }
     [JsonPropertyName("output")] public string? Output { get; set; }
+    /// <summary>A custom tool call's free-form input.</summary>
+    [JsonPropertyName("input")] public string? Input { get; set; }
+    /// <summary>A shell_call's or local_shell_call's action.</summary>
+    [JsonPropertyName("action")] public JsonElement? Action { get; set; }
+    /// <summary>An apply_patch_call's file operation.</summary>
+    [JsonPropertyName("operation")] public JsonElement? Operation { get; set; }
 }
 
 /// <summary>A content part: output_text (with annotations), input_text, reasoning_text, summary_text.</summary>
@@ -184,6 +202,7 @@ internal sealed class ResponseStreamEvent
     [JsonPropertyName("delta")] public string? Delta { get; set; }
     [JsonPropertyName("text")] public string? Text { get; set; }
     [JsonPropertyName("arguments")] public string? Arguments { get; set; }
+    [JsonPropertyName("input")] public string? Input { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("logprobs")] public List<JsonElement>? Logprobs { get; set; }
     [JsonPropertyName("code")] public string? Code { get; set; }
@@ -205,6 +224,7 @@ internal sealed class ResponseDeleted
 [JsonSerializable(typeof(ResponseItem))]
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseDeleted))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 internal sealed partial class ResponsesJsonContext : JsonSerializerContext
 {
     public static ResponsesJsonContext Wire { get; } = new(new JsonSerializerOptions

@@ -21,6 +21,9 @@ namespace YoutuServer.Api.Responses;
 internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
 {
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
+
+    /// <summary>Set when <c>truncation: "auto"</c> dropped input: how many of the oldest messages went.</summary>
+    public const string TruncatedHeader = "x-youtu-truncated-messages";
     private static readonly GenerationOperation Span = new("responses", "chat");
     private static readonly JsonElement AutoChoice = JsonDocument.Parse("\"auto\"").RootElement.Clone();
     private static readonly JsonElement TextFormat = JsonDocument.Parse("{\"type\":\"text\"}").RootElement.Clone();
@@ -103,7 +106,20 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
 
         var stream = request.Stream ?? false;
         var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope, Connection);
-        return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer) { Names = mapped.Names };
+        return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer)
+        {
+            Names = mapped.Names,
+            Adjust = plan =>
+            {
+                if (plan.DroppedMessages > 0)
+                {
+                    http.Response.Headers[TruncatedHeader] = plan.DroppedMessages.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    Log.Truncated(logger, plan.DroppedMessages);
+                }
+
+                return plan;
+            },
+        };
     }
 
     /// <summary>The response object from the request's echo fields and the plan's sampling.</summary>
@@ -125,8 +141,13 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             Temperature = request.Temperature ?? Math.Round(sampling.Temperature, 4),
             Text = new TextEcho { Format = request.Text?.Format is { ValueKind: JsonValueKind.Object } f ? f : TextFormat, Verbosity = request.Text?.Verbosity },
             ToolChoice = request.ToolChoice is { ValueKind: JsonValueKind.String or JsonValueKind.Object } tc ? tc : AutoChoice,
-            Tools = request.Tools ?? [],
+            Tools = ResponsesRequestMapper.EchoTools(request.Tools),
             TopP = request.TopP ?? Math.Round(sampling.TopP, 4),
+            PresencePenalty = request.PresencePenalty ?? 0,
+            FrequencyPenalty = request.FrequencyPenalty ?? 0,
+            TopLogprobs = request.TopLogprobs ?? 0,
+            MaxToolCalls = request.MaxToolCalls,
+            SafetyIdentifier = request.SafetyIdentifier,
             Truncation = request.Truncation ?? "disabled",
             User = request.User,
             Metadata = request.Metadata ?? [],
@@ -257,6 +278,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         else
         {
             response.Status = "completed";
+            response.CompletedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         }
 
         response.Usage = Usage(run.Usage);
@@ -355,6 +377,9 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
 
         [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Responses: {Count} reasoning item(s) with encrypted_content that does not open with this server's key were ignored")]
         public static partial void UnopenedReasoning(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 1404, Level = LogLevel.Information, Message = "Responses: truncation auto dropped the {Count} oldest input message(s) to fit the context")]
+        public static partial void Truncated(ILogger logger, int count);
 
     }
 }

@@ -122,6 +122,36 @@ internal static class ResponsesInputFolding
                     break;
                 }
 
+                case "custom_tool_call" or "apply_patch_call" or "shell_call" or "local_shell_call":
+                {
+                    // A client-run tool's call: the function call the model wrote for it (ClientTools).
+                    var (name, args) = ClientTools.FromInputItem(type, item, p)!.Value;
+                    var callId = ResponsesRequestMapper.Str(item, "call_id") ?? ResponsesRequestMapper.Str(item, "id") ?? "call_" + Ids.Random24();
+                    if (open is null || pendingReasoning is not null)
+                    {
+                        Close();
+                        open = new ChatMessage(ChatRoles.Assistant, null) { Reasoning = pendingReasoning };
+                        pendingReasoning = null;
+                    }
+
+                    calls.Add(ChatToolCall.FromArgumentsString(callId, name, args));
+                    var stored = JsonSerializer.Deserialize(item.GetRawText(), ResponsesJsonContext.Wire.ResponseItem)!;
+                    stored.Id ??= "ci_" + Ids.Random24();
+                    items.Add(stored);
+                    break;
+                }
+
+                case var output when output is not null && ClientTools.IsOutputItem(output):
+                {
+                    Close();
+                    pendingReasoning = null;
+                    var callId = ResponsesRequestMapper.Str(item, "call_id");
+                    var text = ClientTools.OutputText(item);
+                    messages.Add(new ChatMessage(ChatRoles.Tool, text) { ToolCallId = callId });
+                    items.Add(new ResponseItem { Id = ResponsesRequestMapper.Str(item, "id") ?? "cto_" + Ids.Random24(), Type = output, Status = "completed", CallId = callId ?? "", Output = text });
+                    break;
+                }
+
                 case "function_call_output":
                 {
                     Close();

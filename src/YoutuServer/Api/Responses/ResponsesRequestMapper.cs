@@ -25,6 +25,9 @@ internal sealed class MappedResponsesRequest
     /// <summary>Model-facing (flattened) function name → its namespace and name inside it.</summary>
     public required IReadOnlyDictionary<string, (string Namespace, string Name)> Namespaced { get; init; }
 
+    /// <summary>Model-facing function name → the client-run tool it stands for (custom, apply_patch, shell, local_shell).</summary>
+    public IReadOnlyDictionary<string, ClientToolKind> ClientTools { get; init; } = new Dictionary<string, ClientToolKind>();
+
     /// <summary>Reasoning items whose encrypted_content did not open (ignored).</summary>
     public int UnopenedReasoning { get; init; }
 
@@ -43,7 +46,7 @@ internal static class ResponsesRequestMapper
     private static readonly HashSet<string> Hosted = new(StringComparer.Ordinal)
     {
         "web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26", "file_search", "code_interpreter",
-        "computer_use", "computer_use_preview", "computer", "mcp", "image_generation", "local_shell", "shell", "apply_patch", "custom", "tool_search",
+        "computer_use", "computer_use_preview", "computer", "mcp", "image_generation", "tool_search",
     };
 
     /// <summary>The flattened name a namespace's function is offered to the model under.</summary>
@@ -55,7 +58,8 @@ internal static class ResponsesRequestMapper
         var toolPaths = new List<string>();
         var namespaced = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
         var skipped = new List<string>();
-        var tools = MapTools(r.Tools, toolPaths, namespaced, skipped);
+        var clientTools = new Dictionary<string, ClientToolKind>(StringComparer.Ordinal);
+        var tools = MapTools(r.Tools, toolPaths, namespaced, skipped, clientTools);
         var names = Names(toolPaths);
         var choice = MapToolChoice(r.ToolChoice);
         var output = MapTextFormat(r.Text?.Format);
@@ -66,6 +70,16 @@ internal static class ResponsesRequestMapper
         if (r.Background == true)
         {
             throw ApiException.BadRequest("'background' responses are not supported by this server.", "background");
+        }
+
+        if (r.MaxToolCalls is < 0)
+        {
+            throw ApiException.BadRequest($"'max_tool_calls' must be a non-negative integer, got {r.MaxToolCalls}.", "max_tool_calls");
+        }
+
+        if (r.ServiceTier is not (null or "auto" or "default" or "flex" or "scale" or "priority"))
+        {
+            throw ApiException.BadRequest($"'service_tier' must be one of auto, default, flex, scale, priority; got '{r.ServiceTier}'.", "service_tier");
         }
 
         if (r.Truncation is not (null or "disabled" or "auto"))
@@ -104,6 +118,7 @@ internal static class ResponsesRequestMapper
             },
             Stop = stops,
             MaxTokens = r.MaxOutputTokens,
+            DropOldestToFit = r.Truncation == "auto",
             MinTokens = r.MinTokens,
             IgnoreEos = r.IgnoreEos ?? false,
             CacheSalt = r.CacheSalt,
@@ -117,6 +132,7 @@ internal static class ResponsesRequestMapper
             InputItems = items,
             SkippedTools = skipped,
             Namespaced = namespaced,
+            ClientTools = clientTools,
             UnopenedReasoning = unopened,
             Effort = effort,
         };
@@ -136,7 +152,7 @@ internal static class ResponsesRequestMapper
 
     // ------------------------------------------------------------------ tools
 
-    private static List<ToolDefinition> MapTools(List<JsonElement>? tools, List<string> paths, Dictionary<string, (string, string)> namespaced, List<string> skipped)
+    private static List<ToolDefinition> MapTools(List<JsonElement>? tools, List<string> paths, Dictionary<string, (string, string)> namespaced, List<string> skipped, Dictionary<string, ClientToolKind> clientTools)
     {
         var list = new List<ToolDefinition>();
         if (tools is null)
@@ -188,6 +204,14 @@ internal static class ResponsesRequestMapper
                     paths.Add(fp);
                 }
             }
+            else if (type is "custom" or "apply_patch" or "shell" or "local_shell")
+            {
+                // Run by the client: offered to the model as a function; its calls go back as the tool's own item type.
+                var (def, kind) = ClientTools.Define(type, t, p);
+                clientTools[def.Name] = kind;
+                list.Add(def);
+                paths.Add(p);
+            }
             else
             {
                 // Hosted tools (web_search, file_search, ...) and anything else a local model cannot run: real clients
@@ -202,6 +226,42 @@ internal static class ResponsesRequestMapper
         }
 
         return list;
+    }
+
+    /// <summary>
+    /// The tools as the response echoes them: each function tool with every field the Open Responses FunctionTool
+    /// requires (<c>description</c> and <c>parameters</c> null when not given, <c>strict</c> the request's value or
+    /// the API's default true); other tools as sent.
+    /// </summary>
+    public static List<JsonElement> EchoTools(List<JsonElement>? tools)
+    {
+        if (tools is null)
+        {
+            return [];
+        }
+
+        var echoed = new List<JsonElement>(tools.Count);
+        foreach (var t in tools)
+        {
+            if (t.ValueKind != JsonValueKind.Object || Str(t, "type") != "function"
+                || (t.TryGetProperty("description", out _) && t.TryGetProperty("parameters", out _) && t.TryGetProperty("strict", out var st) && st.ValueKind is JsonValueKind.True or JsonValueKind.False))
+            {
+                echoed.Add(t);
+                continue;
+            }
+
+            var o = System.Text.Json.Nodes.JsonObject.Create(t)!.DeepClone().AsObject();
+            o.TryAdd("description", null);
+            o.TryAdd("parameters", null);
+            if (o["strict"] is not { } s || s.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                o["strict"] = true;
+            }
+
+            echoed.Add(JsonSerializer.SerializeToElement(o, ResponsesJsonContext.Wire.JsonNode));
+        }
+
+        return echoed;
     }
 
     private static ToolDefinition Function(JsonElement t, string p, string? ns)
@@ -233,6 +293,14 @@ internal static class ResponsesRequestMapper
                 case "function" when Str(c, "name") is { } name:
                     var ns = Str(c, "namespace");
                     return ToolChoice.Function(ns is null ? name : Flatten(ns, name));
+                case "custom" when Str(c, "name") is { } custom:
+                    return ToolChoice.Function(custom);
+                case "apply_patch":
+                    return ToolChoice.Function(ClientTools.ApplyPatchName);
+                case "shell":
+                    return ToolChoice.Function(ClientTools.ShellName);
+                case "local_shell":
+                    return ToolChoice.Function(ClientTools.LocalShellName);
                 case "allowed_tools":
                     return Str(c, "mode") == "required" ? ToolChoice.Required : ToolChoice.Auto;
                 case { } hosted when Hosted.Contains(hosted):

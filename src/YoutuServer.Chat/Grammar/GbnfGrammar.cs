@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 
-namespace YoutuServer.Chat.Tests.Grammar;
+namespace YoutuServer.Chat.Grammar;
 
 /// <summary>
-/// A GBNF parser and recognizer for tests. The parser follows llama.cpp's <c>src/llama-grammar.cpp</c>
+/// A GBNF parser and recognizer (the tests check grammars with it; the planner asks it for the shortest string a grammar admits). The parser follows llama.cpp's <c>src/llama-grammar.cpp</c>
 /// (<c>parse_space</c>, <c>parse_name</c>, <c>parse_char</c>, <c>parse_sequence</c>, <c>parse_rule</c>): the same
 /// escapes, one rule per line (newlines only inside parentheses or after <c>|</c>), the same <c>{m,n}</c> limits
 /// (2000, and the rule-count product for repeated groups), undefined rules, a missing <c>root</c>, and left recursion
@@ -675,6 +675,187 @@ internal sealed class GbnfGrammar
 
             return result;
         }
+    }
+
+    // ---------------- shortest string ----------------
+
+    /// <summary>
+    /// The shortest string (in characters) the grammar admits from <paramref name="root"/>: a fixed point over the
+    /// rules, each rule's best string shrinking until none changes. A character class stands for its first allowed
+    /// character. Null when the rule admits no finite string.
+    /// </summary>
+    public string? ShortestString(string root = "root")
+    {
+        var best = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var name in rules.Keys)
+        {
+            best[name] = null;
+        }
+
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            foreach (var (name, node) in rules)
+            {
+                var s = Shortest(node, best);
+                if (s is not null && (best[name] is not { } old || s.Length < old.Length))
+                {
+                    best[name] = s;
+                    changed = true;
+                }
+            }
+        }
+
+        return best.GetValueOrDefault(root);
+    }
+
+    private static string? Shortest(Node node, Dictionary<string, string?> best)
+    {
+        switch (node)
+        {
+            case Lit lit:
+                return string.Concat(lit.CodePoints.Select(char.ConvertFromUtf32));
+            case Cls cls:
+                return FirstAllowed(cls) is { } c ? char.ConvertFromUtf32(c) : null;
+            case AnyChar:
+                return "a";
+            case Ref r:
+                return best.GetValueOrDefault(r.Name);
+            case Seq seq:
+                var sb = new StringBuilder();
+                foreach (var item in seq.Items)
+                {
+                    if (Shortest(item, best) is not { } part)
+                    {
+                        return null;
+                    }
+
+                    sb.Append(part);
+                }
+
+                return sb.ToString();
+            case Alt alt:
+                string? min = null;
+                foreach (var option in alt.Options)
+                {
+                    if (Shortest(option, best) is { } s && (min is null || s.Length < min.Length))
+                    {
+                        min = s;
+                    }
+                }
+
+                return min;
+            case Rep rep:
+                if (rep.Min == 0)
+                {
+                    return "";
+                }
+
+                return Shortest(rep.Inner, best) is { } one ? string.Concat(Enumerable.Repeat(one, rep.Min)) : null;
+            default:
+                throw new InvalidOperationException();
+        }
+    }
+
+    /// <summary>
+    /// The most UTF-8 bytes any string of <paramref name="root"/> can have (so the most tokens it can take, a token
+    /// being at least one byte); null when unbounded (an unbounded repetition or recursion on the way).
+    /// </summary>
+    public long? LongestUtf8(string root = "root")
+    {
+        var memo = new Dictionary<string, long?>(StringComparer.Ordinal);
+        var visiting = new HashSet<string>(StringComparer.Ordinal);
+
+        long? Rule(string name)
+        {
+            if (memo.TryGetValue(name, out var known))
+            {
+                return known;
+            }
+
+            if (!visiting.Add(name))
+            {
+                return null; // recursion: as long as you like
+            }
+
+            var v = Longest(rules[name]);
+            visiting.Remove(name);
+            memo[name] = v;
+            return v;
+        }
+
+        long? Longest(Node node)
+        {
+            switch (node)
+            {
+                case Lit lit:
+                    return lit.CodePoints.Sum(Utf8Length);
+                case Cls cls:
+                    return cls.Negated ? 4 : cls.Ranges.Max(r => Utf8Length(r.Hi));
+                case AnyChar:
+                    return 4;
+                case Ref r:
+                    return Rule(r.Name);
+                case Seq seq:
+                    long total = 0;
+                    foreach (var item in seq.Items)
+                    {
+                        if (Longest(item) is not { } n)
+                        {
+                            return null;
+                        }
+
+                        total += n;
+                    }
+
+                    return total;
+                case Alt alt:
+                    long max = 0;
+                    foreach (var option in alt.Options)
+                    {
+                        if (Longest(option) is not { } n)
+                        {
+                            return null;
+                        }
+
+                        max = Math.Max(max, n);
+                    }
+
+                    return max;
+                case Rep rep:
+                    if (Longest(rep.Inner) is not { } one)
+                    {
+                        return null;
+                    }
+
+                    return one == 0 ? 0 : rep.Max < 0 ? null : one * rep.Max;
+                default:
+                    throw new InvalidOperationException();
+            }
+        }
+
+        return rules.ContainsKey(root) ? Rule(root) : null;
+    }
+
+    private static int Utf8Length(int codePoint) => codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+
+    private static int? FirstAllowed(Cls cls)
+    {
+        if (!cls.Negated)
+        {
+            return cls.Ranges.Count == 0 ? null : cls.Ranges[0].Lo;
+        }
+
+        // A negated class: the first printable ASCII character it lets through, else any code point it does.
+        foreach (var c in "a0 ".Select(ch => (int)ch).Concat(Enumerable.Range(0x21, 0x5E)).Concat(Enumerable.Range(0xA0, 0x100)))
+        {
+            if (!cls.Ranges.Any(r => r.Lo <= c && c <= r.Hi))
+            {
+                return c;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A readable dump, for failure messages.</summary>
