@@ -1,16 +1,23 @@
 namespace YoutuServer.State;
 
+/// <summary>A bounded memory of values by tenant and key: what <see cref="IOutputMemory"/> and
+/// <see cref="IToolUseMemory"/> share on every backend.</summary>
+internal interface IKeyedMemory<T>
+    where T : class
+{
+    ValueTask RememberAsync(TenantId tenant, string key, T value, CancellationToken cancellationToken);
+
+    ValueTask<T?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// The exact text and token ids of recent finished assistant turns, by a key of what the client saw (see
 /// Generation's OutputMemoryKeys), so that a turn sent back goes into the prompt as the tokens the model produced
 /// and the prefix cache reuses it. Scoped and bounded per tenant. A miss only costs prefix-cache reuse; a store that
 /// cannot answer throws <see cref="StateUnavailableException"/> and callers may treat it as a miss.
 /// </summary>
-internal interface IOutputMemory
+internal interface IOutputMemory : IKeyedMemory<RememberedOutput>
 {
-    ValueTask RememberAsync(TenantId tenant, string key, RememberedOutput output, CancellationToken cancellationToken);
-
-    ValueTask<RememberedOutput?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken);
 }
 
 /// <summary>A remembered turn: the text it rendered to and the token ids that text is, in order.</summary>
@@ -24,11 +31,8 @@ internal sealed record RememberedOutput(string Text, IReadOnlyList<int> Tokens)
 /// a call a client re-serialized (spacing lost) goes back into the prompt as the model's own text; plus
 /// whitespace-only text its turn had. Scoped and bounded per tenant; failures as for <see cref="IOutputMemory"/>.
 /// </summary>
-internal interface IToolUseMemory
+internal interface IToolUseMemory : IKeyedMemory<RememberedToolUse>
 {
-    ValueTask RememberAsync(TenantId tenant, string callId, RememberedToolUse call, CancellationToken cancellationToken);
-
-    ValueTask<RememberedToolUse?> RecallAsync(TenantId tenant, string callId, CancellationToken cancellationToken);
 }
 
 /// <summary>A remembered tool call: the model's argument text and the whitespace-only content its turn had (or null).</summary>

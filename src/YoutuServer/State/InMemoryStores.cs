@@ -25,46 +25,36 @@ internal sealed class InMemoryResponseStore(CacheBounds bounds) : IResponseStore
     public void Dispose() => cache.Dispose();
 }
 
-/// <summary>The in-memory <see cref="IOutputMemory"/>.</summary>
-internal sealed class InMemoryOutputMemory(CacheBounds bounds) : IOutputMemory, IDisposable
+/// <summary>The in-memory <see cref="IKeyedMemory{T}"/>: one <see cref="BoundedCache{TKey,TValue}"/> keyed by tenant and key.</summary>
+internal abstract class InMemoryKeyedMemory<T>(string storeName, CacheBounds bounds, Func<T, long> sizeOf) : IKeyedMemory<T>, IDisposable
+    where T : class
 {
-    public const string StoreName = "output_memory";
+    private readonly BoundedCache<(TenantId Tenant, string Key), T> cache = new(storeName, bounds, sizeOf, static k => k.Tenant);
 
-    private readonly BoundedCache<(TenantId Tenant, string Key), RememberedOutput> cache =
-        new(StoreName, bounds, static o => o.Bytes, static k => k.Tenant);
+    public BoundedCache<(TenantId Tenant, string Key), T> Cache => cache;
 
-    public BoundedCache<(TenantId Tenant, string Key), RememberedOutput> Cache => cache;
-
-    public ValueTask RememberAsync(TenantId tenant, string key, RememberedOutput output, CancellationToken cancellationToken)
+    public ValueTask RememberAsync(TenantId tenant, string key, T value, CancellationToken cancellationToken)
     {
-        cache.Set((tenant, key), output);
+        cache.Set((tenant, key), value);
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<RememberedOutput?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(cache.TryGet((tenant, key), out var o) ? o : null);
+    public ValueTask<T?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(cache.TryGet((tenant, key), out var v) ? v : null);
 
     public void Dispose() => cache.Dispose();
 }
 
+/// <summary>The in-memory <see cref="IOutputMemory"/>.</summary>
+internal sealed class InMemoryOutputMemory(CacheBounds bounds)
+    : InMemoryKeyedMemory<RememberedOutput>(StoreName, bounds, static o => o.Bytes), IOutputMemory
+{
+    public const string StoreName = "output_memory";
+}
+
 /// <summary>The in-memory <see cref="IToolUseMemory"/>.</summary>
-internal sealed class InMemoryToolUseMemory(CacheBounds bounds) : IToolUseMemory, IDisposable
+internal sealed class InMemoryToolUseMemory(CacheBounds bounds)
+    : InMemoryKeyedMemory<RememberedToolUse>(StoreName, bounds, static c => c.Bytes), IToolUseMemory
 {
     public const string StoreName = "tool_use_memory";
-
-    private readonly BoundedCache<(TenantId Tenant, string Id), RememberedToolUse> cache =
-        new(StoreName, bounds, static c => c.Bytes, static k => k.Tenant);
-
-    public BoundedCache<(TenantId Tenant, string Id), RememberedToolUse> Cache => cache;
-
-    public ValueTask RememberAsync(TenantId tenant, string callId, RememberedToolUse call, CancellationToken cancellationToken)
-    {
-        cache.Set((tenant, callId), call);
-        return ValueTask.CompletedTask;
-    }
-
-    public ValueTask<RememberedToolUse?> RecallAsync(TenantId tenant, string callId, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(cache.TryGet((tenant, callId), out var c) ? c : null);
-
-    public void Dispose() => cache.Dispose();
 }

@@ -75,21 +75,28 @@ internal sealed class RedisResponseStore(RedisStateConnection connection, Func<s
     }
 }
 
-/// <summary><see cref="IOutputMemory"/> on the shared store (per tenant and model; a down store throws, callers treat it as a miss).</summary>
-internal sealed class RedisOutputMemory(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl) : IOutputMemory
+/// <summary><see cref="IKeyedMemory{T}"/> on the shared store (per tenant and model; a down store throws, callers treat it as a miss).</summary>
+internal abstract class RedisKeyedMemory<T>(RedisStateConnection connection, string kind, string storeName, IStateCodec<T> codec, Func<string> model, CacheBounds bounds, TimeSpan ttl)
+    : IKeyedMemory<T>
+    where T : class
 {
-    private readonly RedisStateMap<RememberedOutput> map = new(connection, "out", new Codec(), ttl, bounds.TenantMaxItems, bounds.TenantMaxBytes);
+    private readonly RedisStateMap<T> map = new(connection, kind, codec, ttl, bounds.TenantMaxItems, bounds.TenantMaxBytes);
 
-    public async ValueTask RememberAsync(TenantId tenant, string key, RememberedOutput output, CancellationToken cancellationToken) =>
-        await map.PutAsync(tenant.Value, model(), key, output).WaitAsync(cancellationToken).ConfigureAwait(false);
+    public async ValueTask RememberAsync(TenantId tenant, string key, T value, CancellationToken cancellationToken) =>
+        await map.PutAsync(tenant.Value, model(), key, value).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-    public async ValueTask<RememberedOutput?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken)
+    public async ValueTask<T?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken)
     {
         var r = await map.GetAsync(tenant.Value, model(), key).WaitAsync(cancellationToken).ConfigureAwait(false);
-        StateMetrics.Looked(InMemoryOutputMemory.StoreName, r is not null);
+        StateMetrics.Looked(storeName, r is not null);
         return r;
     }
+}
 
+/// <summary><see cref="IOutputMemory"/> on the shared store.</summary>
+internal sealed class RedisOutputMemory(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl)
+    : RedisKeyedMemory<RememberedOutput>(connection, "out", InMemoryOutputMemory.StoreName, new Codec(), model, bounds, ttl), IOutputMemory
+{
     /// <summary>v1.0: text, token ids (4 bytes each).</summary>
     private sealed class Codec : IStateCodec<RememberedOutput>
     {
@@ -107,21 +114,10 @@ internal sealed class RedisOutputMemory(RedisStateConnection connection, Func<st
     }
 }
 
-/// <summary><see cref="IToolUseMemory"/> on the shared store (per tenant and model; a down store throws, callers treat it as a miss).</summary>
-internal sealed class RedisToolUseMemory(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl) : IToolUseMemory
+/// <summary><see cref="IToolUseMemory"/> on the shared store.</summary>
+internal sealed class RedisToolUseMemory(RedisStateConnection connection, Func<string> model, CacheBounds bounds, TimeSpan ttl)
+    : RedisKeyedMemory<RememberedToolUse>(connection, "tool", InMemoryToolUseMemory.StoreName, new Codec(), model, bounds, ttl), IToolUseMemory
 {
-    private readonly RedisStateMap<RememberedToolUse> map = new(connection, "tool", new Codec(), ttl, bounds.TenantMaxItems, bounds.TenantMaxBytes);
-
-    public async ValueTask RememberAsync(TenantId tenant, string callId, RememberedToolUse call, CancellationToken cancellationToken) =>
-        await map.PutAsync(tenant.Value, model(), callId, call).WaitAsync(cancellationToken).ConfigureAwait(false);
-
-    public async ValueTask<RememberedToolUse?> RecallAsync(TenantId tenant, string callId, CancellationToken cancellationToken)
-    {
-        var r = await map.GetAsync(tenant.Value, model(), callId).WaitAsync(cancellationToken).ConfigureAwait(false);
-        StateMetrics.Looked(InMemoryToolUseMemory.StoreName, r is not null);
-        return r;
-    }
-
     /// <summary>v1.0: the model's argument text, the whitespace-only turn content (or null).</summary>
     private sealed class Codec : IStateCodec<RememberedToolUse>
     {
