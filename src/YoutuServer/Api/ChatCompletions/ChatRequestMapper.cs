@@ -36,7 +36,7 @@ internal static class ChatRequestMapper
         var choice = MapToolChoice(r.ToolChoice);
         var output = MapResponseFormat(r.ResponseFormat);
         var stops = StopSequences.Parse(r.Stop);
-        if (r.ReasoningEffort is { } eff && eff is not ("none" or "minimal" or "low" or "medium" or "high"))
+        if (r.ReasoningEffort is { } eff && !ThinkingEffort.IsKnown(eff))
         {
             throw ApiException.BadRequest($"'reasoning_effort' must be one of none, minimal, low, medium, high; got '{eff}'.", "reasoning_effort");
         }
