@@ -114,8 +114,29 @@ internal sealed class Slot
             outputTail.Remove(0, outputTail.Length - keep);
         }
 
-        var at = outputTail.ToString().LastIndexOf(marker, StringComparison.Ordinal);
-        return at >= 0 && at + marker.Length > outputTail.Length - text.Length;
+        // An occurrence that ends inside this token's text (compared in place: no string per token).
+        for (var end = outputTail.Length; end > outputTail.Length - text.Length && end >= marker.Length; end--)
+        {
+            if (TailMatches(end - marker.Length, marker))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool TailMatches(int start, string marker)
+    {
+        for (var i = 0; i < marker.Length; i++)
+        {
+            if (outputTail[start + i] != marker[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The queued close was refused by the grammar: queue it again after the next token (still past the budget).</summary>
