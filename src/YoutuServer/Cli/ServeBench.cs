@@ -14,31 +14,22 @@ namespace YoutuServer.Cli;
 /// </summary>
 internal static class ServeBench
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args)
     {
         var s = BenchSettings.Parse(args);
-        using var console = new BenchConsole();
-        var log = console.Log;
-        WebApplication? app = null;
-        try
+        return BenchTarget.RunAsync(async (console, server) =>
         {
+            var log = console.Log;
             RawBaselineResult? raw = null;
             if (s.Model is not null && (s.Scenarios.Contains("ratio") || s.Scenarios.Contains("ttft")))
             {
                 raw = RawBaseline.Run(s, log);
             }
 
-            Uri baseUri;
-            if (s.Model is not null)
-            {
-                // Server logs must not mix with the report on stdout.
-                console.SendConsoleToLog();
-                (app, baseUri) = await BenchTarget.StartServerAsync(ServeArgs(s), log, console.Token);
-            }
-            else
-            {
-                baseUri = StreamingClient.BaseUriOf(s.Url!);
-            }
+            var baseUri = s.Model is not null
+                ? await server.StartAsync(BenchTarget.ServeArgs(s.Model, s.Parallel, s.CtxSize, s.BatchSize, s.Threads, s.GpuLayers, s.Concurrency,
+                    "--step-tokens", I(s.StepTokens), "--prompt-chunk", I(s.PromptChunk)))
+                : StreamingClient.BaseUriOf(s.Url!);
 
             using var client = new StreamingClient(baseUri, s.ApiKey ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"), TimeSpan.FromSeconds(s.TimeoutSeconds));
             var model = s.ServedModel ?? await FirstModelAsync(client, console.Token);
@@ -97,57 +88,14 @@ internal static class ServeBench
                 + "tokenizing, the first sample and the SSE write, plus any textless first tokens.");
             report.Notes = notes;
 
-            if (app is not null)
-            {
-                await BenchTarget.StopServerAsync(app);
-                app = null;
-            }
-
-            await console.ReportAsync(report.ToMarkdown());
-            if (s.JsonPath is not null)
-            {
-                await BenchTarget.WriteJsonAsync(s.JsonPath, report.ToJson(), log);
-            }
-
+            await server.StopAsync();
+            await console.ReportAsync(report.ToMarkdown(), s.JsonPath, report.ToJson);
             var failed = (report.Load?.Failed ?? 0) + (report.Single?.Errors.Values.Sum() ?? 0) + (report.Eight?.Errors.Values.Sum() ?? 0)
                 + (report.Ttft?.Errors.Values.Sum() ?? 0) + (report.Prefix?.Errors.Values.Sum() ?? 0);
             return failed == 0 ? 0 : 1;
-        }
-        catch (OperationCanceledException) when (console.Cancelled)
-        {
-            log.WriteLine("bench: interrupted");
-            return 130;
-        }
-        catch (HttpRequestException e)
-        {
-            throw new CliException($"cannot reach the server: {e.Message}");
-        }
-        finally
-        {
-            if (app is not null)
-            {
-                await BenchTarget.StopServerAsync(app);
-            }
-        }
-    }
+        });
 
-    private static string[] ServeArgs(BenchSettings s)
-    {
-        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-        return
-        [
-            "--model", s.Model!,
-            "--urls", "http://127.0.0.1:0",
-            "--parallel", I(s.Parallel),
-            "--ctx-size", I(s.CtxSize),
-            "--batch-size", I(s.BatchSize),
-            "--threads", I(s.Threads),
-            "--gpu-layers", I(s.GpuLayers),
-            "--step-tokens", I(s.StepTokens),
-            "--prompt-chunk", I(s.PromptChunk),
-            "--queue-size", I(Math.Max(64, s.Concurrency * 2)),
-            "--Logging:LogLevel:Default", "Warning",
-        ];
+        static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
     }
 
     internal static async Task<string> FirstModelAsync(StreamingClient client, CancellationToken ct)

@@ -1,8 +1,10 @@
+using System.Globalization;
+
 namespace YoutuServer.Cli.Bench;
 
 /// <summary>
 /// What the bench commands that talk to a server share: the --url / --model choice and its checks, the usual ends of
-/// a parsed command line, youtu-server started in-process, and the JSON report written next to the markdown.
+/// a parsed command line, the run's console and its in-process youtu-server, and the JSON report written next to the markdown.
 /// </summary>
 internal static class BenchTarget
 {
@@ -48,34 +50,83 @@ internal static class BenchTarget
         cli.RejectUnknown();
     }
 
-    /// <summary>Starts youtu-server in-process with <paramref name="serveArgs"/>; its base URI.</summary>
-    public static async Task<(WebApplication App, Uri BaseUri)> StartServerAsync(string[] serveArgs, TextWriter log, CancellationToken ct)
+    /// <summary>
+    /// Runs a bench command with its console and its in-process server (stopped at the end whatever happens):
+    /// Ctrl+C → exit code 130; an unreachable server → a usage error.
+    /// </summary>
+    public static async Task<int> RunAsync(Func<BenchConsole, BenchServer, Task<int>> run)
     {
-        var app = ServerApp.Build(serveArgs);
-        await app.StartAsync(ct);
-        var uri = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
-        log.WriteLine($"bench: youtu-server listening on {uri}");
-        return (app, uri);
-    }
-
-    public static async Task StopServerAsync(WebApplication app)
-    {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-    }
-
-    /// <summary>Writes the JSON report, creating its folder.</summary>
-    public static async Task WriteJsonAsync(string path, string json, TextWriter log)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null)
+        using var console = new BenchConsole();
+        await using var server = new BenchServer(console);
+        try
         {
-            Directory.CreateDirectory(dir);
+            return await run(console, server);
         }
-
-        await File.WriteAllTextAsync(path, json + "\n");
-        log.WriteLine($"bench: JSON written to {path}");
+        catch (OperationCanceledException) when (console.Cancelled)
+        {
+            console.Log.WriteLine("bench: interrupted");
+            return 130;
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CliException($"cannot reach the server: {e.Message}");
+        }
     }
+
+    /// <summary>
+    /// The `serve` command line of the in-process server: the options both bench commands pass, then
+    /// <paramref name="extra"/>; it listens on a free local port and logs warnings only.
+    /// </summary>
+    public static string[] ServeArgs(string model, int parallel, int ctxSize, int batchSize, int threads, int gpuLayers, int concurrency, params string[] extra)
+    {
+        static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        return
+        [
+            "--model", model,
+            "--urls", "http://127.0.0.1:0",
+            "--parallel", I(parallel),
+            "--ctx-size", I(ctxSize),
+            "--batch-size", I(batchSize),
+            "--threads", I(threads),
+            "--gpu-layers", I(gpuLayers),
+            "--queue-size", I(Math.Max(64, concurrency * 2)),
+            "--Logging:LogLevel:Default", "Warning",
+            .. extra,
+        ];
+    }
+
+}
+
+/// <summary>youtu-server started in-process by a bench command; disposing stops it if it still runs.</summary>
+internal sealed class BenchServer(BenchConsole console) : IAsyncDisposable
+{
+    private WebApplication? app;
+
+    public bool Running => app is not null;
+
+    /// <summary>Starts youtu-server with <paramref name="serveArgs"/> (its logs away from the report); its base URI.</summary>
+    public async Task<Uri> StartAsync(string[] serveArgs)
+    {
+        console.SendConsoleToLog();
+        app = ServerApp.Build(serveArgs);
+        await app.StartAsync(console.Token);
+        var uri = new Uri(app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+        console.Log.WriteLine($"bench: youtu-server listening on {uri}");
+        return uri;
+    }
+
+    public async Task StopAsync()
+    {
+        if (app is not null)
+        {
+            var running = app;
+            app = null;
+            await running.StopAsync(CancellationToken.None);
+            await running.DisposeAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
 }
 
 /// <summary>
@@ -110,11 +161,24 @@ internal sealed class BenchConsole : IDisposable
     /// <summary>Anything written to Console.Out (an in-process server's logs) goes to stderr from now on.</summary>
     public void SendConsoleToLog() => Console.SetOut(Log);
 
-    /// <summary>Writes the report to the original stdout.</summary>
-    public async Task ReportAsync(string markdown)
+    /// <summary>Writes the report to the original stdout and, when <paramref name="jsonPath"/> is set, its JSON there (creating the folder).</summary>
+    public async Task ReportAsync(string markdown, string? jsonPath, Func<string> json)
     {
         Console.SetOut(Out);
         await Out.WriteLineAsync(markdown);
+        if (jsonPath is null)
+        {
+            return;
+        }
+
+        var dir = Path.GetDirectoryName(Path.GetFullPath(jsonPath));
+        if (dir is not null)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        await File.WriteAllTextAsync(jsonPath, json() + "\n");
+        Log.WriteLine($"bench: JSON written to {jsonPath}");
     }
 
     public void Dispose()
