@@ -288,36 +288,11 @@ internal static class ChatRequestMapper
 
     // ------------------------------------------------------------------ response_format
 
-    private static OutputConstraint MapResponseFormat(JsonElement? responseFormat)
-    {
-        if (responseFormat is not { } rf || rf.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return OutputConstraint.Text;
-        }
-
-        if (rf.ValueKind != JsonValueKind.Object)
-        {
-            throw ApiException.BadRequest("response_format must be an object.", "response_format");
-        }
-
-        var type = rf.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-        switch (type)
-        {
-            case "text":
-                return OutputConstraint.Text;
-            case "json_object":
-                // llama.cpp's extension {"type": "json_object", "schema": {...}} is honoured.
-                return new OutputConstraint(OutputKind.JsonObject, rf.TryGetProperty("schema", out var ext) ? ext : null, SchemaPath: "/response_format/schema");
-            case "json_schema":
-                if (!rf.TryGetProperty("json_schema", out var js) || js.ValueKind != JsonValueKind.Object)
-                {
-                    throw ApiException.BadRequest("response_format of type json_schema needs a 'json_schema' object", "response_format", "unsupported_schema");
-                }
-
-                return new OutputConstraint(OutputKind.JsonSchema, js.TryGetProperty("schema", out var schema) ? schema : null,
-                    js.TryGetProperty("name", out var nm) && nm.ValueKind == JsonValueKind.String ? nm.GetString() : null, "/response_format/json_schema/schema");
-            default:
-                throw ApiException.BadRequest($"response_format.type must be text, json_object or json_schema; got '{type}'.", "response_format.type");
-        }
-    }
+    private static OutputConstraint MapResponseFormat(JsonElement? responseFormat) => OpenAIOutputFormat.Map(responseFormat, "response_format",
+        // llama.cpp's extension {"type": "json_object", "schema": {...}} is honoured.
+        rf => new OutputConstraint(OutputKind.JsonObject, rf.TryGetProperty("schema", out var ext) ? ext : null, SchemaPath: "/response_format/schema"),
+        rf => rf.TryGetProperty("json_schema", out var js) && js.ValueKind == JsonValueKind.Object
+            ? new OutputConstraint(OutputKind.JsonSchema, js.TryGetProperty("schema", out var schema) ? schema : null,
+                js.TryGetProperty("name", out var nm) && nm.ValueKind == JsonValueKind.String ? nm.GetString() : null, "/response_format/json_schema/schema")
+            : throw ApiException.BadRequest("response_format of type json_schema needs a 'json_schema' object", "response_format", "unsupported_schema"));
 }

@@ -311,28 +311,11 @@ internal static class ResponsesRequestMapper
         throw ApiException.BadRequest("tool_choice must be 'none', 'auto', 'required' or {\"type\": \"function\", \"name\": ...}.", "tool_choice");
     }
 
-    private static OutputConstraint MapTextFormat(JsonElement? format)
-    {
-        if (format is not { } f || f.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
-        {
-            return OutputConstraint.Text;
-        }
-
-        if (f.ValueKind != JsonValueKind.Object)
-        {
-            throw ApiException.BadRequest("text.format must be an object.", "text.format");
-        }
-
-        return Str(f, "type") switch
-        {
-            "text" => OutputConstraint.Text,
-            "json_object" => new OutputConstraint(OutputKind.JsonObject, null, SchemaPath: "/text/format/schema"),
-            "json_schema" => f.TryGetProperty("schema", out var schema) && schema.ValueKind == JsonValueKind.Object
-                ? new OutputConstraint(OutputKind.JsonSchema, schema, Str(f, "name"), "/text/format/schema")
-                : throw ApiException.BadRequest("text.format of type json_schema needs a 'schema' object.", "text.format.schema"),
-            var other => throw ApiException.BadRequest($"text.format.type must be text, json_object or json_schema; got '{other}'.", "text.format.type"),
-        };
-    }
+    private static OutputConstraint MapTextFormat(JsonElement? format) => OpenAIOutputFormat.Map(format, "text.format",
+        _ => new OutputConstraint(OutputKind.JsonObject, null, SchemaPath: "/text/format/schema"),
+        f => f.TryGetProperty("schema", out var schema) && schema.ValueKind == JsonValueKind.Object
+            ? new OutputConstraint(OutputKind.JsonSchema, schema, Str(f, "name"), "/text/format/schema")
+            : throw ApiException.BadRequest("text.format of type json_schema needs a 'schema' object.", "text.format.schema"));
 
     /// <summary>reasoning.effort → thinking on/off and a budget; enable_thinking / reasoning_budget (extensions) win.</summary>
     private static (bool? Thinking, int? Budget, string? Effort) MapReasoning(ResponsesRequest r)
