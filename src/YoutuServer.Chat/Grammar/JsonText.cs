@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace YoutuServer.Chat.Grammar;
@@ -42,7 +41,8 @@ internal static class JsonText
     /// <summary>True when the character has to be written as an escape inside a JSON string.</summary>
     public static bool NeedsEscape(int codePoint) => codePoint < 0x20 || codePoint == '"' || codePoint == '\\';
 
-    private static void AppendEscaped(StringBuilder sb, char c)
+    /// <summary>Appends the escape of <paramref name="c"/> (Python's spelling: \n, \uXXXX in lower-case hex, ...), or <paramref name="c"/> itself when it needs none.</summary>
+    internal static void AppendEscaped(StringBuilder sb, char c)
     {
         switch (c)
         {
@@ -56,7 +56,7 @@ internal static class JsonText
             default:
                 if (c < 0x20)
                 {
-                    sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    sb.Append("\\u00").Append(HexLower(c >> 4)).Append(HexLower(c & 0xF));
                 }
                 else
                 {
@@ -66,4 +66,6 @@ internal static class JsonText
                 break;
         }
     }
+
+    private static char HexLower(int nibble) => (char)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10);
 }

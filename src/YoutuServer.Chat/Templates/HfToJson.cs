@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using YoutuServer.Chat.Grammar;
 using YoutuServer.Chat.Messages;
 
 namespace YoutuServer.Chat.Templates;
@@ -76,29 +77,12 @@ public static class HfToJson
             }
 
             sb.Append(rest[..i]);
-            char c = rest[i];
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    // Python writes '\\u{0:04x}': lower-case hex.
-                    sb.Append("\\u00").Append(HexLower(c >> 4)).Append(HexLower(c & 0xF));
-                    break;
-            }
-
+            JsonText.AppendEscaped(sb, rest[i]);
             rest = rest[(i + 1)..];
         }
 
         sb.Append('"');
     }
-
-    private static char HexLower(int nibble) => (char)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10);
 
     private static void AppendArray(StringBuilder sb, JsonElement array)
     {
