@@ -122,6 +122,20 @@ public sealed class DisconnectTests(OneSlotServer fixture, ITestOutputHelper out
         Assert.True(earliest - atAbort.Steps <= 2, $"{what} no earlier than step +{earliest - atAbort.Steps} after the abort (the watcher saw every step up to then)");
     }
 
+    /// <summary>
+    /// Watches for <paramref name="condition"/>, runs the client's <paramref name="abort"/>, and asserts the server got
+    /// there within one step of seeing the abort (<see cref="CaptureAbort"/>); the first snapshot showing it.
+    /// </summary>
+    private async Task<EngineStats> AbortWithinOneStepAsync(TaskCompletionSource<EngineStats> aborted, Func<EngineStats, bool> condition, string what, Func<Task> abort)
+    {
+        var watch = await StartWatchAsync(condition, what);
+        await abort();
+        var atAbort = await aborted.Task.WaitAsync(TestTimeouts.Seconds(5));
+        var seen = await watch;
+        AssertWithinOneStep(atAbort, seen, what);
+        return seen;
+    }
+
     private TaskCompletionSource<EngineStats> CaptureAbort()
     {
         var tcs = new TaskCompletionSource<EngineStats>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -149,13 +163,12 @@ public sealed class DisconnectTests(OneSlotServer fixture, ITestOutputHelper out
 
         // Mid-prompt: the slot is taken and part of the prompt is in the KV cache (16 tokens per step).
         var mid = await WaitForAsync(s => s.ActiveSequences == 1 && s.KvCellsUsed > 0 && s.KvCellsUsed < promptTokens / 2, "prompt half evaluated");
-        var watch = await StartWatchAsync(s => s.ActiveSequences == 0, "sequence freed");
-        await cts.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        var freed = await AbortWithinOneStepAsync(aborted, s => s.ActiveSequences == 0, "sequence freed", async () =>
+        {
+            await cts.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        });
 
-        var atAbort = await aborted.Task.WaitAsync(TestTimeouts.Seconds(5));
-        var freed = await watch;
-        AssertWithinOneStep(atAbort, freed, "freed");
         Assert.Equal(0, freed.KvCellsUsed);
         Assert.Equal(before.PromptTokensEvaluated, freed.PromptTokensEvaluated); // the prompt never completed
         Assert.Equal(before.TokensGenerated, freed.TokensGenerated);
@@ -177,12 +190,11 @@ public sealed class DisconnectTests(OneSlotServer fixture, ITestOutputHelper out
         Assert.Equal(1, S.Stats.ActiveSequences);
 
         var generated = S.Stats.TokensGenerated;
-        var watch = await StartWatchAsync(s => s.ActiveSequences == 0, "sequence freed");
-        await cts.CancelAsync();
-        res.Dispose();
-        var atAbort = await aborted.Task.WaitAsync(TestTimeouts.Seconds(5));
-        var freed = await watch;
-        AssertWithinOneStep(atAbort, freed, "freed");
+        var freed = await AbortWithinOneStepAsync(aborted, s => s.ActiveSequences == 0, "sequence freed", async () =>
+        {
+            await cts.CancelAsync();
+            res.Dispose();
+        });
         Assert.True(freed.TokensGenerated - generated < 3000 - 100, "generation must stop long before max_tokens");
         Assert.Equal(0, freed.KvCellsUsed);
         await AssertIdleAsync();
@@ -211,12 +223,11 @@ public sealed class DisconnectTests(OneSlotServer fixture, ITestOutputHelper out
             var (_, _, queueSeen) = await S.ReadyAsync();
             Assert.Equal(1, queueSeen);
 
-            var watch = await StartWatchAsync(s => s.QueueDepth == 0, "queue entry dropped");
-            await ctsB.CancelAsync();
-            resB.Dispose();
-            var atAbort = await aborted.Task.WaitAsync(TestTimeouts.Seconds(5));
-            var dropped = await watch;
-            AssertWithinOneStep(atAbort, dropped, "dropped");
+            var dropped = await AbortWithinOneStepAsync(aborted, s => s.QueueDepth == 0, "queue entry dropped", async () =>
+            {
+                await ctsB.CancelAsync();
+                resB.Dispose();
+            });
             Assert.Equal(1, dropped.ActiveSequences); // A still runs...
             var more = await SseStream.ReadAsync(streamA, ctsA.Token, c => c.Deltas.Count >= 8);
             Assert.True(more.Deltas.Count >= 8, "...and keeps streaming");
@@ -243,12 +254,11 @@ public sealed class DisconnectTests(OneSlotServer fixture, ITestOutputHelper out
         var generated = S.Stats.TokensGenerated;
         var send = S.Client.SendAsync(req, cts.Token);
         await WaitForAsync(s => s.ActiveSequences == 1 && s.TokensGenerated > generated + 10, "generating");
-        var watch = await StartWatchAsync(s => s.ActiveSequences == 0, "sequence freed");
-        await cts.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
-        var atAbort = await aborted.Task.WaitAsync(TestTimeouts.Seconds(5));
-        var freed = await watch;
-        AssertWithinOneStep(atAbort, freed, "freed");
+        var freed = await AbortWithinOneStepAsync(aborted, s => s.ActiveSequences == 0, "sequence freed", async () =>
+        {
+            await cts.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        });
         await AssertIdleAsync();
     }
 
