@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using YoutuServer.Engine.Synthesis;
 using YoutuServer.Tests.Load;
 using YoutuServer.TestSupport;
@@ -10,14 +9,8 @@ namespace YoutuServer.Tests.Api;
 /// The server in process on the tiny model with three random LoRA adapters (synth --lora-for) and two sequence slots,
 /// so that a third request has to queue: what the inference gateway's protocol metrics are asserted against.
 /// </summary>
-public sealed class AdapterServerFixture : WebApplicationFactory<Program>
+public sealed class AdapterServerFixture : TinyServerFactory
 {
-    protected override void ConfigureClient(HttpClient client)
-    {
-        base.ConfigureClient(client);
-        TestTimeouts.Apply(client);
-    }
-
     // Its own alias: the engine gauges of every in-process host share one static meter, keyed by model.
     public const string ModelId = "tiny-youtu-lora";
     public static readonly string[] Adapters = ["sql", "support", "agent"];
@@ -32,19 +25,11 @@ public sealed class AdapterServerFixture : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("Youtu:Model", TinyModelFile.Path);
-        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
-        builder.UseSetting("Youtu:ModelAlias", ModelId);
+        UseTinyModel(builder, TinyModelFile.Path, ModelId, parallel: 2, ctxSize: 1024, threads: 1);
         // A wildcard alias that also matches the adapter "support": the adapter's exact id must win.
-        builder.UseSetting("Youtu:ModelAliasMap:0", "su*=" + ModelId);
-        builder.UseSetting("Youtu:Parallel", "2");
-        builder.UseSetting("Youtu:CtxSize", "1024");
-        builder.UseSetting("Youtu:Threads", "1");
+        UseList(builder, "ModelAliasMap", "su*=" + ModelId);
         builder.UseSetting("Youtu:QueueSize", "16");
-        for (var i = 0; i < Adapters.Length; i++)
-        {
-            builder.UseSetting($"Youtu:Lora:{i}", $"{Adapters[i]}={Files.Value[i]}");
-        }
+        UseList(builder, "Lora", [.. Adapters.Select((id, i) => $"{id}={Files.Value[i]}")]);
     }
 }
 

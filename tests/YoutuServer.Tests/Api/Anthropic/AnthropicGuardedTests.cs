@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using YoutuServer.TestSupport;
 using static YoutuServer.Tests.Api.Anthropic.AnthropicWire;
 
@@ -13,14 +12,8 @@ namespace YoutuServer.Tests.Api.Anthropic;
 /// meet), a 2 rpm rate limit, a 16 KiB body limit, one sequence and a one-request queue (a full queue is 529), pings
 /// every 50 ms, and client model names routed by --model-alias NAME=ID.
 /// </summary>
-public sealed class AnthropicGuardedFixture : WebApplicationFactory<Program>
+public sealed class AnthropicGuardedFixture : TinyServerFactory
 {
-    protected override void ConfigureClient(HttpClient client)
-    {
-        base.ConfigureClient(client);
-        TestTimeouts.Apply(client);
-    }
-
     public const string ModelId = "anthropic-guarded";
     public const string KeyAuth = "sk-anthropic-auth";
     public const string KeyRate = "sk-anthropic-rate";
@@ -30,23 +23,13 @@ public sealed class AnthropicGuardedFixture : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("Youtu:Model", TinyModelFiles.Get(seed: 42));
-        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
-        builder.UseSetting("Youtu:ModelAlias", ModelId);
-        builder.UseSetting("Youtu:ModelAliasMap:0", "claude-*=" + ModelId);
-        builder.UseSetting("Youtu:ModelAliasMap:1", "my-model=" + ModelId);
-        builder.UseSetting("Youtu:Parallel", "1");
+        UseTinyModel(builder, TinyModelFiles.Get(seed: 42), ModelId, parallel: 1, ctxSize: 2048, threads: 2);
+        UseList(builder, "ModelAliasMap", "claude-*=" + ModelId, "my-model=" + ModelId);
         builder.UseSetting("Youtu:QueueSize", "1");
-        builder.UseSetting("Youtu:CtxSize", "2048");
-        builder.UseSetting("Youtu:Threads", "2");
         builder.UseSetting("Youtu:StreamPingSeconds", "0.05");
         builder.UseSetting("Youtu:RateLimitPerMinute", "4");
         builder.UseSetting("Youtu:MaxRequestBodyBytes", "16384");
-        string[] keys = [KeyAuth, KeyRate, KeyBody, KeyQueue, KeyAlias];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            builder.UseSetting($"Youtu:ApiKeys:{i}", keys[i]);
-        }
+        UseList(builder, "ApiKeys", KeyAuth, KeyRate, KeyBody, KeyQueue, KeyAlias);
     }
 }
 

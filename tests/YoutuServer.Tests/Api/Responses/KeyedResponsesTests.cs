@@ -2,33 +2,20 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using YoutuServer.TestSupport;
 
 namespace YoutuServer.Tests.Api.Responses;
 
 /// <summary>A server with API keys and a store of three responses.</summary>
-public sealed class KeyedResponsesFixture : WebApplicationFactory<Program>
+public sealed class KeyedResponsesFixture : TinyServerFactory
 {
-    protected override void ConfigureClient(HttpClient client)
-    {
-        base.ConfigureClient(client);
-        TestTimeouts.Apply(client);
-    }
-
     public const string KeyA = "sk-responses-alpha-0123";
     public const string KeyB = "sk-responses-beta-4567";
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("Youtu:Model", TinyModelFiles.Get(seed: 42));
-        builder.UseSetting("Youtu:Seed", YoutuServer.Tests.Api.ColdEngine.Seed);
-        builder.UseSetting("Youtu:ModelAlias", "responses-keyed");
-        builder.UseSetting("Youtu:Parallel", "2");
-        builder.UseSetting("Youtu:CtxSize", "2048");
-        builder.UseSetting("Youtu:Threads", "2");
-        builder.UseSetting("Youtu:ApiKeys:0", KeyA);
-        builder.UseSetting("Youtu:ApiKeys:1", KeyB);
+        UseTinyModel(builder, TinyModelFiles.Get(seed: 42), "responses-keyed", parallel: 2, ctxSize: 2048, threads: 2);
+        UseList(builder, "ApiKeys", KeyA, KeyB);
         builder.UseSetting("Youtu:ResponsesStoreItems", "3");
     }
 
