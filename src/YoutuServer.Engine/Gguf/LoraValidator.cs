@@ -35,29 +35,13 @@ public static class LoraValidator
             return Fail(shown, ValidationCode.MissingFile, "adapter file not found");
         }
 
-        GgufFile file;
-        try
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
-            file = GgufReader.Read(stream);
-        }
-        catch (GgufFormatException e)
-        {
-            return Fail(shown, ValidationCodes.Of(e.Kind), e.Message);
-        }
-        catch (Exception e)
-        {
-            return Fail(shown, ValidationCode.Unreadable, $"cannot read the adapter file: {e.Message}");
-        }
-
-        try
-        {
-            return Check(shown, file, baseModel);
-        }
-        catch (Exception e)
-        {
-            return Fail(shown, ValidationCode.Malformed, $"validation failed unexpectedly: {e.GetType().Name}: {e.Message}");
-        }
+        return ValidationCodes.ReadAndCheck(
+            () =>
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
+                return GgufReader.Read(stream);
+            },
+            "adapter", file => Check(shown, file, baseModel), (code, message) => Fail(shown, code, message));
     }
 
     private static LoraValidationResult Check(string path, GgufFile f, GgufFile baseModel)

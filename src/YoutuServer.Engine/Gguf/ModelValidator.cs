@@ -69,44 +69,16 @@ public sealed class ModelValidator
     /// <summary>Validates a GGUF image in a seekable stream (read from position 0).</summary>
     public ValidationResult Validate(Stream stream, string displayName = "<stream>")
     {
-        displayName ??= "<stream>";
-        GgufFile file;
-        try
-        {
-            file = GgufReader.Read(stream);
-        }
-        catch (GgufFormatException e)
-        {
-            return Failed(displayName, ValidationCodes.Of(e.Kind), e.Message);
-        }
-        catch (Exception e)
-        {
-            return Failed(displayName, ValidationCode.Unreadable, $"cannot read the model file: {e.Message}");
-        }
-
-        try
-        {
-            return new Checker(file, displayName).Run();
-        }
-        catch (Exception e)
-        {
-            // Defensive: a bug in a check must not take the server down either.
-            return Failed(displayName, ValidationCode.Malformed, $"validation failed unexpectedly: {e.GetType().Name}: {e.Message}");
-        }
+        var shown = displayName ?? "<stream>";
+        return ValidationCodes.ReadAndCheck(() => GgufReader.Read(stream), "model", file => new Checker(file, shown).Run(), (code, message) => Failed(shown, code, message));
     }
 
     /// <summary>Validates an already parsed file (e.g. a header-only image); data placement is checked against <see cref="GgufFile.FileLength"/>.</summary>
     public ValidationResult Validate(GgufFile file, string displayName = "<gguf>")
     {
         ArgumentNullException.ThrowIfNull(file);
-        try
-        {
-            return new Checker(file, displayName ?? "<gguf>").Run();
-        }
-        catch (Exception e)
-        {
-            return Failed(displayName ?? "<gguf>", ValidationCode.Malformed, $"validation failed unexpectedly: {e.GetType().Name}: {e.Message}");
-        }
+        var shown = displayName ?? "<gguf>";
+        return ValidationCodes.Check(file, f => new Checker(f, shown).Run(), (code, message) => Failed(shown, code, message));
     }
 
     /// <summary>Problems with where the tensor data lies (bounds, alignment, overlap, packing), for any GGUF.</summary>

@@ -3,9 +3,45 @@ using System.Text;
 
 namespace YoutuServer.Engine.Gguf;
 
-/// <summary>The validation category of a file the GGUF reader could not read.</summary>
+/// <summary>The validation category of a file the GGUF reader could not read, and the read-then-check both validators run.</summary>
 internal static class ValidationCodes
 {
+    /// <summary>
+    /// Reads a GGUF image with <paramref name="read"/> and checks it (<see cref="Check{T}"/>); a file the reader rejects
+    /// or cannot read becomes <paramref name="fail"/> with its code and message (<paramref name="what"/>: "model", "adapter").
+    /// </summary>
+    public static T ReadAndCheck<T>(Func<GgufFile> read, string what, Func<GgufFile, T> check, Func<ValidationCode, string, T> fail)
+    {
+        GgufFile file;
+        try
+        {
+            file = read();
+        }
+        catch (GgufFormatException e)
+        {
+            return fail(Of(e.Kind), e.Message);
+        }
+        catch (Exception e)
+        {
+            return fail(ValidationCode.Unreadable, $"cannot read the {what} file: {e.Message}");
+        }
+
+        return Check(file, check, fail);
+    }
+
+    /// <summary>Runs <paramref name="check"/>; if it throws (a bug in a check must not take the server down), <paramref name="fail"/> as malformed.</summary>
+    public static T Check<T>(GgufFile file, Func<GgufFile, T> check, Func<ValidationCode, string, T> fail)
+    {
+        try
+        {
+            return check(file);
+        }
+        catch (Exception e)
+        {
+            return fail(ValidationCode.Malformed, $"validation failed unexpectedly: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
     public static ValidationCode Of(GgufErrorKind kind) => kind switch
     {
         GgufErrorKind.BadMagic => ValidationCode.NotGguf,
