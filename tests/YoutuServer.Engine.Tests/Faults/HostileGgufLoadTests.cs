@@ -14,19 +14,11 @@ namespace YoutuServer.Engine.Tests.Faults;
 [Collection("engine")]
 public sealed class HostileGgufLoadTests : IDisposable
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "youtu-tests", $"hostile-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private readonly ScratchGgufDir files = new("hostile");
 
-    public HostileGgufLoadTests() => Directory.CreateDirectory(dir);
+    public void Dispose() => files.Dispose();
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    private string Write(string name, byte[] bytes)
-    {
-        var safe = string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_'));
-        var path = Path.Combine(dir, (safe.Length > 80 ? safe[..80] : safe) + ".gguf");
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
+    private string Write(string name, byte[] bytes) => files.Write(name, bytes);
 
     private static EngineOptions Options(string path) => new() { ModelPath = path, Threads = 1 };
 

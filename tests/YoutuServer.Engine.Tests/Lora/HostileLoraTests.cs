@@ -13,20 +13,13 @@ namespace YoutuServer.Engine.Tests.Lora;
 [Collection("engine")]
 public sealed class HostileLoraTests : IDisposable
 {
-    private readonly string dir = Path.Combine(Path.GetTempPath(), "youtu-tests", $"hostile-lora-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private readonly ScratchGgufDir files = new("hostile-lora");
 
-    public HostileLoraTests() => Directory.CreateDirectory(dir);
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => files.Dispose();
 
     private static RawGguf Valid() => RawGguf.From(File.ReadAllBytes(LoraFiles.Get(1)));
 
-    private string Write(string name, byte[] bytes)
-    {
-        var path = Path.Combine(dir, name + ".gguf");
-        File.WriteAllBytes(path, bytes);
-        return path;
-    }
+    private string Write(string name, byte[] bytes) => files.Write(name, bytes);
 
     private static ModelLoadException? TryLoad(LlamaModel model, string path)
     {
