@@ -41,6 +41,14 @@ public sealed class ConstraintConflictTests
         return ban;
     }
 
+    /// <summary>The choice ended well: no error, finish_reason stop, exactly <paramref name="text"/>.</summary>
+    private static void AssertStopped(GenerationChoice c, string text)
+    {
+        Assert.Null(c.Error);
+        Assert.Equal(FinishReason.Stop, c.FinishReason);
+        Assert.Equal(text, c.Text);
+    }
+
     private static Dictionary<int, float> BanEndOfGeneration(InferenceEngine e) =>
         e.Model.EndOfGenerationTokens.ToDictionary(t => t, _ => float.NegativeInfinity);
 
@@ -52,10 +60,7 @@ public sealed class ConstraintConflictTests
     {
         await using var engine = await Start();
         var r = await engine.GenerateAsync(Req(engine, "root ::= \"{}\"\n", seed) with { IgnoreEos = true });
-        var c = r.Choices[0];
-        Assert.Null(c.Error);
-        Assert.Equal(FinishReason.Stop, c.FinishReason);
-        Assert.Equal("{}", c.Text);
+        AssertStopped(r.Choices[0], "{}");
     }
 
     [Fact]
@@ -63,11 +68,8 @@ public sealed class ConstraintConflictTests
     {
         await using var engine = await Start();
         var r = await engine.GenerateAsync(Req(engine, "root ::= \"{}\"\n", 4) with { MinTokens = 6 });
-        var c = r.Choices[0];
-        Assert.Null(c.Error);
-        Assert.Equal(FinishReason.Stop, c.FinishReason);
-        Assert.Equal("{}", c.Text);
-        Assert.True(c.CompletionTokens < 6);
+        AssertStopped(r.Choices[0], "{}");
+        Assert.True(r.Choices[0].CompletionTokens < 6);
     }
 
     [Fact]
@@ -76,10 +78,7 @@ public sealed class ConstraintConflictTests
         await using var engine = await Start();
         var req = Req(engine, "root ::= \"{}\"\n", 5);
         var r = await engine.GenerateAsync(req with { Sampling = req.Sampling with { LogitBias = BanEndOfGeneration(engine) } });
-        var c = r.Choices[0];
-        Assert.Null(c.Error);
-        Assert.Equal(FinishReason.Stop, c.FinishReason);
-        Assert.Equal("{}", c.Text);
+        AssertStopped(r.Choices[0], "{}");
     }
 
     [Fact]
@@ -88,9 +87,7 @@ public sealed class ConstraintConflictTests
         await using var engine = await Start();
         var req = Req(engine, "root ::= \"{}\"\n", 6) with { IgnoreEos = true, MinTokens = 5 };
         var r = await engine.GenerateAsync(req with { Sampling = req.Sampling with { LogitBias = BanEndOfGeneration(engine) } });
-        Assert.Null(r.Choices[0].Error);
-        Assert.Equal(FinishReason.Stop, r.Choices[0].FinishReason);
-        Assert.Equal("{}", r.Choices[0].Text);
+        AssertStopped(r.Choices[0], "{}");
     }
 
     [Theory]
@@ -102,10 +99,7 @@ public sealed class ConstraintConflictTests
         var req = Req(engine, "root ::= \"hello\"\n", 7);
         var sampling = req.Sampling with { LogitBias = BanPrefixesOf(engine, "hello"), Temperature = greedy ? 0 : 1 };
         var r = await engine.GenerateAsync(req with { Sampling = sampling, IgnoreEos = true });
-        var c = r.Choices[0];
-        Assert.Null(c.Error);
-        Assert.Equal(FinishReason.Stop, c.FinishReason);
-        Assert.Equal("hello", c.Text);
+        AssertStopped(r.Choices[0], "hello");
     }
 
     [Fact]
@@ -194,21 +188,11 @@ public sealed class ConstraintConflictTests
         await using var engine = await InferenceEngine.StartAsync(options);
         var complete = Req(engine, "root ::= \"{}\"\n", 9) with { IgnoreEos = true, MinTokens = 5, N = 4 };
         var r = await engine.GenerateAsync(complete with { Sampling = complete.Sampling with { LogitBias = BanEndOfGeneration(engine) } });
-        Assert.All(r.Choices, c =>
-        {
-            Assert.Null(c.Error);
-            Assert.Equal(FinishReason.Stop, c.FinishReason);
-            Assert.Equal("{}", c.Text);
-        });
+        Assert.All(r.Choices, c => AssertStopped(c, "{}"));
 
         var hello = Req(engine, "root ::= \"hello\"\n", 10) with { IgnoreEos = true, N = 4 };
         r = await engine.GenerateAsync(hello with { Sampling = hello.Sampling with { LogitBias = BanPrefixesOf(engine, "hello") } });
-        Assert.All(r.Choices, c =>
-        {
-            Assert.Null(c.Error);
-            Assert.Equal(FinishReason.Stop, c.FinishReason);
-            Assert.Equal("hello", c.Text);
-        });
+        Assert.All(r.Choices, c => AssertStopped(c, "hello"));
 
         Assert.True(engine.Stats.ParallelSampledSteps > 0);
     }
