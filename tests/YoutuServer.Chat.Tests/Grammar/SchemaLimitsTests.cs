@@ -19,33 +19,30 @@ public sealed class SchemaLimitsTests
 
     private static UnsupportedSchemaException QuickRefusal(string schema) => Quick(() => Refused(schema));
 
-    [Fact]
-    public void Deep_nesting_is_refused()
+    /// <summary>Arrays of arrays <paramref name="depth"/> deep around an integer.</summary>
+    private static string NestedArrays(int depth)
     {
         var sb = new StringBuilder();
-        const int Depth = 200;
-        for (var i = 0; i < Depth; i++)
+        for (var i = 0; i < depth; i++)
         {
             sb.Append("""{"type": "array", "items": """);
         }
 
-        sb.Append("""{"type": "integer"}""").Append('}', Depth);
-        var e = QuickRefusal(sb.ToString());
+        return sb.Append("""{"type": "integer"}""").Append('}', depth).ToString();
+    }
+
+    [Fact]
+    public void Deep_nesting_is_refused()
+    {
+        var e = QuickRefusal(NestedArrays(200));
         Assert.Contains("too complex", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Nesting_within_the_limit_works()
     {
-        var sb = new StringBuilder();
         const int Depth = 30;
-        for (var i = 0; i < Depth; i++)
-        {
-            sb.Append("""{"type": "array", "items": """);
-        }
-
-        sb.Append("""{"type": "integer"}""").Append('}', Depth);
-        var g = Gbnf(sb.ToString());
+        var g = Gbnf(NestedArrays(Depth));
         GrammarAssert.Accepts(g, new string('[', Depth) + "7" + new string(']', Depth));
     }
 
