@@ -156,6 +156,17 @@ internal static partial class DeploymentFiles
             .SelectMany(f => OperationalPathRegex().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
             .ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>Where the server maps /health/* paths at all, it maps both probes the deployment files use.</summary>
+    public static void AssertProbePathsMapped()
+    {
+        var mapped = MappedOperationalPaths();
+        if (mapped.Any(p => p.StartsWith("/health/", StringComparison.Ordinal)))
+        {
+            Assert.Contains("/health/ready", mapped);
+            Assert.Contains("/health/live", mapped);
+        }
+    }
+
     public static int DefaultPort => new ServerOptions().Port;
 
     public static int DefaultDrainSeconds => new ServerOptions().DrainTimeoutSeconds;

@@ -155,12 +155,7 @@ public sealed class DeploymentFilesTests
         Assert.Contains("/health/ready", health.Args, StringComparison.Ordinal);
         Assert.Contains("${YOUTU__PORT:-8080}", health.Args, StringComparison.Ordinal);
         Assert.Matches(@"apt-get install [^\n]*\bcurl\b", runtimeRuns);
-        var mapped = MappedOperationalPaths();
-        if (mapped.Any(p => p.StartsWith("/health/", StringComparison.Ordinal)))
-        {
-            Assert.Contains("/health/ready", mapped);
-            Assert.Contains("/health/live", mapped);
-        }
+        AssertProbePathsMapped();
     }
 
     [Fact]

@@ -107,12 +107,7 @@ public sealed class KubernetesManifestTests
         // The model load gets minutes before liveness may restart the pod.
         var startupBudget = Int(Scalar(server, "startupProbe", "periodSeconds")) * Int(Scalar(server, "startupProbe", "failureThreshold"));
         Assert.True(startupBudget >= 300, $"startupProbe allows only {startupBudget}s for the model load");
-        var mapped = MappedOperationalPaths();
-        if (mapped.Any(p => p.StartsWith("/health/", StringComparison.Ordinal)))
-        {
-            Assert.Contains("/health/ready", mapped);
-            Assert.Contains("/health/live", mapped);
-        }
+        AssertProbePathsMapped();
     }
 
     [Fact]
