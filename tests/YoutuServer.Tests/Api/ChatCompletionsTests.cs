@@ -3,14 +3,13 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using static YoutuServer.Tests.Api.HttpJson;
 
 namespace YoutuServer.Tests.Api;
 
 [Collection("server")]
 public sealed class ChatCompletionsTests(ServerFixture server)
 {
-    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
-
     private static string Chat(string extra = "", string content = "Hi") =>
         $$"""{"model":"{{ServerFixture.ModelId}}","messages":[{"role":"user","content":"{{content}}"}],"max_tokens":8,"seed":1,"enable_thinking":false{{extra}}}""";
 

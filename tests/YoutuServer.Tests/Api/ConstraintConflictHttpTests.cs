@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using static YoutuServer.Tests.Api.HttpJson;
 
 namespace YoutuServer.Tests.Api;
 
@@ -14,8 +15,6 @@ namespace YoutuServer.Tests.Api;
 [Collection("server")]
 public sealed class ConstraintConflictHttpTests(ServerFixture server)
 {
-    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
-
     // Fuzz case #372 (seed 20251124) verbatim but for the model name and a seed: json_schema with recursive $refs,
     // thinking on, reasoning_budget 2, ignore_eos, min_tokens 1, max_completion_tokens 4. On fresh clones it answered
     // 500 "no token is allowed by the grammar at this point" whenever the drawn seed completed the JSON early.

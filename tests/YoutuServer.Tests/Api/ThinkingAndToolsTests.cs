@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using static YoutuServer.Tests.Api.HttpJson;
 
 namespace YoutuServer.Tests.Api;
 
@@ -9,8 +10,6 @@ namespace YoutuServer.Tests.Api;
 [Collection("server")]
 public sealed class ThinkingAndToolsTests(ServerFixture server)
 {
-    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
-
     private async Task<int> TokenId(HttpClient client, string text)
     {
         var res = await client.PostAsync("/tokenize", Body(JsonSerializer.Serialize(new { content = text })));

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using YoutuServer.Tests.Api;
+using static YoutuServer.Tests.Api.HttpJson;
 
 namespace YoutuServer.Tests.Web;
 
@@ -9,8 +10,6 @@ namespace YoutuServer.Tests.Web;
 [Collection("server")]
 public sealed class SimpleChatTests(ServerFixture server)
 {
-    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
-
     private async Task<(HttpStatusCode Status, JsonNode Json)> PostAsync(string json)
     {
         using var client = server.CreateClient();
