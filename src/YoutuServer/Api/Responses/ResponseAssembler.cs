@@ -39,7 +39,7 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
                 text.Append(e.Text);
                 if (emit is not null)
                 {
-                    await EmitAsync(new ResponseStreamEvent { Type = "response.reasoning_text.delta", ItemId = current!.Id, OutputIndex = outputIndex, ContentIndex = 0, Delta = e.Text });
+                    await EmitAsync(new ResponseStreamEvent { Type = "response.reasoning.delta", ItemId = current!.Id, OutputIndex = outputIndex, ContentIndex = 0, Delta = e.Text });
                 }
 
                 break;
@@ -112,7 +112,7 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
         {
             case "reasoning":
                 item.Content = [new ContentPart { Type = "reasoning_text", Text = full }];
-                await EmitAsync(new ResponseStreamEvent { Type = "response.reasoning_text.done", ItemId = item.Id, OutputIndex = outputIndex, ContentIndex = 0, Text = full });
+                await EmitAsync(new ResponseStreamEvent { Type = "response.reasoning.done", ItemId = item.Id, OutputIndex = outputIndex, ContentIndex = 0, Text = full });
                 if (summaries)
                 {
                     // A 2B model's thinking is short: the summary is the reasoning itself.

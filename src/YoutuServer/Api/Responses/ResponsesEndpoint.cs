@@ -30,6 +30,62 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
 
     private readonly ILogger logger = loggers.CreateLogger("YoutuServer.Api.Responses");
 
+    /// <summary>
+    /// The text format as sent, or <c>{"type":"text"}</c>; a <c>json_schema</c> one with every field the Open Responses
+    /// JsonSchemaResponseFormat requires: <c>description</c> null when not sent, and <c>strict</c> true when not sent
+    /// (a grammar holds the output to the schema whatever <c>strict</c> says).
+    /// </summary>
+    internal static JsonElement EchoFormat(JsonElement? format)
+    {
+        if (format is not { ValueKind: JsonValueKind.Object } f)
+        {
+            return TextFormat;
+        }
+
+        if (!f.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "json_schema")
+        {
+            return f;
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            var (name, description, strict) = (false, false, false);
+            foreach (var p in f.EnumerateObject())
+            {
+                if (p.NameEquals("strict") && p.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    continue;
+                }
+
+                name |= p.NameEquals("name");
+                description |= p.NameEquals("description");
+                strict |= p.NameEquals("strict");
+                p.WriteTo(w);
+            }
+
+            if (!name)
+            {
+                w.WriteString("name", "response");
+            }
+
+            if (!description)
+            {
+                w.WriteNull("description");
+            }
+
+            if (!strict)
+            {
+                w.WriteBoolean("strict", true);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+    }
+
     public override JsonTypeInfo<ResponsesRequest> RequestType => ResponsesJsonContext.Wire.ResponsesRequest;
     public override GenerationOperation Operation => Span;
     public override IErrorShape ErrorShape => OpenAIErrorShape.Instance;
@@ -47,7 +103,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
                 "(hosted tools are skipped and named in the x-youtu-skipped-tools header), grammar-enforced tool_choice and text.format, " +
                 "reasoning.effort, previous_response_id and stored responses, encrypted reasoning with include=[\"reasoning.encrypted_content\"]. " +
                 "With stream=true: `event:` + `data:` pairs response.created, response.in_progress, response.output_item.added, " +
-                "response.reasoning_text.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
+                "response.reasoning.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
                 "response.function_call_arguments.delta/.done, response.output_item.done, then response.completed | response.incomplete | response.failed.")
             .Produces<ResponseObject>(200, "application/json", "text/event-stream")
             .Produces<ErrorResponse>(400, "application/json").Produces<ErrorResponse>(401, "application/json")
@@ -139,7 +195,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             Reasoning = new ReasoningEcho { Effort = mapped.Effort, Summary = request.Reasoning?.Summary ?? request.Reasoning?.GenerateSummary },
             Store = request.Store ?? true,
             Temperature = request.Temperature ?? Math.Round(sampling.Temperature, 4),
-            Text = new TextEcho { Format = request.Text?.Format is { ValueKind: JsonValueKind.Object } f ? f : TextFormat, Verbosity = request.Text?.Verbosity },
+            Text = new TextEcho { Format = EchoFormat(request.Text?.Format), Verbosity = request.Text?.Verbosity },
             ToolChoice = request.ToolChoice is { ValueKind: JsonValueKind.String or JsonValueKind.Object } tc ? tc : AutoChoice,
             Tools = ResponsesRequestMapper.EchoTools(request.Tools),
             TopP = request.TopP ?? Math.Round(sampling.TopP, 4),
