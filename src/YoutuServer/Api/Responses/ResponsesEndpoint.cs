@@ -31,6 +31,39 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     private readonly ILogger logger = loggers.CreateLogger("YoutuServer.Api.Responses");
 
     /// <summary>
+    /// The tool choice as sent, or <c>"auto"</c>; an <c>allowed_tools</c> one with the <c>mode</c> that applied (auto when
+    /// not sent), which the Open Responses AllowedToolChoice requires.
+    /// </summary>
+    internal static JsonElement EchoToolChoice(JsonElement? choice)
+    {
+        if (choice is not { ValueKind: JsonValueKind.String or JsonValueKind.Object } c)
+        {
+            return AutoChoice;
+        }
+
+        if (c.ValueKind != JsonValueKind.Object || c.TryGetProperty("mode", out _)
+            || !c.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "allowed_tools")
+        {
+            return c;
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var p in c.EnumerateObject())
+            {
+                p.WriteTo(w);
+            }
+
+            w.WriteString("mode", "auto");
+            w.WriteEndObject();
+        }
+
+        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+    }
+
+    /// <summary>
     /// The text format as sent, or <c>{"type":"text"}</c>; a <c>json_schema</c> one with every field the Open Responses
     /// JsonSchemaResponseFormat requires: <c>description</c> null when not sent, and <c>strict</c> true when not sent
     /// (a grammar holds the output to the schema whatever <c>strict</c> says).
@@ -196,7 +229,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             Store = request.Store ?? true,
             Temperature = request.Temperature ?? Math.Round(sampling.Temperature, 4),
             Text = new TextEcho { Format = EchoFormat(request.Text?.Format), Verbosity = request.Text?.Verbosity },
-            ToolChoice = request.ToolChoice is { ValueKind: JsonValueKind.String or JsonValueKind.Object } tc ? tc : AutoChoice,
+            ToolChoice = EchoToolChoice(request.ToolChoice),
             Tools = ResponsesRequestMapper.EchoTools(request.Tools),
             TopP = request.TopP ?? Math.Round(sampling.TopP, 4),
             PresencePenalty = request.PresencePenalty ?? 0,

@@ -154,6 +154,20 @@ public sealed class OpenResponsesConformanceTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task An_allowed_tools_choice_is_echoed_with_the_mode_that_applied()
+    {
+        using var client = Client();
+        var body = $$"""
+            {"model":"{{Model}}","input":{{JsonSerializer.Serialize(Unique("Weather?"))}},"max_output_tokens":16,"reasoning":{"effort":"none"},"tools":[{{WeatherTool}}],
+             "tool_choice":{"type":"allowed_tools","tools":[{"type":"function","name":"get_weather"}]} }
+            """;
+        var r = await ConformingAsync(client, body);
+        Assert.Equal("allowed_tools", r["tool_choice"]!["type"]!.GetValue<string>());
+        Assert.Equal("auto", r["tool_choice"]!["mode"]!.GetValue<string>());
+        Assert.Equal("get_weather", r["tool_choice"]!["tools"]![0]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_stored_response_and_its_continuation_conform_as_created_and_as_retrieved()
     {
         using var client = Client();
