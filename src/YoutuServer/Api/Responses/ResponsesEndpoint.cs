@@ -47,20 +47,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             return c;
         }
 
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            foreach (var p in c.EnumerateObject())
-            {
-                p.WriteTo(w);
-            }
-
-            w.WriteString("mode", "auto");
-            w.WriteEndObject();
-        }
-
-        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+        return WithProperties(c, static _ => true, static w => w.WriteString("mode", "auto"));
     }
 
     /// <summary>
@@ -80,39 +67,45 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             return f;
         }
 
+        // strict: null is left out (the echo says what applied); the fields the specification requires are added.
+        return WithProperties(
+            f,
+            static p => !p.NameEquals("strict") || p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+            w =>
+            {
+                if (!f.TryGetProperty("name", out _))
+                {
+                    w.WriteString("name", "response");
+                }
+
+                if (!f.TryGetProperty("description", out _))
+                {
+                    w.WriteNull("description");
+                }
+
+                if (!f.TryGetProperty("strict", out var s) || s.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    w.WriteBoolean("strict", true);
+                }
+            });
+    }
+
+    /// <summary>The object with the properties <paramref name="keep"/> keeps, then what <paramref name="append"/> writes.</summary>
+    private static JsonElement WithProperties(JsonElement o, Func<JsonProperty, bool> keep, Action<Utf8JsonWriter> append)
+    {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            var (name, description, strict) = (false, false, false);
-            foreach (var p in f.EnumerateObject())
+            foreach (var p in o.EnumerateObject())
             {
-                if (p.NameEquals("strict") && p.Value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                if (keep(p))
                 {
-                    continue;
+                    p.WriteTo(w);
                 }
-
-                name |= p.NameEquals("name");
-                description |= p.NameEquals("description");
-                strict |= p.NameEquals("strict");
-                p.WriteTo(w);
             }
 
-            if (!name)
-            {
-                w.WriteString("name", "response");
-            }
-
-            if (!description)
-            {
-                w.WriteNull("description");
-            }
-
-            if (!strict)
-            {
-                w.WriteBoolean("strict", true);
-            }
-
+            append(w);
             w.WriteEndObject();
         }
 
