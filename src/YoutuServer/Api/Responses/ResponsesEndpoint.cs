@@ -18,8 +18,10 @@ namespace YoutuServer.Api.Responses;
 /// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
 /// items and events (<see cref="ResponseAssembler"/>).
 /// </summary>
-internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
+internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ServerOptions options, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
 {
+    private readonly ReasoningEventNames reasoningEvents = ReasoningEventNames.From(options.ResponsesReasoningEvents);
+
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
 
     /// <summary>Set when <c>truncation: "auto"</c> dropped input: how many of the oldest messages went.</summary>
@@ -187,7 +189,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         }
 
         var stream = request.Stream ?? false;
-        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope, Connection);
+        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope, Connection, reasoningEvents);
         return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer)
         {
             Names = mapped.Names,
@@ -241,7 +243,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     /// deltas, then completed, incomplete or failed). A stored response is stored before its last event goes out.
     /// </summary>
     private sealed class ResponsesResultWriter(bool stream, ResponsesRequest request, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
-        IResponseStore store, TenantId tenant, SealScope seal, ResponsesConnectionState? connection) : ResultWriter(stream)
+        IResponseStore store, TenantId tenant, SealScope seal, ResponsesConnectionState? connection, ReasoningEventNames reasoningEvents) : ResultWriter(stream)
     {
         private ResponseObject? response;
         private ResponseAssembler? assembler;
@@ -254,7 +256,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             Func<ResponseStreamEvent, ValueTask>? emit = Stream
                 ? e => sink.WriteEventAsync(e.Type, e, ResponsesJsonContext.Wire.ResponseStreamEvent, cancellationToken)
                 : null;
-            assembler = new ResponseAssembler(response, mapped, summaries, includeSealed ? seal.Seal : null, emit);
+            assembler = new ResponseAssembler(response, mapped, summaries, includeSealed ? seal.Seal : null, emit, reasoningEvents);
             if (Stream)
             {
                 await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.created", Response = response });

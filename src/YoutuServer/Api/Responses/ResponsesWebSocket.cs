@@ -63,7 +63,7 @@ internal static partial class ResponsesWebSocket
         var logger = loggers.CreateLogger("YoutuServer.Api.Responses.WebSocket");
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         using var state = new ResponsesConnectionState(host);
-        var services = new Services(http, lifecycle, new ResponsesEndpoint(host, store, seal, loggers) { Connection = state });
+        var services = new Services(http, lifecycle, new ResponsesEndpoint(host, store, seal, options, loggers) { Connection = state });
         if (connections.Enter() > options.WsMaxConnections)
         {
             try
