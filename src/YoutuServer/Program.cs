@@ -45,6 +45,7 @@ static int Usage(int code, string? error = null)
                     --rate-limit N/min --max-body-bytes N --drain-timeout S --log-json --log-prompts --otlp-endpoint URL
                     --model-alias NAME (the served model's name) --model-alias NAME=ID (repeatable: a client's model
                     name routed to the served model; NAME may end in *, e.g. 'claude-*=youtu-llm-2b') --stream-ping S
+                    --responses-reasoning-events openai|open-responses (reasoning event names on /v1/responses streams)
                     --ws-max-connections N --ws-idle-timeout S --ws-max-message-bytes N --ws-max-lifetime MIN
                     (Responses WebSocket mode, GET /v1/responses: 64, 600 s, the body limit, 60 min)
                     --parallel N --ctx-size N --batch-size N --gpu-layers N --flash-attn -1|0|1 --extra-bufts on|off --mmap on|off

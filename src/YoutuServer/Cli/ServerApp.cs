@@ -38,6 +38,7 @@ internal static partial class ServerApp
         ["cpu-variant"] = "CpuVariant",
         ["thinking"] = "Thinking",
         ["reasoning-format"] = "ReasoningFormat",
+        ["responses-reasoning-events"] = "ResponsesReasoningEvents",
         ["reasoning-budget"] = "ReasoningBudget",
         ["chat-format"] = "ChatFormat",
         ["default-max-tokens"] = "DefaultMaxTokens",

@@ -66,6 +66,12 @@ internal sealed class ServerOptions
     public bool Thinking { get; set; } = true;
     /// <summary>parsed: reasoning_content; raw: think tags stay in content.</summary>
     public string ReasoningFormat { get; set; } = "parsed";
+    /// <summary>
+    /// Names of the Responses stream's reasoning-text events (<c>--responses-reasoning-events</c>): <c>openai</c> (the
+    /// default: <c>response.reasoning_text.delta/.done</c>, what OpenAI's API sends and the SDKs, Codex and the Agents
+    /// SDK read) or <c>open-responses</c> (<c>response.reasoning.delta/.done</c>, the Open Responses specification's names).
+    /// </summary>
+    public string ResponsesReasoningEvents { get; set; } = "openai";
     /// <summary>Server-wide thinking budget in tokens; -1 = unlimited.</summary>
     public int ReasoningBudget { get; set; } = -1;
     /// <summary>auto | youtu | a llama.cpp built-in template name (chatml, llama3, ...).</summary>

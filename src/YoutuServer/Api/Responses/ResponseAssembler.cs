@@ -2,6 +2,7 @@ using System.Text;
 using YoutuServer.Api.Common;
 using YoutuServer.Chat.Parsing;
 using YoutuServer.Generation;
+using YoutuServer.Hosting;
 
 namespace YoutuServer.Api.Responses;
 
@@ -10,7 +11,7 @@ namespace YoutuServer.Api.Responses;
 /// when streaming, into the matching events with increasing <c>sequence_number</c>. The same code builds the
 /// non-streaming response, so both agree item for item.
 /// </summary>
-internal sealed class ResponseAssembler(ResponseObject response, MappedResponsesRequest mapped, bool summaries, Func<string, string>? seal, Func<ResponseStreamEvent, ValueTask>? emit)
+internal sealed class ResponseAssembler(ResponseObject response, MappedResponsesRequest mapped, bool summaries, Func<string, string>? seal, Func<ResponseStreamEvent, ValueTask>? emit, ReasoningEventNames names)
 {
     private readonly StringBuilder text = new();
     private ResponseItem? current;
@@ -39,7 +40,7 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
                 text.Append(e.Text);
                 if (emit is not null)
                 {
-                    await EmitAsync(new ResponseStreamEvent { Type = "response.reasoning_text.delta", ItemId = current!.Id, OutputIndex = outputIndex, ContentIndex = 0, Delta = e.Text });
+                    await EmitAsync(new ResponseStreamEvent { Type = names.Delta, ItemId = current!.Id, OutputIndex = outputIndex, ContentIndex = 0, Delta = e.Text });
                 }
 
                 break;
@@ -112,7 +113,7 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
         {
             case "reasoning":
                 item.Content = [new ContentPart { Type = "reasoning_text", Text = full }];
-                await EmitAsync(new ResponseStreamEvent { Type = "response.reasoning_text.done", ItemId = item.Id, OutputIndex = outputIndex, ContentIndex = 0, Text = full });
+                await EmitAsync(new ResponseStreamEvent { Type = names.Done, ItemId = item.Id, OutputIndex = outputIndex, ContentIndex = 0, Text = full });
                 if (summaries)
                 {
                     // A 2B model's thinking is short: the summary is the reasoning itself.
@@ -160,4 +161,21 @@ internal sealed class ResponseAssembler(ResponseObject response, MappedResponses
         part = null;
         text.Clear();
     }
+}
+
+/// <summary>
+/// The two names the reasoning text's stream events go by (<c>--responses-reasoning-events</c>): OpenAI's API (the
+/// default, what the OpenAI SDKs, Codex and the Agents SDK read) or the Open Responses specification's.
+/// </summary>
+internal sealed record ReasoningEventNames(string Delta, string Done)
+{
+    public static readonly ReasoningEventNames OpenAI = new("response.reasoning_text.delta", "response.reasoning_text.done");
+    public static readonly ReasoningEventNames OpenResponses = new("response.reasoning.delta", "response.reasoning.done");
+
+    public static ReasoningEventNames From(string? setting) => setting?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "openai" => OpenAI,
+        "open-responses" or "openresponses" => OpenResponses,
+        _ => throw new ConfigurationException($"--responses-reasoning-events must be 'openai' or 'open-responses', not '{setting}'."),
+    };
 }

@@ -18,8 +18,10 @@ namespace YoutuServer.Api.Responses;
 /// becomes a <see cref="GenerationIntent"/> (<see cref="ResponsesRequestMapper"/>), the result stream becomes output
 /// items and events (<see cref="ResponseAssembler"/>).
 /// </summary>
-internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
+internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore store, ReasoningSeal seal, ServerOptions options, ILoggerFactory loggers) : GenerationAdapter<ResponsesRequest>
 {
+    private readonly ReasoningEventNames reasoningEvents = ReasoningEventNames.From(options.ResponsesReasoningEvents);
+
     public const string SkippedToolsHeader = "x-youtu-skipped-tools";
 
     /// <summary>Set when <c>truncation: "auto"</c> dropped input: how many of the oldest messages went.</summary>
@@ -29,6 +31,88 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     private static readonly JsonElement TextFormat = JsonDocument.Parse("{\"type\":\"text\"}").RootElement.Clone();
 
     private readonly ILogger logger = loggers.CreateLogger("YoutuServer.Api.Responses");
+
+    /// <summary>
+    /// The tool choice as sent, or <c>"auto"</c>; an <c>allowed_tools</c> one with the <c>mode</c> that applied (auto when
+    /// not sent), which the Open Responses AllowedToolChoice requires.
+    /// </summary>
+    internal static JsonElement EchoToolChoice(JsonElement? choice)
+    {
+        if (choice is not { ValueKind: JsonValueKind.String or JsonValueKind.Object } c)
+        {
+            return AutoChoice;
+        }
+
+        if (c.ValueKind != JsonValueKind.Object || c.TryGetProperty("mode", out _)
+            || !c.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "allowed_tools")
+        {
+            return c;
+        }
+
+        return WithProperties(c, static _ => true, static w => w.WriteString("mode", "auto"));
+    }
+
+    /// <summary>
+    /// The text format as sent, or <c>{"type":"text"}</c>; a <c>json_schema</c> one with every field the Open Responses
+    /// JsonSchemaResponseFormat requires: <c>description</c> null when not sent, and <c>strict</c> true when not sent
+    /// (a grammar holds the output to the schema whatever <c>strict</c> says).
+    /// </summary>
+    internal static JsonElement EchoFormat(JsonElement? format)
+    {
+        if (format is not { ValueKind: JsonValueKind.Object } f)
+        {
+            return TextFormat;
+        }
+
+        if (!f.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "json_schema")
+        {
+            return f;
+        }
+
+        // strict: null is left out (the echo says what applied); the fields the specification requires are added.
+        return WithProperties(
+            f,
+            static p => !p.NameEquals("strict") || p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+            w =>
+            {
+                if (!f.TryGetProperty("name", out _))
+                {
+                    w.WriteString("name", "response");
+                }
+
+                if (!f.TryGetProperty("description", out _))
+                {
+                    w.WriteNull("description");
+                }
+
+                if (!f.TryGetProperty("strict", out var s) || s.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    w.WriteBoolean("strict", true);
+                }
+            });
+    }
+
+    /// <summary>The object with the properties <paramref name="keep"/> keeps, then what <paramref name="append"/> writes.</summary>
+    private static JsonElement WithProperties(JsonElement o, Func<JsonProperty, bool> keep, Action<Utf8JsonWriter> append)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var p in o.EnumerateObject())
+            {
+                if (keep(p))
+                {
+                    p.WriteTo(w);
+                }
+            }
+
+            append(w);
+            w.WriteEndObject();
+        }
+
+        return JsonDocument.Parse(buffer.WrittenMemory).RootElement.Clone();
+    }
 
     public override JsonTypeInfo<ResponsesRequest> RequestType => ResponsesJsonContext.Wire.ResponsesRequest;
     public override GenerationOperation Operation => Span;
@@ -47,7 +131,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
                 "(hosted tools are skipped and named in the x-youtu-skipped-tools header), grammar-enforced tool_choice and text.format, " +
                 "reasoning.effort, previous_response_id and stored responses, encrypted reasoning with include=[\"reasoning.encrypted_content\"]. " +
                 "With stream=true: `event:` + `data:` pairs response.created, response.in_progress, response.output_item.added, " +
-                "response.reasoning_text.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
+                "response.reasoning.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
                 "response.function_call_arguments.delta/.done, response.output_item.done, then response.completed | response.incomplete | response.failed.")
             .Produces<ResponseObject>(200, "application/json", "text/event-stream")
             .Produces<ErrorResponse>(400, "application/json").Produces<ErrorResponse>(401, "application/json")
@@ -105,7 +189,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
         }
 
         var stream = request.Stream ?? false;
-        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope, Connection);
+        var writer = new ResponsesResultWriter(stream, request, mapped, previous, store, context.Tenant, scope, Connection, reasoningEvents);
         return new GenerationCall(mapped.Intent with { KnownPrefix = prefix }, stream, writer)
         {
             Names = mapped.Names,
@@ -139,8 +223,8 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             Reasoning = new ReasoningEcho { Effort = mapped.Effort, Summary = request.Reasoning?.Summary ?? request.Reasoning?.GenerateSummary },
             Store = request.Store ?? true,
             Temperature = request.Temperature ?? Math.Round(sampling.Temperature, 4),
-            Text = new TextEcho { Format = request.Text?.Format is { ValueKind: JsonValueKind.Object } f ? f : TextFormat, Verbosity = request.Text?.Verbosity },
-            ToolChoice = request.ToolChoice is { ValueKind: JsonValueKind.String or JsonValueKind.Object } tc ? tc : AutoChoice,
+            Text = new TextEcho { Format = EchoFormat(request.Text?.Format), Verbosity = request.Text?.Verbosity },
+            ToolChoice = EchoToolChoice(request.ToolChoice),
             Tools = ResponsesRequestMapper.EchoTools(request.Tools),
             TopP = request.TopP ?? Math.Round(sampling.TopP, 4),
             PresencePenalty = request.PresencePenalty ?? 0,
@@ -159,7 +243,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     /// deltas, then completed, incomplete or failed). A stored response is stored before its last event goes out.
     /// </summary>
     private sealed class ResponsesResultWriter(bool stream, ResponsesRequest request, MappedResponsesRequest mapped, IReadOnlyList<ChatMessage> previous,
-        IResponseStore store, TenantId tenant, SealScope seal, ResponsesConnectionState? connection) : ResultWriter(stream)
+        IResponseStore store, TenantId tenant, SealScope seal, ResponsesConnectionState? connection, ReasoningEventNames reasoningEvents) : ResultWriter(stream)
     {
         private ResponseObject? response;
         private ResponseAssembler? assembler;
@@ -172,7 +256,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             Func<ResponseStreamEvent, ValueTask>? emit = Stream
                 ? e => sink.WriteEventAsync(e.Type, e, ResponsesJsonContext.Wire.ResponseStreamEvent, cancellationToken)
                 : null;
-            assembler = new ResponseAssembler(response, mapped, summaries, includeSealed ? seal.Seal : null, emit);
+            assembler = new ResponseAssembler(response, mapped, summaries, includeSealed ? seal.Seal : null, emit, reasoningEvents);
             if (Stream)
             {
                 await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.created", Response = response });

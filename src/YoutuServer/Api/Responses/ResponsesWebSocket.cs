@@ -63,7 +63,7 @@ internal static partial class ResponsesWebSocket
         var logger = loggers.CreateLogger("YoutuServer.Api.Responses.WebSocket");
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         using var state = new ResponsesConnectionState(host);
-        var services = new Services(http, lifecycle, new ResponsesEndpoint(host, store, seal, loggers) { Connection = state });
+        var services = new Services(http, lifecycle, new ResponsesEndpoint(host, store, seal, options, loggers) { Connection = state });
         if (connections.Enter() > options.WsMaxConnections)
         {
             try
@@ -293,7 +293,8 @@ internal static partial class ResponsesWebSocket
             var error = new WsErrorEvent
             {
                 Status = e.Status,
-                Error = new WsErrorBody { Type = e.Type, Code = e.Code, Message = e.Message, Param = e.Param },
+                // The Open Responses WebSocketErrorEvent requires a code string: an error without its own code gives its type.
+                Error = new WsErrorBody { Type = e.Type, Code = e.Code ?? e.Type, Message = e.Message, Param = e.Param },
             };
             await SendAsync(JsonSerializer.SerializeToUtf8Bytes(error, WebSocketJsonContext.Default.WsErrorEvent), ct);
         }
@@ -510,7 +511,7 @@ internal sealed class WsErrorEvent
 internal sealed class WsErrorBody
 {
     [JsonPropertyName("type")] public required string Type { get; set; }
-    [JsonPropertyName("code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Code { get; set; }
+    [JsonPropertyName("code")] public required string Code { get; set; }
     [JsonPropertyName("message")] public required string Message { get; set; }
     [JsonPropertyName("param"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Param { get; set; }
 }

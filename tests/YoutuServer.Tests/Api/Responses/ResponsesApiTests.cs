@@ -147,6 +147,25 @@ public sealed class ResponsesApiTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Continuing_with_thinking_off_reuses_the_first_prompt_up_to_the_empty_think_block_the_template_drops()
+    {
+        // With thinking off the generation prompt ends <|Assistant|><think>\n\n</think>\n\n and the model answers after
+        // it; sent back as plain history (no tool loop), the chat template renders that turn as <|Assistant|>answer,
+        // without the empty think block. So the continuation's prompt is the first prompt less that block, then the
+        // answer: it shares with what the first turn evaluated exactly the first prompt up to <|Assistant|>, and the
+        // answer's KV (computed after the think block) cannot be reused. Thinking on keeps the whole turn (test below).
+        using var client = server.CreateClient();
+        var res = await client.PostAsync("/tokenize", Body(JsonSerializer.Serialize(new { content = YoutuServer.Chat.Templates.YoutuChatFormatter.ThinkingOffPrefill })));
+        var prefill = JsonNode.Parse(await res.Content.ReadAsStringAsync())!["tokens"]!.AsArray().Count;
+        Assert.True(prefill > 0);
+        var first = await OkAsync(client, $$"""{"reasoning":{"effort":"none"},"input":{{JsonSerializer.Serialize(Unique("Say something."))}},"max_output_tokens":8,"ignore_eos":true}""");
+        var second = await OkAsync(client, $$"""
+            {"reasoning":{"effort":"none"},"previous_response_id":"{{first["id"]!.GetValue<string>()}}","input":"And then?","max_output_tokens":2,"ignore_eos":true}
+            """);
+        Assert.Equal(Usage(first, "input") - prefill, Usage(second, "cached"));
+    }
+
+    [Fact]
     public async Task Continuing_by_id_reuses_the_whole_first_turn_from_the_prefix_cache()
     {
         using var client = server.CreateClient();

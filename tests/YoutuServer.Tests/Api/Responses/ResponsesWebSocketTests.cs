@@ -29,8 +29,12 @@ public sealed class ResponsesWebSocketTests(ResponsesWebSocketFixture server, IT
         var prompts = new List<int>();
         for (var turn = 1; turn <= 3; turn++)
         {
-            var events = await WsFrames.TurnAsync(ws, Create($"Turn {turn}: say something.", previous));
+            var create = Create($"Turn {turn}: say something.", previous, max: 16); // the specification's least max_output_tokens
+            OpenResponsesSpec.AssertValid("WebSocketResponseCreateEvent", JsonNode.Parse(create)!, "the client's response.create");
+            var events = await WsFrames.TurnAsync(ws, create);
             var types = events.Select(e => (string)e["type"]!).ToList();
+            // Every server frame is one of the Open Responses streaming events (the specification's WebSocket mode).
+            events.ForEach(OpenResponsesSpec.AssertValidEvent);
             output.WriteLine($"turn {turn}: " + string.Join(" ", types));
             Assert.Equal("response.created", types[0]);
             Assert.Equal("response.in_progress", types[1]);
@@ -85,9 +89,16 @@ public sealed class ResponsesWebSocketTests(ResponsesWebSocketFixture server, IT
         var badField = Assert.Single(await WsFrames.TurnAsync(ws, Create("Hi", extra: "\"temperature\":7,")));
         Assert.Equal(400, (int)badField["status"]!);
         Assert.Equal("invalid_request_error", (string)badField["error"]!["type"]!);
+        Assert.Equal("invalid_request_error", (string)badField["error"]!["code"]!); // no code of its own: its type
 
         var lanes = Assert.Single(await WsFrames.TurnAsync(ws, Create("Hi", extra: "\"stream_id\":\"a\",")));
         Assert.Equal("stream_id", (string)lanes["error"]!["param"]!);
+
+        // Each refusal is the specification's WebSocketErrorEvent.
+        foreach (var error in new[] { e, badType, notJson, badField, lanes })
+        {
+            OpenResponsesSpec.AssertValid("WebSocketErrorEvent", error, "the error frame");
+        }
 
         // Still open and working.
         var ok = await WsFrames.TurnAsync(ws, Create("Hello"));
