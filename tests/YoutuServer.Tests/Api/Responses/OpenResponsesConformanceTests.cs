@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using YoutuServer.TestSupport;
 using YoutuServer.Tests.Operations;
 using static YoutuServer.Tests.Api.Responses.ResponsesWire;
 
@@ -13,8 +15,7 @@ namespace YoutuServer.Tests.Api.Responses;
 /// follow the specification's compliance tool (basic, system prompt, multi-turn, tool calling, streaming) and add
 /// reasoning, forced calls, continuations, compaction and errors.
 /// </summary>
-[Collection("server")]
-public sealed class OpenResponsesConformanceTests(ServerFixture server)
+public sealed class OpenResponsesConformanceTests(OpenResponsesServerFixture server) : IClassFixture<OpenResponsesServerFixture>
 {
     private const string Model = ServerFixture.ModelId;
 
@@ -270,5 +271,18 @@ public sealed class OpenResponsesConformanceTests(ServerFixture server)
             Assert.True(res.StatusCode == status, $"{path} {body}: {(int)res.StatusCode} {json.ToJsonString()}");
             OpenResponsesSpec.AssertValid("ErrorPayload", json["error"]!, $"the error of {path} {body}");
         }
+    }
+}
+
+/// <summary>
+/// The tiny-model server as a client of the Open Responses specification wants it: its reasoning events under the
+/// specification's names (<c>--responses-reasoning-events open-responses</c>; the default keeps OpenAI's names).
+/// </summary>
+public sealed class OpenResponsesServerFixture : TinyServerFactory
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        UseTinyModel(builder, TinyModelFiles.Get(seed: 42), ServerFixture.ModelId, parallel: 4, ctxSize: 4096, threads: 2);
+        builder.UseSetting("Youtu:ResponsesReasoningEvents", "open-responses");
     }
 }

@@ -122,6 +122,22 @@ public sealed class ResponsesApiTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Streamed_reasoning_uses_OpenAIs_event_names_by_default()
+    {
+        using var client = server.CreateClient();
+        var close = await TokenIdAsync(client, "</think>");
+        // Thinking on, the end of thinking banned and the end of text ignored: every output token is reasoning.
+        var events = await StreamAsync(client, $$$"""
+            {"input":"{{{Unique("Think")}}}","max_output_tokens":4,"ignore_eos":true,"seed":3,"stream":true,"reasoning":{"effort":"low"},
+             "logit_bias":{"{{{close}}}":-100}}
+            """);
+        var names = events.Select(e => e.Event).ToList();
+        Assert.Contains("response.reasoning_text.delta", names);
+        Assert.Contains("response.reasoning_text.done", names);
+        Assert.DoesNotContain(names, n => n is "response.reasoning.delta" or "response.reasoning.done");
+    }
+
+    [Fact]
     public async Task Tool_loop_continues_through_previous_response_id()
     {
         using var client = server.CreateClient();
