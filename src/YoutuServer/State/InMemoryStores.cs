@@ -22,6 +22,11 @@ internal sealed class InMemoryResponseStore(CacheBounds bounds) : IResponseStore
     public ValueTask<bool> DeleteAsync(TenantId tenant, string id, CancellationToken cancellationToken) =>
         ValueTask.FromResult(cache.Remove((tenant, id)));
 
+    /// <summary>In this process: never down.</summary>
+    public void ThrowIfDown()
+    {
+    }
+
     public void Dispose() => cache.Dispose();
 }
 

@@ -25,6 +25,8 @@ internal sealed class RedisResponseStore(RedisStateConnection connection, Func<s
     public async ValueTask<bool> DeleteAsync(TenantId tenant, string id, CancellationToken cancellationToken) =>
         await map.DeleteAsync(tenant.Value, model(), id).WaitAsync(cancellationToken).ConfigureAwait(false);
 
+    public void ThrowIfDown() => connection.ThrowIfDown("responses");
+
     /// <summary>v1.0: id, body, input items (id, JSON), continuation, created-at (Unix ms).</summary>
     private sealed class StoredResponseCodec : IStateCodec<StoredResponse>
     {
