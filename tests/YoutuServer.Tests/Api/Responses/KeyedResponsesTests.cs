@@ -30,6 +30,8 @@ public sealed class KeyedResponsesFixture : WebApplicationFactory<Program>
         builder.UseSetting("Youtu:ApiKeys:0", KeyA);
         builder.UseSetting("Youtu:ApiKeys:1", KeyB);
         builder.UseSetting("Youtu:ResponsesStoreItems", "3");
+        // The whole bound for each key (with keys on the default share is a quarter: one response of three).
+        builder.UseSetting("Youtu:StateTenantShare", "1");
     }
 
     public HttpClient Client(string key)
