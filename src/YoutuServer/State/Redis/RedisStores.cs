@@ -93,6 +93,24 @@ internal abstract class RedisKeyedMemory<T>(RedisStateConnection connection, str
         StateMetrics.Looked(storeName, r is not null);
         return r;
     }
+
+    public async ValueTask<IReadOnlyDictionary<string, T>> RecallManyAsync(TenantId tenant, IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var ids = keys.Distinct(StringComparer.Ordinal).ToList();
+        var values = await map.GetManyAsync(tenant.Value, model(), ids).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var found = new Dictionary<string, T>(StringComparer.Ordinal);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            StateMetrics.Looked(storeName, values[i] is not null);
+            if (values[i] is { } v)
+            {
+                found[ids[i]] = v;
+            }
+        }
+
+        return found;
+    }
 }
 
 /// <summary><see cref="IOutputMemory"/> on the shared store.</summary>
