@@ -87,31 +87,33 @@ internal sealed class GenerationPlanner(EngineHost host, ChatFormatting formatti
     public async ValueTask<GenerationIntent> RecallTurnsAsync(GenerationIntent intent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(intent);
-        Dictionary<string, State.RememberedOutput>? found = null;
         var source = intent.Messages;
         var scope = CacheScopeOf(intent);
+        var keys = new List<string>();
         for (var i = 0; i < source.Count - 1; i++)
         {
-            if (source[i].Role != ChatRoles.Assistant)
+            if (source[i].Role == ChatRoles.Assistant)
             {
-                continue;
-            }
-
-            var key = OutputMemoryKeys.Of(source[i], scope);
-            try
-            {
-                if (await memory.RecallAsync(intent.Tenant, key, cancellationToken).ConfigureAwait(false) is { } turn)
-                {
-                    (found ??= new(StringComparer.Ordinal))[key] = turn;
-                }
-            }
-            catch (State.StateUnavailableException)
-            {
-                return intent;
+                keys.Add(OutputMemoryKeys.Of(source[i], scope));
             }
         }
 
-        return found is null ? intent : intent with { RecalledTurns = found };
+        if (keys.Count == 0)
+        {
+            return intent;
+        }
+
+        IReadOnlyDictionary<string, State.RememberedOutput> found;
+        try
+        {
+            found = await memory.RecallManyAsync(intent.Tenant, keys, cancellationToken).ConfigureAwait(false); // one round trip
+        }
+        catch (State.StateUnavailableException)
+        {
+            return intent;
+        }
+
+        return found.Count == 0 ? intent : intent with { RecalledTurns = found };
     }
 
     public GenerationPlan Plan(GenerationIntent intent)

@@ -110,8 +110,19 @@ internal sealed class ServerOptions
     /// <summary>...and about this many bytes.</summary>
     public long ToolUseMemoryBytes { get; set; } = 16L * 1024 * 1024;
 
-    /// <summary>The share (0-1] of each state store's bounds one tenant (API key) may hold; 1 = no per-tenant bound beyond the store's.</summary>
-    public double StateTenantShare { get; set; } = 1.0;
+    /// <summary>
+    /// The share (0-1] of each state store's bounds one tenant (API key) may hold (<c>--state-tenant-share</c>); 1 = no
+    /// per-tenant bound beyond the store's. Unset: <see cref="KeyedTenantShare"/> with API keys on (one key cannot fill
+    /// a store and evict everyone else's), 1 without keys (every request is the one anonymous tenant).
+    /// </summary>
+    public double? StateTenantShare { get; set; }
+
+    /// <summary>The default tenant share with API keys on.</summary>
+    public const double KeyedTenantShare = 0.25;
+
+    /// <summary>The tenant share the state stores use: <see cref="StateTenantShare"/> or its default.</summary>
+    public double EffectiveStateTenantShare =>
+        StateTenantShare ?? (ApiKeys.Count > 0 || !string.IsNullOrWhiteSpace(ApiKeysFile) ? KeyedTenantShare : 1.0);
 
     /// <summary>
     /// Where session state lives (stored responses, output and tool_use memories): "memory" (this process) or

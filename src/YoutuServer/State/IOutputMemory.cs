@@ -8,6 +8,12 @@ internal interface IKeyedMemory<T>
     ValueTask RememberAsync(TenantId tenant, string key, T value, CancellationToken cancellationToken);
 
     ValueTask<T?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The values of several keys (those held; a key named twice is looked up once), in one store round trip: a
+    /// request recalls all its earlier turns before generating, so the shared store's latency is paid once, not per turn.
+    /// </summary>
+    ValueTask<IReadOnlyDictionary<string, T>> RecallManyAsync(TenantId tenant, IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -16,6 +16,12 @@ internal interface IResponseStore
 
     /// <summary>Deletes the tenant's response; false when there was none.</summary>
     ValueTask<bool> DeleteAsync(TenantId tenant, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Throws <see cref="StateUnavailableException"/> when the store is known to be down now (a shared store's
+    /// connection lost), without a round trip: a request that will need it is refused before it generates.
+    /// </summary>
+    void ThrowIfDown();
 }
 
 /// <summary>One input item of a stored response: its id and its JSON as the adapter wrote it.</summary>

@@ -22,6 +22,11 @@ internal sealed class InMemoryResponseStore(CacheBounds bounds) : IResponseStore
     public ValueTask<bool> DeleteAsync(TenantId tenant, string id, CancellationToken cancellationToken) =>
         ValueTask.FromResult(cache.Remove((tenant, id)));
 
+    /// <summary>In this process: never down.</summary>
+    public void ThrowIfDown()
+    {
+    }
+
     public void Dispose() => cache.Dispose();
 }
 
@@ -41,6 +46,21 @@ internal abstract class InMemoryKeyedMemory<T>(string storeName, CacheBounds bou
 
     public ValueTask<T?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken) =>
         ValueTask.FromResult(cache.TryGet((tenant, key), out var v) ? v : null);
+
+    public ValueTask<IReadOnlyDictionary<string, T>> RecallManyAsync(TenantId tenant, IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var found = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            if (!found.ContainsKey(key) && cache.TryGet((tenant, key), out var v))
+            {
+                found[key] = v;
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyDictionary<string, T>>(found);
+    }
 
     public void Dispose() => cache.Dispose();
 }

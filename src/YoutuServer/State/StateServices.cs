@@ -12,15 +12,22 @@ internal static class StateServices
     public static IServiceCollection AddStateServices(this IServiceCollection services)
     {
         services.AddSingleton<IResponseStore>(sp => Shared(sp) is { } s
-            ? new Redis.RedisResponseStore(s.Connection, s.Model, CacheBounds.Of(s.Options.ResponsesStoreItems, s.Options.ResponsesStoreBytes, s.Options.StateTenantShare), s.Ttl)
+            ? new Redis.RedisResponseStore(s.Connection, s.Model, ResponsesBounds(s.Options), s.Ttl)
             : InMemoryResponses(sp));
         services.AddSingleton<IOutputMemory>(sp => Shared(sp) is { } s
-            ? new Redis.RedisOutputMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.OutputMemoryItems, s.Options.OutputMemoryBytes, s.Options.StateTenantShare), s.Ttl)
+            ? new Redis.RedisOutputMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.OutputMemoryItems, s.Options.OutputMemoryBytes, s.Options.EffectiveStateTenantShare), s.Ttl)
             : InMemoryOutputs(sp));
         services.AddSingleton<IToolUseMemory>(sp => Shared(sp) is { } s
-            ? new Redis.RedisToolUseMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.ToolUseMemoryItems, s.Options.ToolUseMemoryBytes, s.Options.StateTenantShare), s.Ttl)
+            ? new Redis.RedisToolUseMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.ToolUseMemoryItems, s.Options.ToolUseMemoryBytes, s.Options.EffectiveStateTenantShare), s.Ttl)
             : InMemoryToolUses(sp));
         return services;
+    }
+
+    /// <summary>The stored responses' bounds, the same on every backend: a tenant holds at most its share of them.</summary>
+    public static CacheBounds ResponsesBounds(ServerOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return CacheBounds.Of(o.ResponsesStoreItems, o.ResponsesStoreBytes, o.EffectiveStateTenantShare);
     }
 
     private sealed record SharedStore(Redis.RedisStateConnection Connection, Func<string> Model, ServerOptions Options, TimeSpan Ttl);
@@ -40,18 +47,18 @@ internal static class StateServices
     private static InMemoryResponseStore InMemoryResponses(IServiceProvider sp)
     {
         var o = sp.GetRequiredService<ServerOptions>();
-        return new InMemoryResponseStore(CacheBounds.Of(o.ResponsesStoreItems, o.ResponsesStoreBytes, o.StateTenantShare));
+        return new InMemoryResponseStore(ResponsesBounds(o));
     }
 
     private static InMemoryOutputMemory InMemoryOutputs(IServiceProvider sp)
     {
         var o = sp.GetRequiredService<ServerOptions>();
-        return new InMemoryOutputMemory(CacheBounds.Of(o.OutputMemoryItems, o.OutputMemoryBytes, o.StateTenantShare));
+        return new InMemoryOutputMemory(CacheBounds.Of(o.OutputMemoryItems, o.OutputMemoryBytes, o.EffectiveStateTenantShare));
     }
 
     private static InMemoryToolUseMemory InMemoryToolUses(IServiceProvider sp)
     {
         var o = sp.GetRequiredService<ServerOptions>();
-        return new InMemoryToolUseMemory(CacheBounds.Of(o.ToolUseMemoryItems, o.ToolUseMemoryBytes, o.StateTenantShare));
+        return new InMemoryToolUseMemory(CacheBounds.Of(o.ToolUseMemoryItems, o.ToolUseMemoryBytes, o.EffectiveStateTenantShare));
     }
 }

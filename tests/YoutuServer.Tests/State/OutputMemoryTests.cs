@@ -83,4 +83,54 @@ public sealed class OutputMemoryTests
         Assert.Null(await memory.RecallAsync(Tenant, K("b"), default));
         Assert.NotNull(await memory.RecallAsync(Tenant, K("a"), default));
     }
+
+    [Fact]
+    public async Task Several_turns_are_recalled_at_once_the_held_ones_by_key_each_key_once()
+    {
+        using var memory = Memory();
+        string K(string s) => OutputMemoryKeys.Of(Output(null, s));
+        await memory.RememberAsync(Tenant, K("a"), new RememberedOutput("a", [1]), default);
+        await memory.RememberAsync(Tenant, K("c"), new RememberedOutput("c", [3]), default);
+        var found = await memory.RecallManyAsync(Tenant, [K("a"), K("b"), K("c"), K("a")], default);
+        Assert.Equal(2, found.Count);
+        Assert.Equal([1], found[K("a")].Tokens);
+        Assert.Equal([3], found[K("c")].Tokens);
+        Assert.Empty(await memory.RecallManyAsync(new TenantId("key:other"), [K("a"), K("c")], default));
+    }
+
+    [Fact]
+    public async Task The_planner_recalls_every_earlier_assistant_turn_in_one_call()
+    {
+        var memory = new CountingMemory();
+        var planner = new GenerationPlanner(null!, null!, null!, memory, null!); // RecallTurnsAsync uses the memory only
+        var turns = new[] { "one", "two", "three" };
+        var messages = new List<ChatMessage> { new(ChatRoles.User, "q0") };
+        foreach (var t in turns)
+        {
+            messages.Add(new ChatMessage(ChatRoles.Assistant, t));
+            messages.Add(new ChatMessage(ChatRoles.User, "q"));
+        }
+
+        var intent = await planner.RecallTurnsAsync(new GenerationIntent { Messages = messages, Tenant = Tenant }, default);
+        var call = Assert.Single(memory.Calls);
+        Assert.Equal(turns.Select(t => OutputMemoryKeys.Of(new ChatMessage(ChatRoles.Assistant, t), null)), call);
+        Assert.Equal(3, intent.RecalledTurns!.Count);
+    }
+
+    /// <summary>Records each RecallManyAsync call's keys and answers every key; RecallAsync must not be used.</summary>
+    private sealed class CountingMemory : IOutputMemory
+    {
+        public List<string[]> Calls { get; } = [];
+
+        public ValueTask RememberAsync(TenantId tenant, string key, RememberedOutput value, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask<RememberedOutput?> RecallAsync(TenantId tenant, string key, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("one key at a time");
+
+        public ValueTask<IReadOnlyDictionary<string, RememberedOutput>> RecallManyAsync(TenantId tenant, IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+        {
+            Calls.Add([.. keys]);
+            return ValueTask.FromResult<IReadOnlyDictionary<string, RememberedOutput>>(keys.Distinct().ToDictionary(k => k, k => new RememberedOutput(k, [1])));
+        }
+    }
 }

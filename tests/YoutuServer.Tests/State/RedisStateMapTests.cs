@@ -39,6 +39,21 @@ public sealed class RedisStateMapTests : IAsyncLifetime
         new(c, kind, codec ?? new NoteCodec(), TimeSpan.FromMinutes(5), items, bytes);
 
     [Fact]
+    public async Task Several_records_are_read_in_one_batch_in_order_null_where_absent()
+    {
+        Assert.Equal(StatePut.Stored, await Map(a).PutAsync("key:aaaa", Model, "m1", new Note("one", [1], null)));
+        Assert.Equal(StatePut.Stored, await Map(a).PutAsync("key:aaaa", Model, "m3", new Note("three", [3], "x")));
+        var read = await Map(b).GetManyAsync("key:aaaa", Model, ["m1", "m2", "m3"]);
+        Assert.Equal(3, read.Length);
+        Assert.Equal("one", read[0]!.Text);
+        Assert.Null(read[1]);
+        Assert.Equal("three", read[2]!.Text);
+        Assert.Equal("x", read[2]!.Extra);
+        Assert.All(await Map(b).GetManyAsync("key:bbbb", Model, ["m1", "m3"]), Assert.Null);
+        Assert.Empty(await Map(b).GetManyAsync("key:aaaa", Model, []));
+    }
+
+    [Fact]
     public async Task What_one_replica_stores_another_reads_exactly_and_deletes()
     {
         var note = new Note("héllo 🧠", [1, -2, 150_000, int.MaxValue], null);
@@ -178,6 +193,7 @@ public sealed class RedisStateMapTests : IAsyncLifetime
         await a.WaitUpAsync(cts.Token);
         Assert.True(a.IsUp);
         Assert.Equal(StatePut.Stored, await map.PutAsync(null, Model, "after", new Note("after", [], null)));
+        await b.WaitUpAsync(cts.Token); // a connection still down fails at once (no queueing), so b must be back too
         Assert.Equal("after", (await Map(b).GetAsync(null, Model, "after"))?.Text);
     }
 

@@ -39,7 +39,13 @@ public sealed class ReplicaCluster : IAsyncDisposable
     private readonly Lock gate = new();
     private WebApplication? proxy;
 
-    private ReplicaCluster(GarnetProcess garnet) => Garnet = garnet;
+    private readonly bool sharedStore;
+
+    private ReplicaCluster(GarnetProcess garnet, bool sharedStore)
+    {
+        Garnet = garnet;
+        this.sharedStore = sharedStore;
+    }
 
     public GarnetProcess Garnet { get; }
 
@@ -57,9 +63,13 @@ public sealed class ReplicaCluster : IAsyncDisposable
         }
     }
 
-    public static async Task<ReplicaCluster> StartAsync(params string[] names)
+    public static Task<ReplicaCluster> StartAsync(params string[] names) => StartAsync(sharedStore: true, names);
+
+    /// <summary>The replicas on the shared store, or (<paramref name="sharedStore"/> false) each with its own
+    /// <c>--state-store memory</c>, as a baseline (Garnet still runs, unused).</summary>
+    public static async Task<ReplicaCluster> StartAsync(bool sharedStore, params string[] names)
     {
-        var cluster = new ReplicaCluster(GarnetProcess.Start());
+        var cluster = new ReplicaCluster(GarnetProcess.Start(), sharedStore);
         try
         {
             await Task.WhenAll(names.Select(n => cluster.StartReplicaAsync(n, ServerProcess.FreePort())));
@@ -77,7 +87,7 @@ public sealed class ReplicaCluster : IAsyncDisposable
     public async Task<ServerProcess> StartReplicaAsync(string name, int port)
     {
         var server = await ServerProcess.StartOnAsync(port,
-            "--state-store", Garnet.StateStore, "--reasoning-key", SealKey, "--replica-id", name,
+            "--state-store", sharedStore ? Garnet.StateStore : "memory", "--reasoning-key", SealKey, "--replica-id", name,
             "--api-key", KeyA, "--api-key", KeyB, "--seed", "7", "--parallel", "2", "--ctx-size", "2048", "--threads", "1");
         lock (gate)
         {

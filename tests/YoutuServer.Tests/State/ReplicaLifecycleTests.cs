@@ -80,12 +80,17 @@ public sealed class ReplicaLifecycleTests : IAsyncLifetime
 
         Assert.Equal(2, replicas.Count);
 
-        // Stateful: a clear 503 in the API's shape with Retry-After, never a 404 or a 500.
+        // Stateful: a clear 503 in the API's shape with Retry-After, never a 404 or a 500; refused before generating
+        // (no request reaches a first token, and a streamed one gets the 503 instead of a stream).
+        var firstTokens = await FirstTokensAsync();
         var failures = new List<Reply>
         {
             await cluster.SendAsync(HttpMethod.Post, "/v1/responses", Responses("Continue.", id1)),
             await cluster.SendAsync(HttpMethod.Post, "/v1/responses", Responses("Continue, streamed.", id1, stream: true)),
             await cluster.SendAsync(HttpMethod.Post, "/v1/responses", Responses("A stored response.")),
+            await cluster.SendAsync(HttpMethod.Post, "/v1/responses", Responses("A stored response, streamed.", stream: true)),
+            await cluster.SendAsync(HttpMethod.Post, "/v1/responses", Responses("A stored response.")),
+            await cluster.SendAsync(HttpMethod.Post, "/v1/responses", Responses("A stored response, streamed.", stream: true)),
             await cluster.SendAsync(HttpMethod.Get, $"/v1/responses/{id1}"),
             await cluster.SendAsync(HttpMethod.Get, $"/v1/responses/{id1}/input_items"),
             await cluster.SendAsync(HttpMethod.Delete, $"/v1/responses/{id1}"),
@@ -98,6 +103,7 @@ public sealed class ReplicaLifecycleTests : IAsyncLifetime
         }
 
         Assert.Equal(2, failures.Select(f => f.Replica).Distinct().Count());
+        Assert.Equal(firstTokens, await FirstTokensAsync());
         // A dependency that is down is not a server fault: no 500 and no error-level log line on either replica.
         foreach (var (name, server) in cluster.Replicas)
         {
@@ -123,5 +129,66 @@ public sealed class ReplicaLifecycleTests : IAsyncLifetime
         {
             Assert.Equal(1, await server.MetricAsync("youtu_state_store_up"));
         }
+    }
+
+    /// <summary>Requests that reached their first generated token, on every replica together.</summary>
+    private async Task<double> FirstTokensAsync()
+    {
+        double sum = 0;
+        foreach (var server in cluster.Replicas.Values)
+        {
+            sum += await server.MetricAsync("youtu_time_to_first_token_seconds_count") ?? 0;
+        }
+
+        return sum;
+    }
+
+    [Fact]
+    public async Task A_streamed_stored_response_whose_store_dies_mid_stream_ends_failed_not_completed()
+    {
+        // Long enough (no end token) that the store is gone before the answer ends and is saved.
+        var body = Responses("Store dies mid-stream.", stream: true, extra: ",\"max_output_tokens\":600,\"ignore_eos\":true").Replace("\"max_output_tokens\":6,", "", StringComparison.Ordinal);
+        using var req = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        req.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ReplicaCluster.KeyA);
+        using var res = await cluster.Proxy.SendAsync(req, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+        using var reader = new StreamReader(await res.Content.ReadAsStreamAsync());
+        var types = new List<string>();
+        JsonNode? error = null;
+        JsonNode? failed = null;
+        string? id = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal) || JsonNode.Parse(line[6..]) is not { } e)
+            {
+                continue;
+            }
+
+            var type = e["type"]!.GetValue<string>();
+            types.Add(type);
+            id ??= e["response"]?["id"]?.GetValue<string>();
+            if (type == "response.output_text.delta" && types.Count(t => t == type) == 1)
+            {
+                cluster.Garnet.Stop(); // on the first delta: the answer is under way, its save is still to come
+            }
+
+            error = type == "error" ? e : error;
+            failed = type == "response.failed" ? e["response"] : failed;
+        }
+
+        Assert.Contains("response.output_text.delta", types);
+        Assert.DoesNotContain("response.completed", types);
+        Assert.DoesNotContain("response.incomplete", types);
+        Assert.Equal(["error", "response.failed"], types.TakeLast(2));
+        Assert.Equal("state_store_unavailable", error!["code"]!.GetValue<string>());
+        Assert.Equal("failed", failed!["status"]!.GetValue<string>());
+        Assert.Equal("server_error", failed["error"]!["code"]!.GetValue<string>());
+        Assert.Contains("state store", failed["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // It was not stored: once the store is back, the id is unknown (404), and stored responses work again.
+        cluster.Garnet.Restart();
+        await cluster.WaitStoreAsync(up: true);
+        Assert.Equal(HttpStatusCode.NotFound, (await cluster.SendAsync(HttpMethod.Get, $"/v1/responses/{id}")).Status);
+        await TurnAsync("After the store came back.", null, stream: true);
     }
 }

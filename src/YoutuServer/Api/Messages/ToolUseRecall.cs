@@ -17,7 +17,7 @@ internal static class ToolUseRecall
     /// <summary>The remembered calls of every tool_use block in the request's assistant messages, by toolu_ id.</summary>
     public static async ValueTask<IReadOnlyDictionary<string, RememberedToolUse>?> RecallAsync(IToolUseMemory memory, TenantId tenant, MessagesRequest request, CancellationToken cancellationToken)
     {
-        Dictionary<string, RememberedToolUse>? found = null;
+        var ids = new List<string>();
         foreach (var m in request.Messages ?? [])
         {
             if (m is not { Role: "assistant", Content: { ValueKind: JsonValueKind.Array } blocks })
@@ -31,22 +31,25 @@ internal static class ToolUseRecall
                     && block.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.ValueEquals("tool_use")
                     && block.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String && id.GetString() is { Length: > 0 } wireId)
                 {
-                    try
-                    {
-                        if (await memory.RecallAsync(tenant, wireId, cancellationToken).ConfigureAwait(false) is { } call)
-                        {
-                            (found ??= new(StringComparer.Ordinal))[wireId] = call;
-                        }
-                    }
-                    catch (StateUnavailableException)
-                    {
-                        return found;
-                    }
+                    ids.Add(wireId);
                 }
             }
         }
 
-        return found;
+        if (ids.Count == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            var found = await memory.RecallManyAsync(tenant, ids, cancellationToken).ConfigureAwait(false); // one round trip
+            return found.Count == 0 ? null : found;
+        }
+        catch (StateUnavailableException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The model's argument text when <paramref name="input"/> is the same JSON value as the remembered call's.</summary>

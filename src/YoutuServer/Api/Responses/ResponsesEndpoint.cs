@@ -154,6 +154,12 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
     public override async ValueTask<GenerationCall> PrepareAsync(GenerationContext context, ResponsesRequest request)
     {
         var http = context.Http;
+        if (request.Store ?? true)
+        {
+            // A stored response is saved after it is generated: with the store known down, refuse it (503) before.
+            store.ThrowIfDown();
+        }
+
         IReadOnlyList<ChatMessage> previous = [];
         PromptPrefix? prefix = null;
         if (request.PreviousResponseId is { } prevId)
@@ -290,7 +296,10 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             response.Status = "failed";
             response.Error = new ResponseErrorDto { Code = code, Message = error.Message };
             response.Usage = Usage(run.Usage);
-            await assembler!.EmitAsync(new ResponseStreamEvent { Type = "error", Code = code, Message = error.Message });
+            // The error event names what failed exactly (e.g. state_store_unavailable); response.error keeps to the
+            // API's own codes (server_error), which clients know to retry.
+            var eventCode = error.Code == "state_store_unavailable" ? error.Code : code;
+            await assembler!.EmitAsync(new ResponseStreamEvent { Type = "error", Code = eventCode, Message = error.Message });
             await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.failed", Response = response });
         }
 

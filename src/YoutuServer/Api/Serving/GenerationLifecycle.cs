@@ -115,7 +115,27 @@ internal sealed partial class GenerationLifecycle(EngineHost host, GenerationPla
                 return;
             }
 
-            await writer.CompleteAsync(run, sink, ct);
+            try
+            {
+                await writer.CompleteAsync(run, sink, ct);
+            }
+            catch (StateUnavailableException e) when (sink.Started)
+            {
+                // The state to save after generating (a stored response) could not be saved and the stream has begun:
+                // it ends with the format's error event, never with a completion that claims it was stored.
+                LogStateUnavailable(logger, e.Store ?? "state", e);
+                await writer.FailAsync(run, IntentErrors.Unavailable(e), sink, ct);
+                await sink.FlushAsync(ct);
+                telemetry.End(200, run.Usage);
+                return;
+            }
+            catch (StateUnavailableException e)
+            {
+                LogStateUnavailable(logger, e.Store ?? "state", e);
+                telemetry.End(503, run.Usage);
+                throw IntentErrors.Unavailable(e);
+            }
+
             await sink.FlushAsync(ct);
             telemetry.End(200, run.Usage);
         }

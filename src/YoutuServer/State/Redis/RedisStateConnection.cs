@@ -78,11 +78,26 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs one store operation, timed by <paramref name="operation"/>; an unreachable store throws
-    /// <see cref="StateUnavailableException"/>.</summary>
+    /// <summary>Throws <see cref="StateUnavailableException"/> (no round trip) while the connection is known lost.</summary>
+    public void ThrowIfDown(string operation)
+    {
+        if (!IsUp)
+        {
+            StateStoreMetrics.Errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+            throw new StateUnavailableException($"The session state store ({Settings.Display}) is unavailable: not connected.")
+            {
+                Store = operation,
+                RetryAfterSeconds = RetryAfterSeconds,
+            };
+        }
+    }
+
+    /// <summary>Runs one store operation, timed by <paramref name="operation"/>; a store known to be down fails at once
+    /// (no command is queued to wait for a reconnect), an unreachable one throws <see cref="StateUnavailableException"/>.</summary>
     public async Task<T> RunAsync<T>(string operation, Func<IDatabase, Task<T>> action)
     {
         ArgumentNullException.ThrowIfNull(action);
+        ThrowIfDown(operation);
         var started = Stopwatch.GetTimestamp();
         try
         {

@@ -64,7 +64,11 @@ internal sealed class RedisStateMap<T>(RedisStateConnection connection, string k
         end
         drop(id)
         redis.call('SET', KEYS[1], val, 'PX', ttl)
-        redis.call('ZADD', KEYS[2], now, id)
+        -- Strictly most recent, even within one millisecond (ties would evict by name, not by use).
+        local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+        local score = now
+        if top[1] then score = math.max(now, tonumber(top[2]) + 0.01) end
+        redis.call('ZADD', KEYS[2], string.format('%.3f', score), id)
         redis.call('HSET', KEYS[3], id, size)
         local total = redis.call('HINCRBY', KEYS[3], '#total', size)
         local evicted = 0
@@ -94,7 +98,14 @@ internal sealed class RedisStateMap<T>(RedisStateConnection connection, string k
           return false
         end
         redis.call('PEXPIRE', KEYS[1], ARGV[2])
-        if redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) == 1 then
+        local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+        local score = tonumber(ARGV[3])
+        if top[1] == ARGV[1] then
+          score = math.max(score, tonumber(top[2]))
+        elseif top[1] then
+          score = math.max(score, tonumber(top[2]) + 0.01)
+        end
+        if redis.call('ZADD', KEYS[2], string.format('%.3f', score), ARGV[1]) == 1 then
           redis.call('HSET', KEYS[3], ARGV[1], string.len(v))
           redis.call('HINCRBY', KEYS[3], '#total', string.len(v))
         end
@@ -145,6 +156,32 @@ internal sealed class RedisStateMap<T>(RedisStateConnection connection, string k
 
         var frame = (byte[])result!;
         return Decode(frame);
+    }
+
+    /// <summary>Several records (null where absent, as <see cref="GetAsync"/>), in order, sent as one batch: one round trip.</summary>
+    public async Task<T?[]> GetManyAsync(string? tenant, string model, IReadOnlyList<string> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        var now = Now();
+        var results = await connection.RunAsync(kind + ".get_many", db =>
+        {
+            var batch = db.CreateBatch();
+            var pending = new Task<RedisResult>[ids.Count];
+            for (var i = 0; i < ids.Count; i++)
+            {
+                var (entry, index, sizes) = Keys(tenant, model, ids[i]);
+                pending[i] = batch.ScriptEvaluateAsync(GetScript, [entry, index, sizes], [ids[i], ttlMs, now]);
+            }
+
+            batch.Execute();
+            return Task.WhenAll(pending);
+        }).ConfigureAwait(false);
+        return [.. results.Select(r => r.IsNull ? null : Decode((byte[])r!))];
     }
 
     /// <summary>Stores a record (replacing one with the same id unless <paramref name="ifAbsent"/>), evicting the

@@ -25,6 +25,8 @@ internal sealed class RedisResponseStore(RedisStateConnection connection, Func<s
     public async ValueTask<bool> DeleteAsync(TenantId tenant, string id, CancellationToken cancellationToken) =>
         await map.DeleteAsync(tenant.Value, model(), id).WaitAsync(cancellationToken).ConfigureAwait(false);
 
+    public void ThrowIfDown() => connection.ThrowIfDown("responses");
+
     /// <summary>v1.0: id, body, input items (id, JSON), continuation, created-at (Unix ms).</summary>
     private sealed class StoredResponseCodec : IStateCodec<StoredResponse>
     {
@@ -90,6 +92,24 @@ internal abstract class RedisKeyedMemory<T>(RedisStateConnection connection, str
         var r = await map.GetAsync(tenant.Value, model(), key).WaitAsync(cancellationToken).ConfigureAwait(false);
         StateMetrics.Looked(storeName, r is not null);
         return r;
+    }
+
+    public async ValueTask<IReadOnlyDictionary<string, T>> RecallManyAsync(TenantId tenant, IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var ids = keys.Distinct(StringComparer.Ordinal).ToList();
+        var values = await map.GetManyAsync(tenant.Value, model(), ids).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var found = new Dictionary<string, T>(StringComparer.Ordinal);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            StateMetrics.Looked(storeName, values[i] is not null);
+            if (values[i] is { } v)
+            {
+                found[ids[i]] = v;
+            }
+        }
+
+        return found;
     }
 }
 

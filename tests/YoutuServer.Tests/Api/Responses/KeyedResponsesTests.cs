@@ -17,6 +17,8 @@ public sealed class KeyedResponsesFixture : TinyServerFactory
         UseTinyModel(builder, TinyModelFiles.Get(seed: 42), "responses-keyed", parallel: 2, ctxSize: 2048, threads: 2);
         UseList(builder, "ApiKeys", KeyA, KeyB);
         builder.UseSetting("Youtu:ResponsesStoreItems", "3");
+        // The whole bound for each key (with keys on the default share is a quarter: one response of three).
+        builder.UseSetting("Youtu:StateTenantShare", "1");
     }
 
     public HttpClient Client(string key)
