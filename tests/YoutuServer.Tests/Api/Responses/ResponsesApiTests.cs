@@ -125,11 +125,11 @@ public sealed class ResponsesApiTests(ServerFixture server)
     public async Task Streamed_reasoning_uses_OpenAIs_event_names_by_default()
     {
         using var client = server.CreateClient();
-        var close = await TokenIdAsync(client, "</think>");
-        // Thinking on, the end of thinking banned and the end of text ignored: every output token is reasoning.
+        var think = await TokenIdAsync(client, "<think>");
+        // Thinking on and <think> favoured: the first token opens the reasoning, the next ones are its text.
         var events = await StreamAsync(client, $$$"""
             {"input":"{{{Unique("Think")}}}","max_output_tokens":4,"ignore_eos":true,"seed":3,"stream":true,"reasoning":{"effort":"low"},
-             "logit_bias":{"{{{close}}}":-100}}
+             "logit_bias":{"{{{think}}}":100}}
             """);
         var names = events.Select(e => e.Event).ToList();
         Assert.Contains("response.reasoning_text.delta", names);
