@@ -16,7 +16,13 @@ public sealed class GarnetProcess : IAsyncDisposable
     private readonly Lock gate = new();
     private GarnetServer? server;
 
-    private GarnetProcess(int port) => Port = port;
+    private readonly bool lua;
+
+    private GarnetProcess(int port, bool lua)
+    {
+        Port = port;
+        this.lua = lua;
+    }
 
     public int Port { get; }
 
@@ -35,9 +41,10 @@ public sealed class GarnetProcess : IAsyncDisposable
         }
     }
 
-    public static GarnetProcess Start()
+    /// <summary>Starts one; <paramref name="lua"/> false starts it as garnet-server does by default, without scripting.</summary>
+    public static GarnetProcess Start(bool lua = true)
     {
-        var g = new GarnetProcess(FreePort());
+        var g = new GarnetProcess(FreePort(), lua);
         g.Restart();
         return g;
     }
@@ -51,7 +58,7 @@ public sealed class GarnetProcess : IAsyncDisposable
                 return;
             }
 
-            var s = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--lua", "true", "--lua-transaction-mode", "true", "--memory", "64m", "--index", "16m"]);
+            var s = new GarnetServer(["--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--lua", lua ? "true" : "false", "--lua-transaction-mode", lua ? "true" : "false", "--memory", "64m", "--index", "16m"]);
             s.Start();
             server = s;
         }

@@ -234,6 +234,25 @@ public sealed class RedisStateMapTests : IAsyncLifetime
 
     private sealed record Note(string Text, int[] Tokens, string? Extra);
 
+    [Fact]
+    public async Task A_store_without_scripting_is_a_clear_unavailable_error_that_says_why_not_a_crash()
+    {
+        // garnet-server starts without Lua unless told --lua: every bounded write (one EVAL) is refused.
+        await using var noLua = GarnetProcess.Start(lua: false);
+        await using var c = await RedisStateConnection.ConnectAsync(StateStoreSettings.Parse(noLua.StateStore), NullLogger.Instance);
+        using (var cts = new CancellationTokenSource(TestTimeouts.Seconds(30)))
+        {
+            await c.WaitUpAsync(cts.Token);
+        }
+
+        Assert.False(await c.CheckScriptingAsync());
+        var e = await Assert.ThrowsAsync<StateUnavailableException>(() => Map(c).PutAsync("key:aaaa", Model, "n1", new Note("x", [1], null)));
+        Assert.Contains("refused", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Lua", e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(RedisStateConnection.RetryAfterSeconds, e.RetryAfterSeconds);
+        Assert.True(await a.CheckScriptingAsync()); // the scripting store of the other tests runs them
+    }
+
     private sealed class NoteCodec(byte major = 1, byte minor = 1) : IStateCodec<Note>
     {
         public byte Kind => 42;

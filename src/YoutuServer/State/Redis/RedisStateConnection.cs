@@ -22,7 +22,11 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
         Settings = settings;
         gauge = StateStoreMetrics.AddStore(() => IsUp);
         multiplexer.ConnectionFailed += (_, e) => Log.Failed(logger, Settings.Display, e.FailureType.ToString(), e.Exception?.Message ?? "");
-        multiplexer.ConnectionRestored += (_, _) => Log.Restored(logger, Settings.Display);
+        multiplexer.ConnectionRestored += (_, _) =>
+        {
+            Log.Restored(logger, Settings.Display);
+            _ = CheckScriptingAsync(); // the store that came back may be another one (a restart with other settings)
+        };
     }
 
     /// <summary>What a request that needs the store is told to wait (Retry-After) while it is down: about one reconnect try.</summary>
@@ -45,6 +49,7 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
         if (connection.IsUp)
         {
             Log.Connected(logger, settings.Display);
+            await connection.CheckScriptingAsync().ConfigureAwait(false);
         }
         else
         {
@@ -105,8 +110,7 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
             StateStoreMetrics.Latency.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
             return result;
         }
-        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ObjectDisposedException
-            || (e is RedisServerException s && s.Message.StartsWith("LOADING", StringComparison.Ordinal)))
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
         {
             StateStoreMetrics.Errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
             Log.OperationFailed(logger, operation, e.Message);
@@ -115,6 +119,41 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
                 Store = operation,
                 RetryAfterSeconds = RetryAfterSeconds,
             };
+        }
+        catch (RedisServerException e)
+        {
+            // The store answered but refused: still loading, read-only, out of memory, scripting disabled, a wrong
+            // password... Not the client's fault and not ours to hide: a 503 that says what the store said.
+            StateStoreMetrics.Errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+            Log.OperationFailed(logger, operation, e.Message);
+            throw new StateUnavailableException($"The session state store ({Settings.Display}) refused the request: {e.Message}", e)
+            {
+                Store = operation,
+                RetryAfterSeconds = RetryAfterSeconds,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Checks once that the store runs the Lua scripts every bounded write uses (EVAL): Garnet has them off unless
+    /// started with <c>--lua</c>, and a store without them would refuse every stored response. Logs an error that
+    /// names the fix; returns whether scripts run (null when the store does not answer now).
+    /// </summary>
+    public async Task<bool?> CheckScriptingAsync()
+    {
+        try
+        {
+            await RunAsync("script-check", db => db.ScriptEvaluateAsync("return 1")).ConfigureAwait(false);
+            return true;
+        }
+        catch (StateUnavailableException e) when (e.InnerException is RedisServerException refusal)
+        {
+            Log.NoScripting(logger, Settings.Display, refusal.Message);
+            return false;
+        }
+        catch (StateUnavailableException)
+        {
+            return null;
         }
     }
 
@@ -154,5 +193,8 @@ internal sealed partial class RedisStateConnection : IAsyncDisposable
 
         [LoggerMessage(EventId = 2305, Level = LogLevel.Warning, Message = "State store operation {Operation} failed: {Reason}")]
         public static partial void OperationFailed(ILogger logger, string operation, string reason);
+
+        [LoggerMessage(EventId = 2306, Level = LogLevel.Error, Message = "State store {Store} does not run Lua scripts ({Reason}): every stored response, output memory and tool-use write needs EVAL, so stateful requests get 503 until it does (Garnet: start it with --lua; Redis/Valkey: allow EVAL in the ACL)")]
+        public static partial void NoScripting(ILogger logger, string store, string reason);
     }
 }
