@@ -139,7 +139,10 @@ public sealed class PrefixCacheScopeTests
     public async Task A_session_whose_cells_were_taken_is_restored_from_ram_and_reported()
     {
         // One sequence: session B's turn takes session A's cells; A's next turn finds its state in the RAM tier.
-        await using var server = await LiveServer.StartAsync("--parallel", "1", "--ctx-size", "2048", "--cache-ram", "64");
+        // Its own model name: the tests' other in-process hosts report the same instruments, and series with the same
+        // labels are exported once (whichever host's callback came last), so this host's series are found by name.
+        var alias = $"tiny-ram-tier-{Guid.NewGuid():N}";
+        await using var server = await LiveServer.StartAsync("--parallel", "1", "--ctx-size", "2048", "--cache-ram", "64", "--alias", alias);
         var client = server.Client;
         var a1 = await ChatAsync(client, "Session A first turn");
         // Another system prompt: nothing of A's prefix stays resident.
@@ -163,11 +166,11 @@ public sealed class PrefixCacheScopeTests
         Assert.True(timings["restore_ms"]!.GetValue<double>() > 0);
 
         var metrics = await client.GetStringAsync("/metrics");
-        // Every in-process host reports (tests run several): this one's RAM reuse is among them.
-        var ram = metrics.Split('\n').Where(l => l.StartsWith("youtu_prefix_cache_reused_tokens_total{", StringComparison.Ordinal) && l.Contains("tier=\"ram\"", StringComparison.Ordinal))
+        var mine = metrics.Split('\n').Where(l => l.Contains($"model=\"{alias}\"", StringComparison.Ordinal)).ToList();
+        var ram = mine.Where(l => l.StartsWith("youtu_prefix_cache_reused_tokens_total{", StringComparison.Ordinal) && l.Contains("tier=\"ram\"", StringComparison.Ordinal))
             .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).Max();
         Assert.True(ram >= restored, metrics);
-        Assert.Contains("youtu_prefix_cache_size_bytes{", metrics, StringComparison.Ordinal);
-        Assert.Contains("youtu_prefix_cache_restore_duration_seconds_bucket{", metrics, StringComparison.Ordinal);
+        Assert.Contains(mine, l => l.StartsWith("youtu_prefix_cache_size_bytes{", StringComparison.Ordinal));
+        Assert.Contains(mine, l => l.StartsWith("youtu_prefix_cache_restore_duration_seconds_bucket{", StringComparison.Ordinal));
     }
 }
