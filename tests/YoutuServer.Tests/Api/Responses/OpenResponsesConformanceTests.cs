@@ -17,7 +17,7 @@ namespace YoutuServer.Tests.Api.Responses;
 /// </summary>
 public sealed class OpenResponsesConformanceTests(OpenResponsesServerFixture server) : IClassFixture<OpenResponsesServerFixture>
 {
-    private const string Model = ServerFixture.ModelId;
+    private const string Model = OpenResponsesServerFixture.ModelId;
 
     private HttpClient Client()
     {
@@ -280,9 +280,12 @@ public sealed class OpenResponsesConformanceTests(OpenResponsesServerFixture ser
 /// </summary>
 public sealed class OpenResponsesServerFixture : TinyServerFactory
 {
+    // Its own alias: the engine gauges of every in-process host share one static meter, keyed by model.
+    public const string ModelId = "tiny-youtu-open-responses";
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        UseTinyModel(builder, TinyModelFiles.Get(seed: 42), ServerFixture.ModelId, parallel: 4, ctxSize: 4096, threads: 2);
+        UseTinyModel(builder, TinyModelFiles.Get(seed: 42), ModelId, parallel: 4, ctxSize: 4096, threads: 2);
         builder.UseSetting("Youtu:ResponsesReasoningEvents", "open-responses");
     }
 }
