@@ -15,10 +15,10 @@ internal static class StateServices
             ? new Redis.RedisResponseStore(s.Connection, s.Model, ResponsesBounds(s.Options), s.Ttl)
             : InMemoryResponses(sp));
         services.AddSingleton<IOutputMemory>(sp => Shared(sp) is { } s
-            ? new Redis.RedisOutputMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.OutputMemoryItems, s.Options.OutputMemoryBytes, s.Options.EffectiveStateTenantShare), s.Ttl)
+            ? new Redis.RedisOutputMemory(s.Connection, s.Model, OutputBounds(s.Options), s.Ttl)
             : InMemoryOutputs(sp));
         services.AddSingleton<IToolUseMemory>(sp => Shared(sp) is { } s
-            ? new Redis.RedisToolUseMemory(s.Connection, s.Model, CacheBounds.Of(s.Options.ToolUseMemoryItems, s.Options.ToolUseMemoryBytes, s.Options.EffectiveStateTenantShare), s.Ttl)
+            ? new Redis.RedisToolUseMemory(s.Connection, s.Model, ToolUseBounds(s.Options), s.Ttl)
             : InMemoryToolUses(sp));
         return services;
     }
@@ -29,6 +29,10 @@ internal static class StateServices
         ArgumentNullException.ThrowIfNull(o);
         return CacheBounds.Of(o.ResponsesStoreItems, o.ResponsesStoreBytes, o.EffectiveStateTenantShare);
     }
+
+    private static CacheBounds OutputBounds(ServerOptions o) => CacheBounds.Of(o.OutputMemoryItems, o.OutputMemoryBytes, o.EffectiveStateTenantShare);
+
+    private static CacheBounds ToolUseBounds(ServerOptions o) => CacheBounds.Of(o.ToolUseMemoryItems, o.ToolUseMemoryBytes, o.EffectiveStateTenantShare);
 
     private sealed record SharedStore(Redis.RedisStateConnection Connection, Func<string> Model, ServerOptions Options, TimeSpan Ttl);
 
@@ -53,12 +57,12 @@ internal static class StateServices
     private static InMemoryOutputMemory InMemoryOutputs(IServiceProvider sp)
     {
         var o = sp.GetRequiredService<ServerOptions>();
-        return new InMemoryOutputMemory(CacheBounds.Of(o.OutputMemoryItems, o.OutputMemoryBytes, o.EffectiveStateTenantShare));
+        return new InMemoryOutputMemory(OutputBounds(o));
     }
 
     private static InMemoryToolUseMemory InMemoryToolUses(IServiceProvider sp)
     {
         var o = sp.GetRequiredService<ServerOptions>();
-        return new InMemoryToolUseMemory(CacheBounds.Of(o.ToolUseMemoryItems, o.ToolUseMemoryBytes, o.EffectiveStateTenantShare));
+        return new InMemoryToolUseMemory(ToolUseBounds(o));
     }
 }

@@ -131,7 +131,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
                 "(hosted tools are skipped and named in the x-youtu-skipped-tools header), grammar-enforced tool_choice and text.format, " +
                 "reasoning.effort, previous_response_id and stored responses, encrypted reasoning with include=[\"reasoning.encrypted_content\"]. " +
                 "With stream=true: `event:` + `data:` pairs response.created, response.in_progress, response.output_item.added, " +
-                "response.reasoning.delta/.done, response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
+                "response.reasoning_text.delta/.done (Open Responses names with --responses-reasoning-events open-responses), response.content_part.added, response.output_text.delta/.done, response.content_part.done, " +
                 "response.function_call_arguments.delta/.done, response.output_item.done, then response.completed | response.incomplete | response.failed.")
             .Produces<ResponseObject>(200, "application/json", "text/event-stream")
             .Produces<ErrorResponse>(400, "application/json").Produces<ErrorResponse>(401, "application/json")
@@ -298,7 +298,7 @@ internal sealed partial class ResponsesEndpoint(EngineHost host, IResponseStore 
             response.Usage = Usage(run.Usage);
             // The error event names what failed exactly (e.g. state_store_unavailable); response.error keeps to the
             // API's own codes (server_error), which clients know to retry.
-            var eventCode = error.Code == "state_store_unavailable" ? error.Code : code;
+            var eventCode = error.Code == IntentErrors.StateStoreUnavailable ? error.Code : code;
             await assembler!.EmitAsync(new ResponseStreamEvent { Type = "error", Code = eventCode, Message = error.Message });
             await assembler.EmitAsync(new ResponseStreamEvent { Type = "response.failed", Response = response });
         }

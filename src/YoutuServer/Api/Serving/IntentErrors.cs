@@ -31,13 +31,16 @@ internal static class IntentErrors
         };
     }
 
+    /// <summary>The error code of <see cref="Unavailable"/>.</summary>
+    public const string StateStoreUnavailable = "state_store_unavailable";
+
     /// <summary>A state service that cannot answer: 503, retry later (never a 500, never a silent miss).</summary>
     public static ApiException Unavailable(StateUnavailableException e)
     {
         ArgumentNullException.ThrowIfNull(e);
         return new ApiException(503,
             "The session state store is unavailable; requests that need stored state (previous_response_id, stored responses) can be retried shortly.",
-            "server_error", null, "state_store_unavailable", e.RetryAfterSeconds);
+            "server_error", null, StateStoreUnavailable, e.RetryAfterSeconds);
     }
 
     /// <summary>The engine failed a choice.</summary>
