@@ -80,6 +80,16 @@ internal static class ServerMetrics
         Meter.CreateObservableCounter("youtu.adapter_switches", () => ObserveLong(s => s.AdapterSwitches), null,
             "Times the engine switched the context's LoRA adapter between decode steps.");
 
+        // The engine loop (vLLM's iteration stats): steps, where their time went, and the tokens they carried.
+        Meter.CreateObservableCounter("youtu.engine.steps", () => ObserveLong(s => s.Steps), "{step}",
+            "Engine steps (one llama_decode of a batch of decode tokens and prompt chunks each).");
+        Meter.CreateObservableCounter("youtu.engine.time", () => ObserveSplit("phase", s =>
+            [("decode", s.DecodeMsTotal / 1000), ("sample", s.SampleMsTotal / 1000), ("loop", s.LoopOverheadUsPerStep * s.Steps / 1e6)]), "s",
+            "Time the engine thread spent in llama_decode, in sampling, and in the rest of its loop.");
+        Meter.CreateObservableCounter("youtu.engine.tokens", () => ObserveSplit("kind", s =>
+            [("prompt", s.PromptTokensEvaluated), ("generated", s.TokensGenerated)]), "{token}",
+            "Tokens the engine evaluated from prompts (cached ones not counted) and generated.");
+
         // The prefix cache's tiers (the engine's PrefixCacheStats): where reused prompt tokens came from, what each
         // tier holds, and what moved between tiers.
         Meter.CreateObservableCounter("youtu.prefix_cache.reused_tokens", () => ObserveTiers(p =>
@@ -180,15 +190,19 @@ internal static class ServerMetrics
     }
 
     /// <summary>One measurement per (label value, value) of every engine's prefix-cache stats, labelled model and <paramref name="label"/>.</summary>
-    private static IEnumerable<Measurement<double>> ObserveTiers(Func<Engine.Caching.PrefixCacheStats, (string Tier, double Value)[]> values, string label = "tier")
+    private static IEnumerable<Measurement<double>> ObserveTiers(Func<Engine.Caching.PrefixCacheStats, (string Tier, double Value)[]> values, string label = "tier") =>
+        ObserveSplit(label, s => values(s.PrefixCache));
+
+    /// <summary>One measurement per (label value, value) of every engine's stats, labelled model and <paramref name="label"/>.</summary>
+    private static IEnumerable<Measurement<double>> ObserveSplit(string label, Func<EngineStats, (string Part, double Value)[]> values)
     {
         foreach (var source in Volatile.Read(ref sources))
         {
             if (source() is { } s)
             {
-                foreach (var (tier, v) in values(s.Stats.PrefixCache))
+                foreach (var (part, v) in values(s.Stats))
                 {
-                    yield return new Measurement<double>(v, new KeyValuePair<string, object?>("model", s.Model), new KeyValuePair<string, object?>(label, tier));
+                    yield return new Measurement<double>(v, new KeyValuePair<string, object?>("model", s.Model), new KeyValuePair<string, object?>(label, part));
                 }
             }
         }

@@ -73,6 +73,15 @@ public sealed partial class MetricsTests(ServerFixture server)
         // The same prompt three times: the prefix cache served part of it at least once.
         Assert.True(Value(text, "youtu_prefix_cache_hit_tokens_total", model) > 0);
         Assert.True(Value(text, "youtu_rejections_total", "reason=\"context_length_exceeded\"") >= 1);
+
+        // The engine loop: every generated token came out of a step, and the steps' time is split by phase.
+        Assert.Contains("# TYPE youtu_engine_steps_total counter", text, StringComparison.Ordinal);
+        var generated = Value(text, "youtu_engine_tokens_total", model, "kind=\"generated\"");
+        Assert.True(generated >= 18, $"generated {generated}");
+        Assert.True(Value(text, "youtu_engine_tokens_total", model, "kind=\"prompt\"") > 0);
+        Assert.True(Value(text, "youtu_engine_steps_total", model) >= 6);
+        Assert.True(Value(text, "youtu_engine_time_seconds_total", model, "phase=\"decode\"") > 0);
+        Assert.True(Value(text, "youtu_engine_time_seconds_total", model, "phase=\"sample\"") >= 0);
     }
 
     [Fact]
